@@ -1,0 +1,206 @@
+"""Backend-agnostic matrix factorisations: truncated SVD, QR, randomized range finding.
+
+One rule decides a rank from an error target everywhere in tnkit (:func:`rank_for_error`):
+keep the smallest ``r`` whose discarded singular values have Frobenius norm
+``sqrt(sum_{i >= r} s_i**2) <= max_error``. A relative tolerance ``tol`` means
+``max_error = tol * ||s||_2`` (``= tol * ||A||_F``).
+
+Every function takes numpy, torch or cupy matrices and returns arrays of the same library.
+No function ever builds a full square factor (``full_matrices=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import backend
+
+SVD_METHODS = ("auto", "lapack", "gram", "randomized")
+# Gram/eigh squares the condition number; kept singular values below this fraction of the
+# largest would lose digits, so the auto path then falls back to LAPACK.
+_GRAM_SAFE_RATIO = 1e-4
+
+
+class SVD(NamedTuple):
+    """A truncated SVD ``a ≈ u @ diag(s) @ vh`` and the Frobenius norm of what was dropped."""
+
+    u: Any
+    s: Any
+    vh: Any
+    error: float
+
+
+def rank_for_error(s: Any, max_error: float) -> int:
+    """Smallest rank ``r`` with ``||s[r:]||_2 <= max_error`` (``s`` sorted descending).
+
+    At least rank 1 is kept for a non-zero ``s``.
+    """
+    s2 = backend.to_numpy(s).astype(np.float64) ** 2
+    tail = np.sqrt(np.maximum(np.cumsum(s2[::-1])[::-1], 0.0))  # tail[r] = ||s[r:]||
+    ok = np.nonzero(tail <= max_error)[0]
+    r = int(ok[0]) if ok.size else s2.size
+    return max(r, 1) if s2.size else 0
+
+
+def rank_from_tol(s: Any, tol: float) -> int:
+    """Rank for a relative tolerance: ``rank_for_error(s, tol * ||s||_2)``."""
+    norm = float(np.sqrt(np.sum(backend.to_numpy(s).astype(np.float64) ** 2)))
+    return rank_for_error(s, tol * norm)
+
+
+def _ct(xp: Any, a: Any) -> Any:
+    """Conjugate transpose of a matrix."""
+    return xp.conj(a.T) if backend.is_complex(a) else a.T
+
+
+def qr(a: Any) -> tuple[Any, Any]:
+    """Thin QR: ``a = q @ r`` with ``q`` of shape (m, min(m, n))."""
+    xp = backend.namespace(a)
+    q, r = xp.linalg.qr(a, mode="reduced")
+    return q, r
+
+
+def _truncation_rank(s: Any, rank: int | None, tol: float | None, max_error: float | None) -> int:
+    r = int(s.shape[0])
+    if tol is not None:
+        r = min(r, rank_from_tol(s, tol))
+    if max_error is not None:
+        r = min(r, rank_for_error(s, max_error))
+    if rank is not None:
+        r = min(r, rank)
+    return r
+
+
+def _tail_norm(s: Any, r: int) -> float:
+    tail = backend.to_numpy(s)[r:].astype(np.float64)
+    return float(np.sqrt(np.sum(tail**2)))
+
+
+def _lapack_svd(a: Any) -> tuple[Any, Any, Any]:
+    xp = backend.namespace(a)
+    u, s, vh = xp.linalg.svd(a, full_matrices=False)
+    return u, s, vh
+
+
+def _gram_svd(a: Any) -> tuple[Any, Any, Any]:
+    """SVD of a tall matrix through the eigendecomposition of its Gram matrix ``aᴴa``.
+
+    ``aᴴa = V Λ Vᴴ``; then ``a V = Q R`` (thin QR) gives ``u = Q sign(diag R)`` and
+    ``s = |diag R|`` — more accurate than ``sqrt(Λ)`` and well defined for zero columns.
+    """
+    xp = backend.namespace(a)
+    _, v = xp.linalg.eigh(_ct(xp, a) @ a)
+    v = xp.flip(v, axis=1)
+    q, r = qr(a @ v)
+    d = xp.linalg.diagonal(r)
+    s = xp.abs(d)
+    phase = xp.where(s > 0, d / xp.where(s > 0, s, xp.ones_like(s)), xp.ones_like(d))
+    u = q * phase[None, :]
+    order = xp.argsort(-s)
+    return xp.take(u, order, axis=1), xp.take(s, order), xp.take(_ct(xp, v), order, axis=0)
+
+
+def randomized_range(
+    a: Any, size: int, *, n_iter: int = 2, seed: int | np.random.Generator | None = 0
+) -> Any:
+    """Orthonormal ``q`` (m × size) whose span approximates the top-``size`` range of ``a``.
+
+    Halko, Martinsson & Tropp (2011), Alg. 4.4: a Gaussian sketch followed by ``n_iter``
+    power iterations, each re-orthonormalised by QR.
+    """
+    xp = backend.namespace(a)
+    rng = np.random.default_rng(seed)
+    omega = backend.random_normal((a.shape[1], size), a, rng)
+    q, _ = qr(a @ omega)
+    for _ in range(n_iter):
+        w, _ = qr(_ct(xp, a) @ q)
+        q, _ = qr(a @ w)
+    return q
+
+
+def randomized_svd(
+    a: Any,
+    rank: int,
+    *,
+    oversample: int = 10,
+    n_iter: int = 2,
+    seed: int | np.random.Generator | None = 0,
+) -> tuple[Any, Any, Any]:
+    """Rank-``rank`` SVD of ``a`` from a randomized range finder (Halko et al. 2011)."""
+    xp = backend.namespace(a)
+    size = min(rank + oversample, *a.shape)
+    q = randomized_range(a, size, n_iter=n_iter, seed=seed)
+    ub, s, vh = _lapack_svd(_ct(xp, q) @ a)
+    return (q @ ub)[:, :rank], s[:rank], vh[:rank]
+
+
+def _auto_method(a: Any, rank: int | None) -> str:
+    m, n = a.shape
+    small, large = min(m, n), max(m, n)
+    if rank is not None and small >= 400 and rank * 8 <= small:
+        return "randomized"
+    if large >= 4 * small and small >= 16:
+        return "gram"
+    return "lapack"
+
+
+def truncated_svd(
+    a: Any,
+    rank: int | None = None,
+    tol: float | None = None,
+    *,
+    max_error: float | None = None,
+    method: str = "auto",
+    seed: int | np.random.Generator | None = 0,
+) -> SVD:
+    """Truncated SVD ``a ≈ u diag(s) vh`` with the rank set by ``rank``, ``tol`` or both.
+
+    Parameters
+    ----------
+    a : (m, n) matrix (numpy, torch or cupy).
+    rank : keep at most this many singular triplets.
+    tol : relative Frobenius error target; the rank is :func:`rank_from_tol`.
+    max_error : absolute Frobenius error target (used by sweeps that split a global budget).
+    method : ``"auto"`` (Gram/eigh for tall or wide matrices, randomized for a small ``rank``
+        of a large matrix, LAPACK otherwise), ``"lapack"``, ``"gram"`` or ``"randomized"``.
+        Auto falls back to LAPACK when the kept part is too ill-conditioned for Gram.
+    seed : seed of the randomized method.
+
+    Returns
+    -------
+    SVD(u, s, vh, error) where ``error`` is the Frobenius norm of the discarded part
+    (exact for LAPACK and Gram, ``sqrt(||a||² - ||s||²)`` for randomized).
+    """
+    if method not in SVD_METHODS:
+        raise ValueError(f"method must be one of {SVD_METHODS}, got {method!r}")
+    if rank is not None and (int(rank) != rank or rank < 1):
+        raise ValueError(f"rank must be a positive integer, got {rank!r}")
+    if tol is not None and not 0 <= tol < 1:
+        raise ValueError(f"tol must be in [0, 1), got {tol!r}")
+    chosen = _auto_method(a, rank) if method == "auto" else method
+    if chosen == "randomized":
+        if rank is None:
+            raise ValueError("method='randomized' needs rank=")
+        xp = backend.namespace(a)
+        u, s, vh = randomized_svd(a, min(rank, *a.shape), seed=seed)
+        total = float(xp.linalg.vector_norm(a)) ** 2
+        r = _truncation_rank(s, rank, None, None)
+        kept = float(xp.sum(xp.abs(s[:r]) ** 2))
+        return SVD(u[:, :r], s[:r], vh[:r], float(np.sqrt(max(total - kept, 0.0))))
+    if chosen == "gram":
+        xp = backend.namespace(a)
+        if a.shape[0] >= a.shape[1]:
+            u, s, vh = _gram_svd(a)
+        else:
+            v, s, uh = _gram_svd(_ct(xp, a))
+            u, vh = _ct(xp, uh), _ct(xp, v)
+        r = _truncation_rank(s, rank, tol, max_error)
+        s0 = float(s[0]) if s.shape[0] else 0.0
+        if method == "auto" and r and float(s[r - 1]) < _GRAM_SAFE_RATIO * s0:
+            return truncated_svd(a, rank, tol, max_error=max_error, method="lapack")
+    else:
+        u, s, vh = _lapack_svd(a)
+        r = _truncation_rank(s, rank, tol, max_error)
+    return SVD(u[:, :r], s[:r], vh[:r], _tail_norm(s, r))

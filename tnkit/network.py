@@ -1,0 +1,578 @@
+"""``TensorNetwork``: named nodes whose axes carry leg labels; contraction is einsum over them.
+
+A label carried once in the whole network is an **open leg** (an index of the represented
+tensor); a label on exactly two nodes is a **bond**; on three or more a **hyper-bond** (CP's rank
+index); twice on one node a **trace**. The network represents the tensor
+
+    T[open legs] = sum over all other labels of  prod_nodes  A_node[legs of node]
+
+and :meth:`TensorNetwork.contract` evaluates it with a cached opt_einsum plan.
+
+Operations that keep the graph (``copy``, ``conj``, ``to``, ``with_arrays``, ``scale``) keep the
+subclass (``TT``, ``CP`` ...); operations that change it (``contract_nodes``, ``split_node``,
+``fuse_legs``, ``rename_legs``) return a plain ``TensorNetwork``.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import opt_einsum
+
+from . import backend, contract, linalg
+
+SPLIT_METHODS = ("svd", "qr")
+ABSORB = ("both", "left", "right", None)
+
+
+class TensorNetwork:
+    """A tensor network with named nodes and named legs (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np, tnkit as tk
+    >>> net = tk.TensorNetwork()
+    >>> net.add_node("A", np.ones((2, 3, 4)), legs=("i", "j", "b"))
+    >>> net.add_node("B", np.ones((4, 5)), legs=("b", "k"))
+    >>> net.open_legs, net.contract().shape
+    (('i', 'j', 'k'), (2, 3, 5))
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, Any] = {}
+        self._legs: dict[str, tuple[str, ...]] = {}
+        self._plans: dict[Any, Any] = {}
+
+    # ------------------------------------------------------------------ building
+    def add_node(self, name: str, data: Any, legs: Iterable[str]) -> TensorNetwork:
+        """Add node ``name`` holding array ``data`` whose axes carry ``legs`` (returns self)."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"node name must be a non-empty string, got {name!r}")
+        if name in self._arrays:
+            raise ValueError(f"a node named {name!r} already exists")
+        legs = tuple(legs)
+        data = _as_array(data, f"node {name!r}")
+        self._check_legs(name, data, legs)
+        self._arrays[name] = data
+        self._legs[name] = legs
+        self._plans.clear()
+        return self
+
+    def _check_legs(self, name: str, data: Any, legs: tuple[str, ...]) -> None:
+        if any(not isinstance(leg, str) or not leg for leg in legs):
+            raise TypeError(f"legs of node {name!r} must be non-empty strings, got {legs!r}")
+        if len(legs) != data.ndim:
+            raise ValueError(
+                f"node {name!r} has {data.ndim} axes but {len(legs)} legs were given: {legs!r}"
+            )
+        dims = self.leg_dims
+        seen: dict[str, int] = {}
+        for leg, d in zip(legs, data.shape):
+            d = int(d)
+            for other, want in ((dims.get(leg), "the network"), (seen.get(leg), "itself")):
+                if other is not None and other != d:
+                    raise ValueError(
+                        f"leg {leg!r} of node {name!r} has dimension {d} but {other} in {want}"
+                    )
+            seen[leg] = d
+
+    def remove_node(self, name: str) -> Any:
+        """Remove node ``name`` and return its array."""
+        self._require_node(name)
+        self._plans.clear()
+        del self._legs[name]
+        return self._arrays.pop(name)
+
+    def set_array(self, name: str, data: Any) -> None:
+        """Replace the array of node ``name`` (same legs; bond dimensions must stay consistent)."""
+        self._require_node(name)
+        data = _as_array(data, f"node {name!r}")
+        legs = self._legs[name]
+        if tuple(data.shape) != tuple(self._arrays[name].shape):
+            old = self._arrays.pop(name)
+            del self._legs[name]
+            try:
+                self._check_legs(name, data, legs)
+            finally:
+                self._arrays[name], self._legs[name] = old, legs
+            self._plans.clear()
+        self._arrays[name] = data
+
+    def _require_node(self, name: str) -> None:
+        if name not in self._arrays:
+            raise KeyError(f"no node named {name!r}; nodes are {list(self._arrays)}")
+
+    # ------------------------------------------------------------------ inspection
+    def __getitem__(self, name: str) -> Any:
+        self._require_node(name)
+        return self._arrays[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._arrays
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Node names in insertion order."""
+        return tuple(self._arrays)
+
+    def legs(self, name: str) -> tuple[str, ...]:
+        """Leg labels of node ``name``."""
+        self._require_node(name)
+        return self._legs[name]
+
+    @property
+    def arrays(self) -> tuple[Any, ...]:
+        """Node arrays in node order."""
+        return tuple(self._arrays.values())
+
+    @property
+    def leg_dims(self) -> dict[str, int]:
+        """Dimension of every label in the network."""
+        return {
+            leg: int(d)
+            for name, legs in self._legs.items()
+            for leg, d in zip(legs, self._arrays[name].shape)
+        }
+
+    def _label_counts(self) -> tuple[Counter, Counter]:
+        total = Counter(leg for legs in self._legs.values() for leg in legs)
+        nodes = Counter(leg for legs in self._legs.values() for leg in set(legs))
+        return total, nodes
+
+    @property
+    def open_legs(self) -> tuple[str, ...]:
+        """Labels carried exactly once, in order of first appearance."""
+        total, _ = self._label_counts()
+        return tuple(dict.fromkeys(g for legs in self._legs.values() for g in legs if total[g] == 1))
+
+    @property
+    def bonds(self) -> tuple[str, ...]:
+        """Labels shared by exactly two nodes."""
+        _, nodes = self._label_counts()
+        return tuple(g for g in self._ordered_labels() if nodes[g] == 2)
+
+    @property
+    def hyper_bonds(self) -> tuple[str, ...]:
+        """Labels shared by three or more nodes."""
+        _, nodes = self._label_counts()
+        return tuple(g for g in self._ordered_labels() if nodes[g] >= 3)
+
+    @property
+    def traces(self) -> tuple[str, ...]:
+        """Labels that appear twice on a single node and nowhere else."""
+        total, nodes = self._label_counts()
+        return tuple(g for g in self._ordered_labels() if nodes[g] == 1 and total[g] >= 2)
+
+    def _ordered_labels(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(g for legs in self._legs.values() for g in legs))
+
+    @property
+    def bond_dims(self) -> dict[str, int]:
+        """Dimension of every bond and hyper-bond."""
+        dims = self.leg_dims
+        return {g: dims[g] for g in self.bonds + self.hyper_bonds}
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Dimensions of the open legs (the shape of :meth:`contract`)."""
+        dims = self.leg_dims
+        return tuple(dims[g] for g in self.open_legs)
+
+    @property
+    def size(self) -> int:
+        """Number of entries of the represented dense tensor."""
+        return int(np.prod(self.shape, dtype=np.float64))
+
+    @property
+    def n_params(self) -> int:
+        """Total number of array entries over all nodes."""
+        return int(sum(int(np.prod(a.shape)) for a in self._arrays.values()))
+
+    @property
+    def compression(self) -> float:
+        """Dense size divided by :attr:`n_params`."""
+        return self.size / max(self.n_params, 1)
+
+    @property
+    def backend(self) -> str:
+        """Backend of the node arrays (``"numpy"``, ``"torch"`` or ``"cupy"``)."""
+        return backend.backend_name(next(iter(self._arrays.values()))) if self._arrays else "numpy"
+
+    @property
+    def dtype(self) -> Any:
+        """dtype of the first node (all nodes are expected to share it)."""
+        return next(iter(self._arrays.values())).dtype
+
+    # ------------------------------------------------------------------ contraction
+    def equation(self, output: Iterable[str] | None = None) -> str:
+        """The einsum equation of the contraction (one symbol per label)."""
+        output = self.open_legs if output is None else tuple(output)
+        symbols = {g: opt_einsum.get_symbol(i) for i, g in enumerate(self._ordered_labels())}
+        unknown = [g for g in output if g not in symbols]
+        if unknown:
+            raise ValueError(f"output legs {unknown} are not in the network")
+        terms = ("".join(symbols[g] for g in legs) for legs in self._legs.values())
+        return ",".join(terms) + "->" + "".join(symbols[g] for g in output)
+
+    def contract(
+        self,
+        output: Iterable[str] | None = None,
+        *,
+        optimize: str = "auto",
+        memory_limit: int | float | str | None = None,
+    ) -> Any:
+        """Contract to a dense array whose axes follow ``output`` (default: :attr:`open_legs`).
+
+        The plan is cached per network structure, so repeated calls with new arrays of the same
+        shapes (as in an ALS sweep) only pay for the arithmetic.
+        """
+        if not self._arrays:
+            raise ValueError("cannot contract an empty network")
+        key = (None if output is None else tuple(output), optimize)
+        if memory_limit is None:
+            expr = self._plans.get(key)
+            if expr is None:
+                eq = self.equation(key[0])
+                expr = contract.expression(eq, *self._shapes(), optimize=optimize)
+                self._plans[key] = expr
+            return expr(*self._arrays.values())
+        eq = self.equation(key[0])
+        return contract.einsum(
+            eq, *self._arrays.values(), optimize=optimize, memory_limit=memory_limit
+        )
+
+    def _shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(a.shape) for a in self._arrays.values()]
+
+    def path_info(self, output: Iterable[str] | None = None, optimize: str = "auto") -> Any:
+        """opt_einsum ``PathInfo`` of the contraction (flops, largest intermediate)."""
+        return contract.path_info(self.equation(output), *self._shapes(), optimize=optimize)
+
+    # ------------------------------------------------------------------ copies
+    def _clone(self, arrays: Mapping[str, Any] | None = None) -> TensorNetwork:
+        new = _copy.copy(self)
+        new._arrays = dict(self._arrays if arrays is None else arrays)
+        new._legs = dict(self._legs)
+        new._plans = dict(self._plans)
+        return new
+
+    def copy(self, deep: bool = False) -> TensorNetwork:
+        """A copy of the graph; ``deep=True`` also copies the arrays."""
+        if not deep:
+            return self._clone()
+        return self._clone({k: _copy_array(a) for k, a in self._arrays.items()})
+
+    def with_arrays(self, arrays: Mapping[str, Any]) -> TensorNetwork:
+        """Same graph and class with some node arrays replaced (shapes must be unchanged)."""
+        new = self._clone()
+        for name, a in arrays.items():
+            new._require_node(name)
+            if tuple(a.shape) != tuple(new._arrays[name].shape):
+                raise ValueError(
+                    f"node {name!r} has shape {tuple(new._arrays[name].shape)}, "
+                    f"got {tuple(a.shape)}"
+                )
+            new._arrays[name] = a
+        return new
+
+    def conj(self) -> TensorNetwork:
+        """Complex conjugate of every node."""
+        return self._clone({k: backend.namespace(a).conj(a) for k, a in self._arrays.items()})
+
+    def to(self, name: str, device: str | None = None) -> TensorNetwork:
+        """The same network with arrays moved to backend ``name`` (and ``device``)."""
+        backend.native(name)  # validates the name and the installation
+        return self._clone({k: backend.to_backend(a, name, device) for k, a in self._arrays.items()})
+
+    def astype(self, dtype: str) -> TensorNetwork:
+        """Cast every node to ``dtype`` (``"float32"``, ``"complex128"`` ...)."""
+        if dtype not in backend.FLOAT_DTYPES:
+            raise ValueError(f"dtype must be one of {backend.FLOAT_DTYPES}, got {dtype!r}")
+        out = {}
+        for k, a in self._arrays.items():
+            xp = backend.namespace(a)
+            out[k] = xp.astype(a, getattr(xp, dtype))
+        return self._clone(out)
+
+    # ------------------------------------------------------------------ algebra
+    def inner(self, other: TensorNetwork) -> Any:
+        """``<self, other> = sum conj(self) * other`` over the open legs (matched by label)."""
+        if not isinstance(other, TensorNetwork):
+            raise TypeError(f"other must be a TensorNetwork, got {type(other).__name__}")
+        mine, theirs = self.open_legs, other.open_legs
+        if set(mine) != set(theirs):
+            raise ValueError(f"open legs differ: {mine} vs {theirs}")
+        d1, d2 = self.leg_dims, other.leg_dims
+        bad = [g for g in mine if d1[g] != d2[g]]
+        if bad:
+            raise ValueError(f"open legs {bad} have different dimensions in the two networks")
+        eq, ops = _joint_equation([self.conj(), other], shared=set(mine))
+        return contract.einsum(eq, *ops)
+
+    def norm(self) -> float:
+        """Frobenius norm of the represented tensor, without forming it."""
+        value = self.inner(self)
+        return float(np.sqrt(max(float(backend.to_numpy(value).real), 0.0)))
+
+    def scale(self, factor: float | complex) -> TensorNetwork:
+        """The network times a scalar (applied to the first node)."""
+        first = self.nodes[0]
+        return self.with_arrays({first: self._arrays[first] * factor})
+
+    # ------------------------------------------------------------------ graph changes
+    def rename_legs(self, mapping: Mapping[str, str]) -> TensorNetwork:
+        """A plain network with labels renamed by ``mapping`` (unknown labels raise)."""
+        labels = set(self._ordered_labels())
+        unknown = [g for g in mapping if g not in labels]
+        if unknown:
+            raise KeyError(f"no legs named {unknown}; legs are {sorted(labels)}")
+        net = TensorNetwork()
+        for name, legs in self._legs.items():
+            net.add_node(name, self._arrays[name], [mapping.get(g, g) for g in legs])
+        return net
+
+    def contract_nodes(self, a: str, b: str, name: str | None = None) -> TensorNetwork:
+        """A plain network where nodes ``a`` and ``b`` are replaced by their contraction.
+
+        Labels shared only by ``a`` and ``b`` are summed; all others are kept. The merged node
+        takes the position of ``a`` and the name ``name`` (default ``a``).
+        """
+        self._require_node(a)
+        self._require_node(b)
+        if a == b:
+            raise ValueError("contract_nodes needs two different nodes")
+        total, _ = self._label_counts()
+        la, lb = self._legs[a], self._legs[b]
+        pair = Counter(la) + Counter(lb)
+        kept = tuple(g for g in dict.fromkeys(la + lb) if total[g] > pair[g] or pair[g] == 1)
+        sub = TensorNetwork()
+        sub.add_node(a, self._arrays[a], la)
+        sub.add_node(b, self._arrays[b], lb)
+        merged = sub.contract(output=kept)
+        net = TensorNetwork()
+        for n, legs in self._legs.items():
+            if n == a:
+                net.add_node(name or a, merged, kept)
+            elif n != b:
+                net.add_node(n, self._arrays[n], legs)
+        return net
+
+    def split_node(
+        self,
+        name: str,
+        left_legs: Iterable[str],
+        right_legs: Iterable[str] | None = None,
+        *,
+        rank: int | None = None,
+        tol: float | None = None,
+        method: str = "svd",
+        absorb: str | None = "both",
+        bond: str | None = None,
+        names: tuple[str, str] | None = None,
+        return_error: bool = False,
+    ) -> TensorNetwork | tuple[TensorNetwork, float]:
+        """Split a node in two by a (truncated) SVD or a QR of its matricisation.
+
+        The node ``A[left, right]`` is reshaped to a matrix and factored: with ``"svd"``,
+        ``A ≈ U diag(s) Vᴴ`` truncated by ``rank``/``tol`` (:func:`tnkit.linalg.truncated_svd`),
+        the singular values absorbed to the ``"left"``, ``"right"``, ``"both"`` (square roots)
+        or kept as a separate diagonal node ``{name}_S`` (``absorb=None``); with ``"qr"``,
+        ``A = Q R`` exactly. The new nodes are ``names`` (default ``{name}_L``, ``{name}_R``),
+        joined by the new label ``bond``. With ``return_error=True`` also returns the Frobenius
+        norm of the discarded singular values.
+        """
+        self._require_node(name)
+        if method not in SPLIT_METHODS:
+            raise ValueError(f"method must be one of {SPLIT_METHODS}, got {method!r}")
+        if absorb not in ABSORB:
+            raise ValueError(f"absorb must be one of {ABSORB}, got {absorb!r}")
+        if method == "qr" and (rank is not None or tol is not None):
+            raise ValueError("method='qr' does not truncate: drop rank= and tol=")
+        legs = self._legs[name]
+        left = tuple(left_legs)
+        right = tuple(g for g in legs if g not in left) if right_legs is None else tuple(right_legs)
+        if sorted(left + right) != sorted(legs) or not left or not right:
+            raise ValueError(
+                f"left_legs {left} and right_legs {right} must partition the legs {legs} "
+                f"of node {name!r} into two non-empty groups"
+            )
+        lname, rname = names or (f"{name}_L", f"{name}_R")
+        bond = bond or _fresh_label(self._ordered_labels(), f"{name}_bond")
+        a = self._arrays[name]
+        xp = backend.namespace(a)
+        dims = dict(zip(legs, a.shape))
+        perm = [legs.index(g) for g in left + right]
+        lshape, rshape = [dims[g] for g in left], [dims[g] for g in right]
+        mat = xp.reshape(
+            xp.permute_dims(a, tuple(perm)), (int(np.prod(lshape)), int(np.prod(rshape)))
+        )
+        middle = None
+        error = 0.0
+        if method == "qr":
+            lmat, rmat = linalg.qr(mat)
+        else:
+            u, s, vh, error = linalg.truncated_svd(mat, rank=rank, tol=tol, method="lapack")
+            s = xp.astype(s, u.dtype) if backend.is_complex(u) else s
+            if absorb == "left":
+                lmat, rmat = u * s[None, :], vh
+            elif absorb == "right":
+                lmat, rmat = u, s[:, None] * vh
+            elif absorb == "both":
+                root = xp.sqrt(s)
+                lmat, rmat = u * root[None, :], root[:, None] * vh
+            else:
+                lmat, rmat, middle = u, vh, _diag(xp, s)
+        k = int(lmat.shape[1])
+        rbond = bond
+        if middle is not None:
+            rbond = _fresh_label(self._ordered_labels() + (bond,), f"{bond}_r")
+        net = TensorNetwork()
+        for n, lg in self._legs.items():
+            if n != name:
+                net.add_node(n, self._arrays[n], lg)
+                continue
+            net.add_node(lname, xp.reshape(lmat, (*lshape, k)), (*left, bond))
+            if middle is not None:
+                net.add_node(f"{name}_S", middle, (bond, rbond))
+            net.add_node(rname, xp.reshape(rmat, (k, *rshape)), (rbond, *right))
+        return (net, float(error)) if return_error else net
+
+    def fuse_legs(self, legs: Iterable[str], new_label: str) -> TensorNetwork:
+        """A plain network where the labels ``legs`` are merged into one label ``new_label``.
+
+        Every node carrying any of ``legs`` must carry all of them; on each such node the axes
+        are moved together (in the given order) and reshaped into one of the product dimension.
+        """
+        legs = tuple(legs)
+        labels = set(self._ordered_labels())
+        unknown = [g for g in legs if g not in labels]
+        if unknown:
+            raise KeyError(f"no legs named {unknown}")
+        if new_label in labels and new_label not in legs:
+            raise ValueError(f"new_label {new_label!r} is already used")
+        net = TensorNetwork()
+        for name, lg in self._legs.items():
+            a = self._arrays[name]
+            present = [g for g in legs if g in lg]
+            if present and len(present) != len(legs):
+                raise ValueError(f"node {name!r} carries only {present} of the legs {legs}")
+            if not present:
+                net.add_node(name, a, lg)
+                continue
+            xp = backend.namespace(a)
+            rest = [g for g in lg if g not in legs]
+            pos = lg.index(legs[0])
+            order = [g for g in lg[:pos] if g in rest] + list(legs)
+            order += [g for g in lg[pos:] if g in rest]
+            moved = xp.permute_dims(a, tuple(lg.index(g) for g in order))
+            i = order.index(legs[0])
+            shape = list(moved.shape)
+            fused = shape[:i] + [int(np.prod(shape[i : i + len(legs)]))] + shape[i + len(legs) :]
+            new_legs = order[:i] + [new_label] + order[i + len(legs) :]
+            net.add_node(name, xp.reshape(moved, tuple(fused)), new_legs)
+        return net
+
+    # ------------------------------------------------------------------ display and io
+    def summary(self) -> str:
+        """A table of nodes (legs and shapes), bonds and totals."""
+        dims = self.leg_dims
+        rows = [("node", "legs", "shape", "params")]
+        for name, legs in self._legs.items():
+            a = self._arrays[name]
+            rows.append((name, " ".join(legs), "x".join(map(str, a.shape)), str(int(np.prod(a.shape)))))
+        width = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in width))
+        open_desc = ", ".join(f"{g}={dims[g]}" for g in self.open_legs) or "none"
+        bond_desc = ", ".join(f"{g}={d}" for g, d in self.bond_dims.items()) or "none"
+        lines += [
+            f"open legs: {open_desc}",
+            f"bonds: {bond_desc}" + (f"  (hyper: {', '.join(self.hyper_bonds)})" if self.hyper_bonds else ""),
+            f"parameters: {self.n_params:,}  dense size: {self.size:,}  "
+            f"compression: {self.compression:.3g}x  backend: {self.backend}",
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        dims = self.leg_dims
+        opened = ", ".join(f"{g}={dims[g]}" for g in self.open_legs)
+        return (
+            f"{type(self).__name__}(nodes={len(self)}, open=[{opened}], "
+            f"bonds={self.bond_dims}, n_params={self.n_params})"
+        )
+
+    def save(self, path: str) -> None:
+        """Save to ``path`` (.npz with the arrays + a JSON record of the structure)."""
+        from . import io
+
+        io.save(self, path)
+
+    def draw(self, **kwargs: Any) -> Any:
+        """Draw the network with matplotlib (see :func:`tnkit.plot.draw`)."""
+        from . import plot
+
+        return plot.draw(self, **kwargs)
+
+
+def _as_array(data: Any, what: str) -> Any:
+    if isinstance(data, (list, tuple, int, float, complex)):
+        data = np.asarray(data, dtype=np.result_type(np.asarray(data).dtype, np.float64))
+    try:
+        backend.backend_name(data)
+    except TypeError:
+        raise TypeError(f"{what} must be a numpy, torch or cupy array, got {type(data).__name__}") from None
+    return data
+
+
+def _copy_array(a: Any) -> Any:
+    return a.clone() if backend.backend_name(a) == "torch" else a.copy()
+
+
+def _diag(xp: Any, s: Any) -> Any:
+    n = int(s.shape[0])
+    out = xp.zeros((n, n), dtype=s.dtype, **_device_kw(s))
+    idx = xp.arange(n, **_device_kw(s))
+    out[idx, idx] = s
+    return out
+
+
+def _device_kw(a: Any) -> dict[str, Any]:
+    return {} if backend.backend_name(a) == "numpy" else {"device": a.device}
+
+
+def _fresh_label(existing: Iterable[str], base: str) -> str:
+    existing = set(existing)
+    label, i = base, 0
+    while label in existing:
+        i += 1
+        label = f"{base}{i}"
+    return label
+
+
+def _joint_equation(nets: list[TensorNetwork], shared: set[str]) -> tuple[str, list[Any]]:
+    """One einsum equation for several networks side by side, joined on the ``shared`` labels.
+
+    Every other label is private to its network. The output is a scalar.
+    """
+    symbols: dict[tuple[int, str], str] = {}
+    counter = iter(range(10**9))
+
+    def sym(i: int, g: str) -> str:
+        key = (-1, g) if g in shared else (i, g)
+        if key not in symbols:
+            symbols[key] = opt_einsum.get_symbol(next(counter))
+        return symbols[key]
+
+    terms, ops = [], []
+    for i, net in enumerate(nets):
+        for name in net.nodes:
+            terms.append("".join(sym(i, g) for g in net.legs(name)))
+            ops.append(net[name])
+    return ",".join(terms) + "->", ops
