@@ -150,7 +150,9 @@ class TensorNetwork:
     def open_legs(self) -> tuple[str, ...]:
         """Labels carried exactly once, in order of first appearance."""
         total, _ = self._label_counts()
-        return tuple(dict.fromkeys(g for legs in self._legs.values() for g in legs if total[g] == 1))
+        return tuple(
+            dict.fromkeys(g for legs in self._legs.values() for g in legs if total[g] == 1)
+        )
 
     @property
     def bonds(self) -> tuple[str, ...]:
@@ -289,7 +291,9 @@ class TensorNetwork:
     def to(self, name: str, device: str | None = None) -> TensorNetwork:
         """The same network with arrays moved to backend ``name`` (and ``device``)."""
         backend.native(name)  # validates the name and the installation
-        return self._clone({k: backend.to_backend(a, name, device) for k, a in self._arrays.items()})
+        return self._clone(
+            {k: backend.to_backend(a, name, device) for k, a in self._arrays.items()}
+        )
 
     def astype(self, dtype: str) -> TensorNetwork:
         """Cast every node to ``dtype`` (``"float32"``, ``"complex128"`` ...)."""
@@ -486,7 +490,9 @@ class TensorNetwork:
         rows = [("node", "legs", "shape", "params")]
         for name, legs in self._legs.items():
             a = self._arrays[name]
-            rows.append((name, " ".join(legs), "x".join(map(str, a.shape)), str(int(np.prod(a.shape)))))
+            rows.append(
+                (name, " ".join(legs), "x".join(map(str, a.shape)), str(int(np.prod(a.shape))))
+            )
         width = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in width))
@@ -494,7 +500,8 @@ class TensorNetwork:
         bond_desc = ", ".join(f"{g}={d}" for g, d in self.bond_dims.items()) or "none"
         lines += [
             f"open legs: {open_desc}",
-            f"bonds: {bond_desc}" + (f"  (hyper: {', '.join(self.hyper_bonds)})" if self.hyper_bonds else ""),
+            f"bonds: {bond_desc}"
+            + (f"  (hyper: {', '.join(self.hyper_bonds)})" if self.hyper_bonds else ""),
             f"parameters: {self.n_params:,}  dense size: {self.size:,}  "
             f"compression: {self.compression:.3g}x  backend: {self.backend}",
         ]
@@ -527,7 +534,9 @@ def _as_array(data: Any, what: str) -> Any:
     try:
         backend.backend_name(data)
     except TypeError:
-        raise TypeError(f"{what} must be a numpy, torch or cupy array, got {type(data).__name__}") from None
+        raise TypeError(
+            f"{what} must be a numpy, torch or cupy array, got {type(data).__name__}"
+        ) from None
     return data
 
 

@@ -75,8 +75,17 @@ def draw(net: TensorNetwork, *, ax: Any = None, seed: int = 0, title: str | None
         if len(c) == 2:
             (x0, y0), (x1, y1) = pos[c[0]], pos[c[1]]
             ax.plot([x0, x1], [y0, y1], color="0.3", zorder=1)
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2, str(dims[g]), fontsize=8, color="C3", zorder=3,
-                    ha="center", va="center", bbox={"fc": "white", "ec": "none", "pad": 0.5})
+            ax.text(
+                (x0 + x1) / 2,
+                (y0 + y1) / 2,
+                str(dims[g]),
+                fontsize=8,
+                color="C3",
+                zorder=3,
+                ha="center",
+                va="center",
+                bbox={"fc": "white", "ec": "none", "pad": 0.5},
+            )
     for h, g in enumerate(hyper):
         hx, hy = pos[len(names) + h]
         for i in carriers[g]:
@@ -102,8 +111,13 @@ def draw(net: TensorNetwork, *, ax: Any = None, seed: int = 0, title: str | None
     return fig
 
 
-def plot_history(history: list[float], *, ax: Any = None, label: str | None = None,
-                 ylabel: str = "relative error") -> Any:
+def plot_history(
+    history: list[float],
+    *,
+    ax: Any = None,
+    label: str | None = None,
+    ylabel: str = "relative error",
+) -> Any:
     """Plot a convergence history (one value per sweep) on a log scale; returns the figure."""
     plt = _pyplot()
     if ax is None:

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"tensor from {args.file}: shape {x.shape}, dtype {x.dtype}, {x.size:,} entries")
     if x.dtype.kind in "fc" or x.dtype.kind in "iu":
         xf = x.astype(np.float64) if x.dtype.kind != "c" else x
-        print(f"norm {np.linalg.norm(xf.ravel()):.6g}  min {xf.real.min():.6g}  max {xf.real.max():.6g}")
+        norm = np.linalg.norm(xf.ravel())
+        print(f"norm {norm:.6g}  min {xf.real.min():.6g}  max {xf.real.max():.6g}")
     return 0
 
 
