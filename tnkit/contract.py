@@ -8,7 +8,7 @@ cupy arrays alike (opt_einsum dispatches on the array type), so one cache serves
 Optimizer presets
 -----------------
 ``"auto"``
-    exact search (``"optimal"`` / ``"dp"``) for up to 8 tensors, opt_einsum's ``"auto-hq"`` up to
+    exact search (``"optimal"``, then dynamic programming with outer products) for up to 8 tensors, opt_einsum's ``"auto-hq"`` up to
     16, and for larger networks a sampled random-greedy search (``RandomGreedy``) with a time
     budget that grows with the network, which finds paths orders of magnitude cheaper than
     plain greedy on large networks.
@@ -58,7 +58,9 @@ def _optimizer(name: str, n_tensors: int) -> Any:
     """Resolve a preset name to something ``opt_einsum.contract_path`` accepts."""
     if name == "auto":
         if n_tensors <= EXACT_MAX:
-            return "optimal" if n_tensors <= 4 else "dp"
+            if n_tensors <= 6:
+                return "optimal"
+            return opt_einsum.DynamicProgramming(minimize="flops", search_outer=True)
         if n_tensors <= HQ_MAX:
             return "auto-hq"
         budget = min(0.05 + 0.01 * n_tensors, 3.0)

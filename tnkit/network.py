@@ -62,14 +62,16 @@ class TensorNetwork:
         self._plans.clear()
         return self
 
-    def _check_legs(self, name: str, data: Any, legs: tuple[str, ...]) -> None:
+    def _check_legs(
+        self, name: str, data: Any, legs: tuple[str, ...], exclude: str | None = None
+    ) -> None:
         if any(not isinstance(leg, str) or not leg for leg in legs):
             raise TypeError(f"legs of node {name!r} must be non-empty strings, got {legs!r}")
         if len(legs) != data.ndim:
             raise ValueError(
                 f"node {name!r} has {data.ndim} axes but {len(legs)} legs were given: {legs!r}"
             )
-        dims = self.leg_dims
+        dims = self._dims_without(exclude)
         seen: dict[str, int] = {}
         for leg, d in zip(legs, data.shape):
             d = int(d)
@@ -93,12 +95,7 @@ class TensorNetwork:
         data = _as_array(data, f"node {name!r}")
         legs = self._legs[name]
         if tuple(data.shape) != tuple(self._arrays[name].shape):
-            old = self._arrays.pop(name)
-            del self._legs[name]
-            try:
-                self._check_legs(name, data, legs)
-            finally:
-                self._arrays[name], self._legs[name] = old, legs
+            self._check_legs(name, data, legs, exclude=name)
             self._plans.clear()
         self._arrays[name] = data
 
@@ -135,9 +132,13 @@ class TensorNetwork:
     @property
     def leg_dims(self) -> dict[str, int]:
         """Dimension of every label in the network."""
+        return self._dims_without(None)
+
+    def _dims_without(self, exclude: str | None) -> dict[str, int]:
         return {
             leg: int(d)
             for name, legs in self._legs.items()
+            if name != exclude
             for leg, d in zip(legs, self._arrays[name].shape)
         }
 

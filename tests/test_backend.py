@@ -1,0 +1,66 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tnkit import backend
+
+
+def test_numpy_path_imports_neither_torch_nor_cupy():
+    code = (
+        "import sys, numpy as np, tnkit as tk\n"
+        "net = tk.TensorNetwork().add_node('A', np.ones((2, 3)), ('i', 'j'))\n"
+        "net.contract(); net.norm(); tk.linalg.truncated_svd(np.ones((5, 4)), rank=2)\n"
+        "assert 'torch' not in sys.modules and 'cupy' not in sys.modules, sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_backend_names_and_moves():
+    torch = pytest.importorskip("torch")
+    x = np.arange(6.0).reshape(2, 3)
+    t = backend.to_backend(x, "torch")
+    assert backend.backend_name(t) == "torch" and backend.device(t) == "cpu"
+    assert backend.backend_name(x) == "numpy" and backend.device(x) == "cpu"
+    np.testing.assert_array_equal(backend.to_numpy(t), x)
+    assert backend.to_backend(x, "numpy") is x
+    like = backend.asarray_like([1, 2], t)
+    assert isinstance(like, torch.Tensor) and like.dtype == torch.float64
+
+
+def test_random_normal_is_backend_independent():
+    torch = pytest.importorskip("torch")
+    a = backend.random_normal((3, 2), np.zeros(1), np.random.default_rng(5))
+    b = backend.random_normal((3, 2), torch.zeros(1, dtype=torch.float64), np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b.numpy())
+    c = backend.random_normal((3,), np.zeros(1, dtype=complex), np.random.default_rng(5))
+    assert np.iscomplexobj(c)
+
+
+def test_dtype_helpers():
+    assert backend.real_dtype_name(np.zeros(1, np.complex64)) == "float32"
+    assert backend.is_complex(np.zeros(1, np.complex128))
+    assert backend.eps(np.zeros(1, np.float32)) == pytest.approx(np.finfo(np.float32).eps)
+
+
+def test_as_data_tensor_validation():
+    assert backend.as_data_tensor(np.arange(4)).dtype == np.float64
+    assert backend.as_data_tensor([[1.0, 2.0]]).shape == (1, 2)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        backend.as_data_tensor(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="at least 2 modes"):
+        backend.as_data_tensor(np.ones(3), min_ndim=2)
+    with pytest.raises(ValueError, match="empty mode"):
+        backend.as_data_tensor(np.ones((0, 2)))
+    with pytest.raises(TypeError, match="float or complex"):
+        backend.as_data_tensor(np.array(["a"]))
+    with pytest.raises(TypeError, match="x must be a numpy"):
+        backend.as_data_tensor({"a": 1})
+    with pytest.raises(ValueError, match="backend must be one of"):
+        backend.native("jax")
+
+
+def test_describe_devices_lists_the_cpu():
+    lines = backend.describe_devices()
+    assert lines[0].startswith("cpu:")

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from tnkit import linalg
+
+
+def _low_rank(rng, m, n, r, noise=0.0):
+    a = rng.standard_normal((m, r)) @ rng.standard_normal((r, n))
+    return a + noise * rng.standard_normal((m, n))
+
+
+def test_rank_rule_is_smallest_rank_meeting_the_error():
+    s = np.array([4.0, 3.0, 2.0, 1.0])
+    # tails: ||s[1:]||=sqrt(14), ||s[2:]||=sqrt(5), ||s[3:]||=1, ||s[4:]||=0
+    assert linalg.rank_for_error(s, 1.0) == 3
+    assert linalg.rank_for_error(s, 0.99) == 4
+    assert linalg.rank_for_error(s, np.sqrt(5)) == 2
+    assert linalg.rank_for_error(s, 100.0) == 1
+    assert linalg.rank_from_tol(s, 1.001 / np.sqrt(30)) == 3
+
+
+@pytest.mark.parametrize("method", ["lapack", "gram", "auto"])
+@pytest.mark.parametrize("shape", [(200, 30), (30, 200), (40, 40)])
+def test_truncated_svd_matches_lapack(method, shape):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape)
+    u, s, vh, err = linalg.truncated_svd(a, rank=10, method=method)
+    s_ref = np.linalg.svd(a, compute_uv=False)
+    np.testing.assert_allclose(s, s_ref[:10], rtol=1e-10)
+    assert err == pytest.approx(np.sqrt(np.sum(s_ref[10:] ** 2)), rel=1e-10)
+    assert np.linalg.norm(a - (u * s) @ vh) == pytest.approx(err, rel=1e-9)
+    np.testing.assert_allclose(u.T @ u, np.eye(10), atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["lapack", "gram", "auto"])
+def test_tol_guarantee(method):
+    rng = np.random.default_rng(1)
+    a = _low_rank(rng, 300, 50, 8, noise=1e-3)
+    for tol in (0.3, 1e-2, 1e-5):
+        u, s, vh, err = linalg.truncated_svd(a, tol=tol, method=method)
+        assert np.linalg.norm(a - (u * s) @ vh) <= tol * np.linalg.norm(a) * (1 + 1e-12)
+
+
+def test_exact_low_rank_recovered_to_1e_12_by_every_method():
+    rng = np.random.default_rng(2)
+    a = _low_rank(rng, 600, 500, 5)
+    for method in ("lapack", "gram", "randomized", "auto"):
+        u, s, vh, _ = linalg.truncated_svd(a, rank=5, method=method)
+        assert np.linalg.norm(a - (u * s) @ vh) <= 1e-12 * np.linalg.norm(a), method
+
+
+def test_gram_handles_zero_singular_values():
+    rng = np.random.default_rng(3)
+    a = np.zeros((100, 6))
+    a[:, :2] = rng.standard_normal((100, 2))
+    u, s, vh, err = linalg.truncated_svd(a, rank=6, method="gram")
+    np.testing.assert_allclose(u.T @ u, np.eye(6), atol=1e-12)
+    np.testing.assert_allclose((u * s) @ vh, a, atol=1e-12)
+    assert err == 0.0
+
+
+def test_complex_and_float32():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((80, 20)) + 1j * rng.standard_normal((80, 20))
+    for method in ("lapack", "gram"):
+        u, s, vh, _ = linalg.truncated_svd(a, rank=20, method=method)
+        np.testing.assert_allclose((u * s) @ vh, a, atol=1e-10)
+    b = rng.standard_normal((50, 20)).astype(np.float32)
+    u, s, vh, _ = linalg.truncated_svd(b, rank=20)
+    assert u.dtype == np.float32
+    np.testing.assert_allclose((u * s) @ vh, b, atol=1e-4)
+
+
+def test_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((60, 25))
+    for method in ("lapack", "gram", "randomized"):
+        u, s, vh, err = linalg.truncated_svd(torch.from_numpy(a), rank=7, method=method)
+        assert isinstance(u, torch.Tensor)
+        ref = linalg.truncated_svd(a, rank=7, method=method)  # same seed -> same sketch
+        np.testing.assert_allclose(s.numpy(), ref.s, rtol=1e-10)
+    q, r = linalg.qr(torch.from_numpy(a))
+    np.testing.assert_allclose((q @ r).numpy(), a, atol=1e-12)
+
+
+def test_randomized_range_spans_the_range():
+    rng = np.random.default_rng(6)
+    a = _low_rank(rng, 400, 300, 6)
+    q = linalg.randomized_range(a, 10, seed=1)
+    assert np.linalg.norm(a - q @ (q.T @ a)) <= 1e-12 * np.linalg.norm(a)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"rank": 0}, "rank must be a positive integer"),
+        ({"rank": 2.5}, "rank must be a positive integer"),
+        ({"tol": 1.5}, "tol must be in"),
+        ({"method": "magic"}, "method must be one of"),
+        ({"method": "randomized"}, "needs rank="),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        linalg.truncated_svd(np.ones((4, 4)), **kwargs)
