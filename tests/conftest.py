@@ -1,4 +1,4 @@
-"""Shared test configuration: a deterministic hypothesis profile and a non-interactive plot backend."""
+"""Shared test configuration: deterministic hypothesis profile, non-interactive plots."""
 
 import os
 

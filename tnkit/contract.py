@@ -8,10 +8,10 @@ cupy arrays alike (opt_einsum dispatches on the array type), so one cache serves
 Optimizer presets
 -----------------
 ``"auto"``
-    exact search (``"optimal"``, then dynamic programming with outer products) for up to 8 tensors, opt_einsum's ``"auto-hq"`` up to
-    16, and for larger networks a sampled random-greedy search (``RandomGreedy``) with a time
-    budget that grows with the network, which finds paths orders of magnitude cheaper than
-    plain greedy on large networks.
+    exact search (``"optimal"``, then dynamic programming with outer products) for up to 8
+    tensors, opt_einsum's ``"auto-hq"`` up to 16, and for larger networks a sampled
+    random-greedy search (``RandomGreedy``) with a time budget that grows with the network,
+    which finds paths orders of magnitude cheaper than plain greedy on large networks.
 ``"greedy"``, ``"optimal"``, ``"dp"``, ``"random-greedy"``, ... any opt_einsum optimizer name.
 ``"cotengra"``
     cotengra's ``HyperOptimizer`` when cotengra is installed.
