@@ -1,0 +1,292 @@
+"""``compress(model, ...)``: replace a model's Linear/Conv layers by factorized ones."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import ranks as rk
+from .convert import dense_weight, effective_method, factorize
+from .geometry import LayerInfo, layer_info
+from .report import CompressionReport, LayerReport, count_macs, count_params
+
+SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+BUDGETS = ("global", "per_layer")
+TARGETS = ("params", "macs")
+CP_CURVE_POINTS = 6  # CP fits per layer when a global budget needs CP error curves
+
+
+def compress(
+    model: nn.Module,
+    method: str = "svd",
+    *,
+    ratio: float | None = None,
+    tol: float | None = None,
+    ranks: int | tuple | dict | str | None = None,
+    layers: Callable[[str, nn.Module], bool] | Iterable[str] | None = None,
+    budget: str = "global",
+    target: str = "params",
+    calibration: Any = None,
+    weakening: float = 1.0,
+    stable: bool = True,
+    seed: int = 0,
+    progress: bool | Callable[[int, int, str], None] = False,
+) -> tuple[nn.Module, CompressionReport]:
+    """Compress the Linear and ConvNd layers of ``model`` by low-rank factorization.
+
+    Parameters
+    ----------
+    model : the trained ``nn.Module``; it is deep-copied and never modified.
+    method : ``"svd"``, ``"tucker"`` (Tucker-2), ``"cp"`` (CP-3), ``"cp4"`` (CP-(2+d),
+        Lebedev et al.) or ``"tt"`` for k×k convolutions. Linear layers and 1×1 convolutions
+        use SVD (``"tt"`` gives Linear layers the TT-matrix form).
+    ratio : fraction (0 < ratio < 1) of the selected layers' parameters (``target="macs"``:
+        MACs) that is kept.
+    tol : relative weight-error tolerance per layer, 0 < tol < 1.
+    ranks : explicit ranks: an int or tuple for every layer, a dict ``{name: ranks}``, or
+        ``"evbmf"`` (EVBMF per unfolding, Nakajima et al. 2013, weakened by ``weakening``).
+        Exactly one of ``ratio``, ``tol`` and ``ranks`` is given.
+    layers : which layers: a predicate ``(name, module) -> bool`` or a list of names
+        (default: every Linear and ConvNd).
+    budget : with ``ratio``: ``"global"`` spends one budget on the whole selection, layer by
+        layer where it costs the least relative weight error per parameter saved;
+        ``"per_layer"`` keeps ``ratio`` of every layer.
+    target : ``"params"`` or ``"macs"`` — what ``ratio`` counts (MACs need ``calibration``).
+    calibration : an input batch (tensor) or an iterable of batches (tensors or
+        ``(inputs, targets)`` pairs; the first batch is used) to measure MACs and the output
+        errors of each layer and of the whole model.
+    weakening : EVBMF weakening factor in [0, 1] (1 = plain EVBMF, 0 = full rank).
+    stable : CP with the error-preserving norm correction (Phan et al., ECCV 2020).
+    seed : seed of the randomized parts of the decompositions.
+    progress : ``True`` for a progress bar, or a callable ``(i, n, name)``.
+
+    Returns
+    -------
+    (compressed model, :class:`~tnkit.nn.report.CompressionReport`). Ctrl-C stops between
+    layers; the layers done so far are kept and a note says so.
+    """
+    _check(method, ratio, tol, ranks, budget, target, weakening)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    work = copy.deepcopy(model)
+    report = CompressionReport()
+    chosen = _select(work, layers, report.notes)
+    x = _first_batch(calibration)
+    if target == "macs" and x is None:
+        raise ValueError("target='macs' needs calibration= (an example input batch)")
+    inputs, reference = _capture(work, [m for _, m in chosen], x)
+    infos = [layer_info(m, None if x is None else tuple(inputs[m].shape)) for _, m in chosen]
+    methods = [effective_method(m, method) for _, m in chosen]
+    plan = _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, stable, seed)
+    tick = _ticker(progress, len(chosen))
+    try:
+        for i, ((name, layer), meth, r) in enumerate(zip(chosen, methods, plan)):
+            tick(i, name)
+            new, err = factorize(layer, meth, r, stable=stable, seed=seed)
+            report.layers.append(_row(name, layer, new, meth, r, err, inputs.get(layer)))
+            work = new if not name else _replace(work, name, new)
+    except KeyboardInterrupt:
+        report.notes.append(f"interrupted: {len(chosen) - len(report.layers)} layer(s) left dense")
+    if x is not None:
+        report.output_error = _rel_error(reference, _forward(work, x))
+    return work, report
+
+
+def _check(method, ratio, tol, ranks, budget, target, weakening) -> None:
+    if method not in rk.METHODS:
+        raise ValueError(f"method must be one of {rk.METHODS}, got {method!r}")
+    if sum(v is not None for v in (ratio, tol, ranks)) != 1:
+        raise ValueError("give exactly one of ratio=, tol= or ranks=")
+    if ratio is not None and not (isinstance(ratio, (int, float)) and 0 < ratio < 1):
+        raise ValueError(f"ratio must be a number with 0 < ratio < 1, got {ratio!r}")
+    if tol is not None and not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise ValueError(f"tol must be a number with 0 < tol < 1, got {tol!r}")
+    if isinstance(ranks, str) and ranks != "evbmf":
+        raise ValueError(f"ranks must be an int, a tuple, a dict or 'evbmf', got {ranks!r}")
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    if not 0 <= weakening <= 1:
+        raise ValueError(f"weakening must be in [0, 1], got {weakening!r}")
+
+
+def _unsupported(module: nn.Module) -> str | None:
+    if not isinstance(module, SUPPORTED):
+        return f"unsupported layer type {type(module).__name__}"
+    if getattr(module, "groups", 1) != 1:
+        return f"grouped convolution (groups={module.groups}) is not supported"
+    if module.weight.is_complex():
+        return "complex weights are not supported"
+    return None
+
+
+def _select(model: nn.Module, layers, notes: list[str]) -> list[tuple[str, nn.Module]]:
+    named = dict(model.named_modules())
+    if layers is None:
+        names = [n for n, m in named.items() if isinstance(m, SUPPORTED)]
+    elif callable(layers):
+        names = [n for n, m in named.items() if n and layers(n, m)]
+    elif isinstance(layers, Iterable) and not isinstance(layers, str):
+        names = list(layers)
+        missing = [n for n in names if n not in named]
+        if missing:
+            raise KeyError(f"layers: no module named {missing} in the model")
+    else:
+        raise TypeError("layers must be a predicate (name, module) -> bool or a list of names")
+    chosen = []
+    for name in names:
+        reason = _unsupported(named[name])
+        if reason:
+            notes.append(f"{name}: skipped, {reason}")
+        else:
+            chosen.append((name, named[name]))
+    if not chosen:
+        raise ValueError("no supported layer (Linear, Conv1d/2d/3d with groups=1) was selected")
+    return chosen
+
+
+def _first_batch(calibration: Any) -> torch.Tensor | None:
+    if calibration is None or isinstance(calibration, torch.Tensor):
+        return calibration
+    if not isinstance(calibration, Iterable):
+        raise TypeError("calibration must be a tensor or an iterable of batches")
+    batch = next(iter(calibration))
+    batch = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if not isinstance(batch, torch.Tensor):
+        raise TypeError(f"calibration batches must be tensors, got {type(batch).__name__}")
+    return batch
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    mode = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        model.train(mode)
+
+
+def _capture(model: nn.Module, modules: list[nn.Module], x: torch.Tensor | None):
+    """Each module's input on ``x`` and the model's output (empty / None without ``x``)."""
+    if x is None:
+        return {}, None
+    inputs: dict[nn.Module, torch.Tensor] = {}
+
+    def hook(module, args):
+        inputs.setdefault(module, args[0].detach())
+
+    handles = [m.register_forward_pre_hook(hook) for m in modules]
+    try:
+        out = _forward(model, x)
+    finally:
+        for h in handles:
+            h.remove()
+    return inputs, out
+
+
+def _layer_ranks(ranks, name: str) -> tuple[int, ...]:
+    value = ranks.get(name) if isinstance(ranks, dict) else ranks
+    if value is None:
+        raise KeyError(f"ranks: no entry for layer {name!r}")
+    value = (value,) if isinstance(value, int) else tuple(value)
+    if not value or any(not isinstance(v, (int, np.integer)) or v < 1 for v in value):
+        raise ValueError(f"ranks for {name!r} must be positive integers, got {value!r}")
+    return value
+
+
+def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, stable, seed):
+    """The ranks of every selected layer."""
+    if ranks is not None and ranks != "evbmf":
+        return [_layer_ranks(ranks, n) for n, _ in chosen]
+    weights = [dense_weight(m) for _, m in chosen]
+    if ranks == "evbmf":
+        return [rk.evbmf_ranks(w, i, m, weakening) for w, i, m in zip(weights, infos, methods)]
+    if tol is not None:
+        return [
+            _cp_tol(layer, m, info, tol, stable, seed)
+            if m in ("cp", "cp4")
+            else rk.tol_ranks(w, info, m, tol)
+            for (_, layer), w, info, m in zip(chosen, weights, infos, methods)
+        ]
+    if budget == "per_layer":
+        return [rk.fraction_ranks(info, m, ratio, target) for info, m in zip(infos, methods)]
+    rungs, curves = [], []
+    for (_, layer), w, info, m in zip(chosen, weights, infos, methods):
+        ladder = rk.ladder(info, m, target)
+        if m in ("cp", "cp4"):
+            ladder = _spread(ladder, CP_CURVE_POINTS)
+            errors = np.array(
+                [factorize(layer, m, r, stable=stable, seed=seed)[1] ** 2 for r in ladder]
+            )
+        else:
+            errors = rk.error_curve(w, info, m, ladder)
+        costs = np.array([rk.cost(info, m, r, target) for r in ladder], dtype=float)
+        rungs.append(ladder)
+        curves.append((costs, errors))
+    total = sum(rk.cost(info, "dense", (), target) for info in infos)
+    picks = rk.allocate(curves, ratio * total)
+    return [ladder[p] for ladder, p in zip(rungs, picks)]
+
+
+def _spread(ladder: list, n: int) -> list:
+    """``n`` rungs spread geometrically over ``ladder`` (always the first and last)."""
+    idx = np.unique(np.round(np.geomspace(1, len(ladder), min(n, len(ladder)))).astype(int) - 1)
+    return [ladder[i] for i in idx]
+
+
+def _cp_tol(layer, method: str, info: LayerInfo, tol: float, stable: bool, seed: int):
+    """Smallest CP rank on the ladder whose fit meets ``tol`` (bisection on the ladder)."""
+    ladder = rk.ladder(info, method)
+    lo, hi = 0, len(ladder) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if factorize(layer, method, ladder[mid], stable=stable, seed=seed)[1] <= tol:
+            hi = mid
+        else:
+            lo = mid + 1
+    return ladder[lo]
+
+
+def _row(name, layer, new, method, ranks, err, x) -> LayerReport:
+    row = LayerReport(
+        name,
+        type(layer).__name__,
+        method,
+        tuple(int(r) for r in ranks),
+        count_params(layer),
+        count_params(new),
+        weight_error=err,
+    )
+    if x is not None:
+        row.macs_before, row.macs_after = count_macs(layer, x), count_macs(new, x)
+        row.output_error = _rel_error(_forward(layer, x), _forward(new, x))
+    return row
+
+
+def _rel_error(ref: torch.Tensor, out: torch.Tensor) -> float:
+    ref, out = ref.detach().double(), out.detach().double()
+    return float(torch.linalg.vector_norm(out - ref) / max(torch.linalg.vector_norm(ref), 1e-300))
+
+
+def _replace(root: nn.Module, name: str, new: nn.Module) -> nn.Module:
+    parent, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, child, new)
+    return root
+
+
+def _ticker(progress, n: int):
+    if callable(progress):
+        return lambda i, name: progress(i, n, name)
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc="compress")
+        return lambda i, name: (bar.set_postfix_str(name), bar.update(1))
+    return lambda i, name: None

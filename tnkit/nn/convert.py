@@ -1,0 +1,150 @@
+"""Convert one trained ``Linear``/``ConvNd`` layer into a factorized ``nn.Sequential``.
+
+The factors come from tnkit's own decompositions, fitted in float64 on the CPU:
+:func:`tnkit.linalg.truncated_svd` (SVD), :func:`tnkit.tucker` (Tucker-2: the spatial modes are
+kept at full rank and folded into the core), :func:`tnkit.cp` (CP-3 on the (T, S, K) reshaped
+kernel or CP-(2+d) on the kernel itself; ``stable=True`` applies the error-preserving norm
+correction of Phan et al., ECCV 2020, so that no component explodes) and :func:`tnkit.tt`
+(TT of the kernel permuted to (S, k_1..k_d, T), or the TT-matrix of a Linear weight).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import linalg
+from . import layers
+from .geometry import LayerInfo, layer_info, ttm_shapes
+from .ranks import tt_tensor
+
+
+def dense_weight(layer: nn.Module) -> np.ndarray:
+    """The layer's weight as a float64 numpy array (T, S, *k) or (O, I)."""
+    return layer.weight.detach().cpu().to(torch.float64).numpy()
+
+
+def effective_method(layer: nn.Module, method: str) -> str:
+    """The method actually used: Linear layers and 1×1 convolutions are matrices, so they take
+    SVD (or the TT-matrix for ``"tt"`` on a Linear); k×k convolutions take ``method``."""
+    if isinstance(layer, nn.Linear):
+        return "ttm" if method in ("tt", "ttm") else "svd"
+    if math.prod(layer.kernel_size) == 1 or method == "ttm":
+        return "svd"
+    return method
+
+
+def _split_svd(matrix: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """``matrix ≈ b @ a`` with the singular values split evenly between the two factors."""
+    f = linalg.truncated_svd(matrix, rank=rank, method="lapack")
+    root = np.sqrt(f.s)
+    return root[:, None] * f.vh, f.u * root[None, :]
+
+
+def _svd(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], **_: Any) -> tuple:
+    a, b = _split_svd(w.reshape(w.shape[0], -1), ranks[0])
+    if isinstance(layer, nn.Linear):
+        return layers.linear_svd(layer, a, b), b @ a
+    kernel = a.reshape(a.shape[0], *w.shape[1:])
+    return layers.conv_svd(layer, kernel, b), (b @ a).reshape(w.shape)
+
+
+def _tucker(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], **_: Any) -> tuple:
+    from ..decompose.tucker import tucker
+
+    fit = tucker(w, rank=[ranks[0], ranks[1], *w.shape[2:]])
+    u_out, u_in, *spatial = fit.factors
+    core = fit.core
+    for axis, f in enumerate(spatial):  # fold the (full-rank) spatial factors into the core
+        core = np.moveaxis(np.tensordot(f, core, axes=(1, axis + 2)), 0, axis + 2)
+    approx = np.einsum("ab...,ta,sb->ts...", core, u_out, u_in)
+    return layers.conv_tucker2(layer, u_in, core, u_out), approx
+
+
+def _cp(
+    layer: nn.Module,
+    w: np.ndarray,
+    ranks: tuple[int, ...],
+    *,
+    separable: bool,
+    stable: bool,
+    seed: int,
+    max_iter: int | None,
+) -> tuple:
+    from ..decompose.cp import cp
+
+    x = w if separable else w.reshape(w.shape[0], w.shape[1], -1)
+    opts = {} if max_iter is None else {"max_iter": max_iter}
+    fit = cp(x, ranks[0], stable=stable, seed=seed, **opts)
+    weights, (f_out, f_in, *spatial) = np.asarray(fit.weights), list(fit.factors)
+    approx = np.asarray(fit.to_tensor()).reshape(w.shape)
+    return layers.conv_cp(layer, weights, f_out, f_in, spatial), approx
+
+
+def _tt_cores(x: np.ndarray, ranks: tuple[int, ...]) -> list[np.ndarray]:
+    from ..decompose.tt import tt
+
+    return [np.asarray(c) for c in tt(x, rank=list(ranks)).cores]
+
+
+def _tt(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], info: LayerInfo, **_: Any):
+    cores = _tt_cores(tt_tensor(w, info, "tt"), ranks)
+    approx = _tt_full(cores)
+    return layers.conv_tt(layer, cores), np.moveaxis(approx, -1, 0)
+
+
+def _ttm(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], info: LayerInfo, **_: Any):
+    outs, ins = ttm_shapes(info)
+    n = len(outs)
+    cores = _tt_cores(tt_tensor(w, info, "ttm"), ranks)
+    approx = _tt_full(cores).reshape([d for pair in zip(outs, ins) for d in pair])
+    approx = np.transpose(approx, [*range(0, 2 * n, 2), *range(1, 2 * n, 2)]).reshape(w.shape)
+    cores = [c.reshape(c.shape[0], o, i, c.shape[2]) for c, o, i in zip(cores, outs, ins)]
+    return layers.linear_tt(layer, cores), approx
+
+
+def _tt_full(cores: list[np.ndarray]) -> np.ndarray:
+    out = cores[0]
+    for c in cores[1:]:
+        out = np.tensordot(out, c, axes=(-1, 0))
+    return out[0, ..., 0]
+
+
+_CONVERTERS = {"svd": _svd, "tucker": _tucker, "tt": _tt, "ttm": _ttm}
+
+
+def factorize(
+    layer: nn.Module,
+    method: str,
+    ranks: tuple[int, ...],
+    *,
+    stable: bool = True,
+    seed: int = 0,
+    max_iter: int | None = None,
+) -> tuple[nn.Module, float]:
+    """Factorized replacement of ``layer`` at ``ranks`` and its relative weight error.
+
+    ``method`` must already be effective (see :func:`effective_method`): ``"svd"``,
+    ``"tucker"``, ``"cp"`` (CP-3), ``"cp4"`` (CP-(2+d)), ``"tt"`` or ``"ttm"``.
+    """
+    w = dense_weight(layer)
+    info = layer_info(layer)
+    if method in ("cp", "cp4"):
+        module, approx = _cp(
+            layer,
+            w,
+            ranks,
+            separable=method == "cp4",
+            stable=stable,
+            seed=seed,
+            max_iter=max_iter,
+        )
+    else:
+        module, approx = _CONVERTERS[method](layer, w, ranks, info=info)
+    norm = float(np.linalg.norm(w)) or 1.0
+    module.train(layer.training)
+    return module, float(np.linalg.norm(w - approx) / norm)
