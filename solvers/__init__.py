@@ -1,0 +1,2 @@
+"""Solvers built on tnkit: structure search (``solvers.search``) and BUG integrators
+(``solvers.bug``)."""

@@ -1,0 +1,357 @@
+"""``integrate``: time stepping of ``Ẏ = F(t, Y)`` with a BUG integrator, and its history.
+
+Truncation tolerance ``tol`` (ϑ) is **relative and not scaled by h**: after every step of the
+rank-adaptive and parallel BUG, each bond discards singular values whose Frobenius tail is at
+most ``tol · ‖Y‖`` (for a matrix: ``‖Σ_dropped‖_F <= tol ‖S‖_F``). For normalised states
+(Schrödinger problems) this equals the absolute ϑ of Ceruti, Kusch & Lubich (BIT 2022).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tnkit import backend
+from tnkit.formats.ttn import TTN, orthonormalize, tree_info
+from tnkit.lowrank import LowRank
+
+from . import matrix, tree
+from .environments import environments, expectation
+from .operators import DenseOperator, FactorOperator, SumOfProducts
+from .substeps import SUBSTEPS, solver
+
+METHODS = ("fixed", "adaptive", "parallel")
+
+
+class Evolution(NamedTuple):
+    """Result of :func:`integrate`: the final state and the history (a JSON-able dict)."""
+
+    state: Any
+    history: dict[str, Any]
+
+
+def integrate(
+    operator: Any,
+    y0: Any,
+    t_final: float,
+    *,
+    dt: float,
+    method: str = "adaptive",
+    tol: float = 1e-8,
+    rank_max: int | None = None,
+    substep: str = "rk4",
+    observables: Mapping[str, Any] | None = None,
+    progress: bool | Callable[[int, int, float], None] = False,
+    executor: Executor | None = None,
+    workers: int = 1,
+    max_rejections: int = 8,
+) -> Evolution:
+    """Integrate ``Ẏ = F(t, Y)`` from ``Y(0) = y0`` to ``t_final`` with steps ``dt``.
+
+    Parameters
+    ----------
+    operator : :class:`SumOfProducts`, :class:`DenseOperator` (callable on dense arrays), or for
+        matrices :class:`FactorOperator`. Problems from :mod:`solvers.bug.problems` give
+        ``F = -iH`` directly.
+    y0 : a :class:`~tnkit.lowrank.LowRank` matrix ``(u, s, v)``, a :class:`tnkit.TTN`, or a
+        Tucker tensor (integrated as the depth-one TTN and returned as Tucker).
+    t_final, dt : final time and step size (> 0; the last step is shortened to hit ``t_final``).
+    method : ``"fixed"`` (fixed-rank BUG; Ceruti & Lubich 2022), ``"adaptive"`` (rank-adaptive
+        BUG; Ceruti, Kusch & Lubich 2022; Ceruti, Lubich & Sulz 2023) or ``"parallel"``
+        (parallel BUG with step rejection; Ceruti, Kusch, Lubich & Sulz 2024).
+    tol : relative truncation tolerance in (0, 1), not scaled by ``dt`` (see the module doc).
+    rank_max : cap on every bond rank (>= the initial ranks).
+    substep : ``"rk4"`` (one classical RK4 step per substep) or ``"expm"`` (Krylov exponential,
+        linear operators; conserves the norm of unitary problems to round-off).
+    observables : ``{name: operator}``; ``⟨Y, A Y⟩`` (real part) is recorded after each step.
+    progress : True for a tqdm bar, or a callable ``progress(step, n_steps, t)``.
+    executor, workers : run independent substeps concurrently on ``executor`` (or on a thread
+        pool of ``workers`` threads). The parallel method runs every leaf and node step of a
+        step concurrently; the others run siblings (matrix: K and L) concurrently.
+    max_rejections : parallel method: at most this many rejected attempts per step.
+
+    Returns
+    -------
+    Evolution(state, history); ``history`` has lists ``time``, ``norm``, ``energy``
+    (``⟨Y, HY⟩`` when the operator has ``.hamiltonian``), ``max_rank``, ``ranks`` (per bond),
+    ``rejected`` (per step), ``seconds`` (per step) and ``observables`` ({name: list}), plus
+    ``interrupted`` (Ctrl-C stops the run and returns what was done).
+    """
+    _check_options(method, tol, substep, dt, t_final, max_rejections, operator)
+    state, kind = _as_state(y0, operator)
+    observables = dict(observables or {})
+    _check_rank_max(rank_max, state, kind)
+    for name, obs in {"operator": operator, **observables}.items():
+        _check_sites(obs, state, kind, name)
+    run = _Runner(operator, kind, method, tol, rank_max, solver(substep), max_rejections)
+    n_steps = max(1, math.ceil(t_final / dt - 1e-9))
+    history = _new_history(observables)
+    own_pool = ThreadPoolExecutor(workers) if executor is None and workers > 1 else None
+    pool = executor or own_pool
+    bar = _progress_bar(progress, n_steps)
+    t = 0.0
+    _record(history, state, kind, t, 0, 0.0, operator, observables)
+    try:
+        for n in range(n_steps):
+            h = min(dt, t_final - t)
+            start = time.perf_counter()
+            state, rejected = run.step(state, t, h, pool)
+            t = (n + 1) * dt if n + 1 < n_steps else float(t_final)
+            elapsed = time.perf_counter() - start
+            _record(history, state, kind, t, rejected, elapsed, operator, observables)
+            if bar is not None:
+                bar(n + 1, n_steps, t)
+    except KeyboardInterrupt:
+        history["interrupted"] = True
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown()
+        if hasattr(bar, "close"):
+            bar.close()
+    options = dict(method=method, dt=dt, tol=tol, rank_max=rank_max, substep=substep)
+    return Evolution(_as_output(state, kind, y0, options), history)
+
+
+# ---------------------------------------------------------------------------- stepping
+class _Runner:
+    def __init__(self, op, kind, method, tol, rank_max, solve, max_rejections) -> None:
+        self.op, self.kind, self.method, self.tol = op, kind, method, tol
+        self.rank_max, self.solve, self.max_rejections = rank_max, solve, max_rejections
+        self.env = None
+        if kind == "matrix":
+            self.fop = None
+        else:
+            self.info = tree_info(kind)
+
+    def step(self, state: Any, t: float, h: float, pool: Executor | None) -> tuple[Any, int]:
+        if self.kind == "matrix":
+            return self._matrix_step(state, t, h, pool)
+        return self._tree_step(state, t, h, pool)
+
+    def _matrix_step(self, y: LowRank, t: float, h: float, pool) -> tuple[LowRank, int]:
+        if self.fop is None:
+            self.fop = matrix.factor_operator(self.op, y.s)
+        for attempt in range(self.max_rejections + 1):
+            new, aug = matrix.step(
+                self.fop,
+                y,
+                self.solve,
+                t,
+                h,
+                method=self.method,
+                tol=self.tol,
+                rank_max=self.rank_max,
+                executor=pool,
+            )
+            r_old, r_new = y.s.shape[0], new.s.shape[0]
+            if (
+                aug is None
+                or not self._rejects(r_old, aug.s.shape[0], r_new)
+                or (attempt == self.max_rejections)
+            ):
+                return new, attempt
+            s = tree._pad_to(y.s, (aug.u.shape[1], aug.v.shape[1]))
+            y = LowRank(aug.u, s, aug.v)
+        raise AssertionError("unreachable")
+
+    def _rejects(self, r_old: int, r_aug: int, r_new: int) -> bool:
+        """All new directions kept on a bond that could still grow: redo with the bigger basis."""
+        cap = self.rank_max is None or r_aug < self.rank_max
+        return r_aug > r_old and r_new == r_aug and cap
+
+    def _tree_step(self, arrays: dict, t: float, h: float, pool) -> tuple[dict, int]:
+        info = self.info
+        if self.env is None:
+            self.env = environments(self.op, info, arrays[info.root])
+        norm = _tree_norm(arrays, info)
+        if self.method != "parallel":
+            new = tree.sequential_step(
+                info,
+                arrays,
+                self.env,
+                self.solve,
+                t,
+                h,
+                augment=self.method == "adaptive",
+                executor=pool,
+            )
+            if self.method == "fixed":
+                return new, 0
+            return tree.truncate_tree(
+                info, new, max_error=self.tol * norm, rank_max=self.rank_max
+            ), 0
+        for attempt in range(self.max_rejections + 1):
+            aug, dims = tree.parallel_step(info, arrays, self.env, self.solve, t, h, executor=pool)
+            new = tree.truncate_tree(info, aug, max_error=self.tol * norm, rank_max=self.rank_max)
+            reject = any(
+                self._rejects(int(arrays[x].shape[-1]), dims[x], int(new[x].shape[-1]))
+                for x in info.order[:-1]
+            )
+            if not reject or attempt == self.max_rejections:
+                return new, attempt
+            arrays = tree.padded_state(info, aug, arrays[info.root])
+        raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------------------- state handling
+def _as_state(y0: Any, operator: Any) -> tuple[Any, Any]:
+    """(internal state, kind): kind is "matrix" or the tree of a TTN."""
+    complex_op = _is_complex(operator)
+    if isinstance(y0, LowRank) or (isinstance(y0, tuple) and len(y0) == 3):
+        u, s, v = (backend.as_data_tensor(a, name, min_ndim=2) for a, name in zip(y0, "usv"))
+        if s.ndim != 2 or u.shape[1] != s.shape[0] or v.shape[1] != s.shape[1]:
+            raise ValueError(
+                f"y0 = (u, s, v) needs u (m, r), s (r, q), v (n, q); got shapes "
+                f"{tuple(u.shape)}, {tuple(s.shape)}, {tuple(v.shape)}"
+            )
+        if complex_op:
+            u, s, v = (_to_complex(a) for a in (u, s, v))
+        return LowRank(u, s, v), "matrix"
+    if isinstance(y0, TTN):
+        ttn = y0
+    elif hasattr(y0, "core") and hasattr(y0, "factors"):
+        ttn = TTN.from_tucker(y0.core, y0.factors)
+    else:
+        raise TypeError(
+            f"y0 must be a LowRank (u, s, v), a TTN or a Tucker tensor, got {type(y0).__name__}"
+        )
+    arrays = ttn.node_arrays()
+    if complex_op:
+        arrays = {k: _to_complex(a) for k, a in arrays.items()}
+    return orthonormalize(ttn.info, arrays), ttn.tree
+
+
+def _as_output(state: Any, kind: Any, y0: Any, options: dict) -> Any:
+    if kind == "matrix":
+        return state
+    ttn = TTN(kind, state, options=options)
+    if isinstance(y0, TTN):
+        return ttn
+    from tnkit.formats.tucker import Tucker
+
+    return Tucker(ttn[ttn.info.root], ttn.leaves, options=options)
+
+
+def _is_complex(op: Any) -> bool:
+    if isinstance(op, SumOfProducts):
+        return any(t.coef.imag != 0 or any(backend.is_complex(m) for m in t.mats) for t in op.terms)
+    return False
+
+
+def _to_complex(a: Any) -> Any:
+    if backend.is_complex(a):
+        return a
+    xp = backend.namespace(a)
+    return xp.astype(a, xp.complex64 if backend.dtype_name(a) == "float32" else xp.complex128)
+
+
+def _tree_norm(arrays: dict, info: Any) -> float:
+    root = arrays[info.root]
+    return float(backend.namespace(root).linalg.vector_norm(root))
+
+
+def _ranks(state: Any, kind: Any) -> dict[str, int]:
+    if kind == "matrix":
+        return {"r": int(state.s.shape[0])}
+    return {x: int(state[x].shape[-1]) for x in tree_info(kind).order[:-1]}
+
+
+def _as_tree(state: Any, kind: Any) -> tuple[Any, dict]:
+    """A matrix state as the two-leaf orthonormal TTN (for expectations)."""
+    if kind != "matrix":
+        return tree_info(kind), state
+    xp = backend.namespace(state.s)
+    return tree_info((0, 1)), {"leaf0": state.u, "leaf1": xp.conj(state.v), "node": state.s}
+
+
+# ---------------------------------------------------------------------------- history
+def _new_history(observables: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("time", "norm", "energy", "max_rank", "ranks", "rejected", "seconds")
+    hist: dict[str, Any] = {k: [] for k in keys}
+    hist["observables"] = {name: [] for name in observables}
+    hist["interrupted"] = False
+    return hist
+
+
+def _record(hist, state, kind, t, rejected, seconds, operator, observables) -> None:
+    info, arrays = _as_tree(state, kind)
+    ranks = _ranks(state, kind)
+    hist["time"].append(float(t))
+    hist["norm"].append(_tree_norm(arrays, info))
+    ham = getattr(operator, "hamiltonian", None)
+    hist["energy"].append(None if ham is None else expectation(ham, info, arrays).real)
+    hist["ranks"].append(ranks)
+    hist["max_rank"].append(max(ranks.values()))
+    hist["rejected"].append(int(rejected))
+    hist["seconds"].append(float(seconds))
+    for name, obs in observables.items():
+        hist["observables"][name].append(expectation(obs, info, arrays).real)
+
+
+def _progress_bar(progress: Any, n_steps: int) -> Any:
+    if not progress:
+        return None
+    if callable(progress):
+        return progress
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=n_steps, desc="BUG")
+
+    def update(step: int, total: int, t: float) -> None:
+        bar.update(1)
+        bar.set_postfix(t=f"{t:.4g}")
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+# ---------------------------------------------------------------------------- validation
+def _check_options(method, tol, substep, dt, t_final, max_rejections, operator) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if substep not in SUBSTEPS:
+        raise ValueError(f"substep must be one of {SUBSTEPS}, got {substep!r}")
+    if not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    for name, v in (("dt", dt), ("t_final", t_final)):
+        if not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    if int(max_rejections) != max_rejections or max_rejections < 0:
+        raise ValueError(f"max_rejections must be a non-negative integer, got {max_rejections!r}")
+    if not isinstance(operator, (SumOfProducts, DenseOperator, FactorOperator)):
+        raise TypeError(
+            "operator must be a SumOfProducts, DenseOperator or FactorOperator, got "
+            f"{type(operator).__name__}"
+        )
+    if substep == "expm" and not operator.linear:
+        raise ValueError("substep='expm' needs a linear operator")
+
+
+def _check_rank_max(rank_max: Any, state: Any, kind: Any) -> None:
+    if rank_max is None:
+        return
+    if int(rank_max) != rank_max or rank_max < 1:
+        raise ValueError(f"rank_max must be a positive integer, got {rank_max!r}")
+    top = max(_ranks(state, kind).values())
+    if rank_max < top:
+        raise ValueError(f"rank_max={rank_max} is below the initial rank {top}")
+
+
+def _check_sites(op: Any, state: Any, kind: Any, name: str) -> None:
+    dims = getattr(op, "dims", None)
+    if dims is None:
+        if kind != "matrix":
+            raise TypeError(f"{name}: a FactorOperator only drives matrix states")
+        return
+    shape = (
+        (int(state.u.shape[0]), int(state.v.shape[0]))
+        if kind == "matrix"
+        else tuple(int(state[f"leaf{k}"].shape[0]) for k in range(tree_info(kind).n_modes))
+    )
+    if tuple(dims) != shape:
+        raise ValueError(f"{name} acts on sites of dims {tuple(dims)} but the state has {shape}")

@@ -1,0 +1,259 @@
+"""One BUG step for a tree tensor network (Tucker and the two-leaf matrix included).
+
+Notation of :mod:`solvers.bug.environments`. The state is an orthonormal TTN given as
+``{node: array}``. For child ``i`` of node ``τ`` with initial tensor ``C̃_τ``
+(``C_τ`` with its parent's ``R`` factor applied to the parent bond), ``Mat_i(C̃_τ)ᵀ = Q_i R_i``.
+
+* **Fixed-rank / rank-adaptive BUG** (Ceruti, Lubich & Walach 2021; Ceruti, Lubich & Sulz,
+  SINUM 61, 2023): leaves solve ``K' = F_leaf(K)`` from ``U R_iᵀ`` and take
+  ``Û = orth(K1)`` (fixed) or ``orth([U0, K1])`` (adaptive); an inner node ``τ`` solves its
+  Galerkin problem ``Ĉ' = F_τ(Ĉ)`` in its children's new bases from ``C̃_τ ×_j M̂_j``
+  (``M̂_j = Û_jᴴ U_j^0``) and its parent takes the new basis ``orth([old, Mat_0(Ĉ(t1))ᵀ])``.
+  Siblings run concurrently; a node waits for its children.
+* **Parallel BUG** (Ceruti, Kusch, Lubich & Sulz, arXiv 2412.00858): every leaf K-step and
+  every inner-node Galerkin step in the *old* bases run concurrently from old data; the
+  augmented tensors are assembled with the old block ``C̄(t1)``, one new block per child
+  (that child's update projected on its new directions) and zeros elsewhere.
+
+The rank-adaptive and parallel steps end with :func:`truncate_tree` (root to leaves) and a
+re-orthonormalisation. No S or R factor is ever inverted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+
+from tnkit import backend, linalg, lowrank
+from tnkit.formats.ttn import TreeInfo, mode_product, orthonormalize
+
+Solve = Callable[[Callable, Any, float, float], Any]
+
+
+def _mat0(a: Any) -> Any:
+    return backend.namespace(a).reshape(a, (-1, a.shape[-1]))
+
+
+def _shape_as(m: Any, like_shape: tuple[int, ...]) -> Any:
+    return backend.namespace(m).reshape(m, tuple(like_shape) + (m.shape[-1],))
+
+
+def _qr_slot(c: Any, i: int) -> tuple[Any, Any]:
+    """``Mat_i(c)ᵀ = Q R``; returns (``Q`` as a tensor shaped like ``c``, ``R``)."""
+    xp = backend.namespace(c)
+    moved = xp.moveaxis(c, i, -1)
+    q, r = linalg.qr(xp.reshape(moved, (-1, c.shape[i])))
+    return xp.moveaxis(xp.reshape(q, tuple(moved.shape[:-1]) + (q.shape[1],)), -1, i), r
+
+
+def _map(executor: Executor | None, func: Callable, items: list) -> list:
+    if executor is None or len(items) < 2:
+        return [func(x) for x in items]
+    return list(executor.map(func, items))
+
+
+class Prepared:
+    """Old-state data every variant needs: old bases seen by the operator, initial tensors
+    (``K0`` at leaves, ``C̃`` at inner nodes), the ``Q_i`` factors and the environments."""
+
+    def __init__(self, info: TreeInfo, arrays: dict[str, Any], env: Any) -> None:
+        self.info, self.arrays, self.env = info, arrays, env
+        ups = {}
+        for x in info.order[:-1]:
+            if x in info.site:
+                ups[x] = env.leaf_up(x, arrays[x])
+            else:
+                ups[x] = env.node_up(x, arrays[x], [ups[c] for c in info.children[x]])
+        self.ups = ups
+        self.init = {info.root: arrays[info.root]}
+        self.down = {info.root: env.root}
+        self.q: dict[tuple[str, int], Any] = {}
+        for x in reversed(info.inner):  # parents before children
+            kids = info.children[x]
+            child_ups = [ups[c] for c in kids]
+            for i, ch in enumerate(kids):
+                q, r = _qr_slot(self.init[x], i)
+                self.q[x, i] = q
+                self.down[ch] = env.child_down(x, i, q, child_ups, self.down[x])
+                a = arrays[ch]
+                self.init[ch] = a @ r.T if ch in info.site else mode_product(a, r, a.ndim - 1)
+
+
+def _spin_leaf(u: Any) -> bool:
+    """A leaf whose basis already spans its whole space needs no K-step."""
+    return u.shape[1] >= u.shape[0]
+
+
+def sequential_step(
+    info: TreeInfo,
+    arrays: dict[str, Any],
+    env: Any,
+    solve: Solve,
+    t0: float,
+    h: float,
+    *,
+    augment: bool,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
+    """Fixed-rank (``augment=False``) or rank-adaptive BUG step, before truncation.
+
+    Returns ``{node: array}``: new (augmented) bases and the root's Galerkin result.
+    """
+    prep = Prepared(info, arrays, env)
+    new: dict[str, Any] = {}
+    mhat: dict[str, Any] = {}
+    ups: dict[str, Any] = {}
+
+    def leaf(x: str) -> None:
+        u0 = arrays[x]
+        if _spin_leaf(u0):
+            uh = u0
+        else:
+            k1 = solve(env.leaf_rhs(x, prep.down[x]), prep.init[x], t0, h)
+            uh = lowrank.augmented_basis(u0, k1) if augment else lowrank.orth(k1)
+        new[x], mhat[x] = uh, lowrank.ct(uh) @ u0
+        ups[x] = env.leaf_up(x, uh)
+
+    def node(x: str) -> None:
+        kids = info.children[x]
+        c0, old = prep.init[x], arrays[x]
+        for j, ch in enumerate(kids):
+            c0, old = mode_product(c0, mhat[ch], j), mode_product(old, mhat[ch], j)
+        child_ups = [ups[c] for c in kids]
+        c1 = solve(env.node_rhs(x, child_ups, prep.down[x]), c0, t0, h)
+        if x == info.root:
+            new[x] = c1
+            return
+        old_m, c1_m = _mat0(old), _mat0(c1)
+        w = lowrank.augmented_basis(old_m, c1_m) if augment else lowrank.orth(c1_m)
+        new[x], mhat[x] = _shape_as(w, old.shape[:-1]), lowrank.ct(w) @ old_m
+        ups[x] = env.node_up(x, new[x], child_ups)
+
+    for level in info.levels():
+        _map(executor, lambda x: leaf(x) if x in info.site else node(x), level)
+    return new
+
+
+def parallel_step(
+    info: TreeInfo,
+    arrays: dict[str, Any],
+    env: Any,
+    solve: Solve,
+    t0: float,
+    h: float,
+    *,
+    executor: Executor | None = None,
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Parallel BUG step before truncation: all substeps concurrently, then assembly.
+
+    Returns the augmented ``{node: array}`` and the augmented dimension of every bond.
+    """
+    prep = Prepared(info, arrays, env)
+
+    def substep(x: str) -> Any:
+        if x in info.site:
+            if _spin_leaf(arrays[x]):
+                return None
+            return solve(env.leaf_rhs(x, prep.down[x]), prep.init[x], t0, h)
+        child_ups = [prep.ups[c] for c in info.children[x]]
+        return solve(env.node_rhs(x, child_ups, prep.down[x]), prep.init[x], t0, h)
+
+    results = dict(zip(info.order, _map(executor, substep, list(info.order))))
+    new: dict[str, Any] = {}
+    block: dict[str, Any] = {}  # child's update on its new directions (r_new × r_old)
+    for x in info.order:
+        old = arrays[x]
+        if x in info.site:
+            k1 = results[x]
+            new[x] = old if k1 is None else lowrank.augmented_basis(old, k1)
+            block[x] = None if k1 is None else lowrank.ct(new[x][:, old.shape[1] :]) @ k1
+            continue
+        c_hat = _assemble(info, x, results[x], prep, block, new)
+        if x == info.root:
+            new[x] = c_hat
+            continue
+        old_m = _mat0(_pad_to(old, tuple(c_hat.shape[:-1]) + (old.shape[-1],)))
+        c_m = _mat0(c_hat)
+        w = lowrank.augmented_basis(old_m, c_m)
+        r = old.shape[-1]
+        new[x] = _shape_as(w, c_hat.shape[:-1])
+        block[x] = lowrank.ct(w[:, r:]) @ c_m if w.shape[1] > r else None
+    dims = {x: int(new[x].shape[-1]) for x in info.order[:-1]}
+    return new, dims
+
+
+def _pad_to(a: Any, shape: tuple[int, ...]) -> Any:
+    """``a`` zero-padded at the end of every axis to ``shape``."""
+    shape = tuple(int(n) for n in shape)
+    if shape == tuple(int(m) for m in a.shape):
+        return a
+    out = backend.asarray_like(np.zeros(shape), a)
+    return _set(out, tuple(slice(0, int(m)) for m in a.shape), a)
+
+
+def _set(out: Any, idx: tuple, value: Any) -> Any:
+    out[idx] = value
+    return out
+
+
+def _assemble(info: TreeInfo, x: str, c_bar: Any, prep: Prepared, block: dict, new: dict) -> Any:
+    """Augmented tensor of the parallel BUG: old block ``C̄(t1)``, one new block per child."""
+    kids = info.children[x]
+    old_dims = [prep.arrays[c].shape[-1] for c in kids]
+    new_dims = [new[c].shape[-1] for c in kids]
+    out = _pad_to(c_bar, tuple(new_dims) + tuple(c_bar.shape[len(kids) :]))
+    for i, ch in enumerate(kids):
+        if block.get(ch) is None:
+            continue
+        part = mode_product(prep.q[x, i], block[ch], i)
+        idx = tuple(
+            slice(old_dims[j], new_dims[j]) if j == i else slice(0, old_dims[j])
+            for j in range(len(kids))
+        )
+        out = _set(out, idx, part)
+    return out
+
+
+def truncate_tree(
+    info: TreeInfo, arrays: dict[str, Any], *, max_error: float, rank_max: int | None = None
+) -> dict[str, Any]:
+    """Truncate every bond, root to leaves, then re-orthonormalise (leaves to root).
+
+    At node ``τ`` with the parent-bond weights ``G`` (the singular values found one level up),
+    each child bond ``i`` keeps the leading left singular vectors ``P`` of
+    ``Mat_i(C_τ ×_parent G)``, dropping a Frobenius tail ``<= max_error`` (absolute) and at most
+    ``rank_max`` kept; ``C_τ ← C_τ ×_i Pᴴ``, the child's basis ``← ·P``, its weights ``Σ_kept``.
+    """
+    out = dict(arrays)
+    weight: dict[str, Any] = {}
+    for x in reversed(info.inner):
+        c = out[x]
+        last = c.ndim - 1
+        cw = c if x == info.root else mode_product(c, weight[x], last)
+        for i, ch in enumerate(info.children[x]):
+            xp = backend.namespace(cw)
+            moved = xp.moveaxis(cw, i, 0)
+            svd = linalg.truncated_svd(
+                xp.reshape(moved, (cw.shape[i], -1)),
+                rank=rank_max,
+                max_error=max_error,
+                method="lapack",
+            )
+            p, ph = svd.u, lowrank.ct(svd.u)
+            c, cw = mode_product(c, ph, i), mode_product(cw, ph, i)
+            child = out[ch]
+            out[ch] = child @ p if ch in info.site else mode_product(child, p.T, child.ndim - 1)
+            weight[ch] = lowrank.diag(svd.s, p)
+        out[x] = c
+    return orthonormalize(info, out)
+
+
+def padded_state(info: TreeInfo, augmented: dict[str, Any], old_root: Any) -> dict[str, Any]:
+    """The old state written in the augmented bases (root zero-padded): same tensor, higher rank."""
+    out = {x: augmented[x] for x in info.order[:-1]}
+    dims = [augmented[c].shape[-1] for c in info.children[info.root]]
+    out[info.root] = _pad_to(old_root, dims)
+    return out
