@@ -61,7 +61,7 @@ def fine_tune(
                 loss = loss_fn(model(x), y)
                 loss.backward()
                 opt.step()
-                total, count = total + float(loss) * len(x), count + len(x)
+                total, count = total + float(loss.detach()) * len(x), count + len(x)
             history.append(total / max(count, 1))
             if callable(progress):
                 progress(epoch, history[-1])

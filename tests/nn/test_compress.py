@@ -1,0 +1,142 @@
+"""compress(): ranks meet the budget, the input model is untouched, bad inputs are clear."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import tnkit.nn as tnn  # noqa: E402
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 24, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(24, 24, 3, padding=1, groups=2),
+        nn.Flatten(),
+        nn.Linear(24 * 16, 10),
+    )
+
+
+X = torch.randn(4, 3, 8, 8)
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("method", ["svd", "tucker", "tt"])
+@pytest.mark.parametrize("budget", ["global", "per_layer"])
+def test_ratio_budget_is_met_and_input_unchanged(method, budget):
+    model = _model()
+    before, text = _state(model), str(model)
+    small, report = tnn.compress(model, method, ratio=0.25, budget=budget, calibration=X)
+    assert str(model) == text
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert report.params_after <= 0.25 * report.params_before
+    if budget == "per_layer":
+        assert all(r.params_after <= 0.25 * r.params_before for r in report.layers)
+    assert small(X).shape == (4, 10)
+    assert any("groups=2" in note for note in report.notes)
+    assert report.output_error is not None and report.macs_after < report.macs_before
+
+
+def test_macs_target():
+    small, report = tnn.compress(_model(), "tucker", ratio=0.3, target="macs", calibration=X)
+    assert report.macs_after <= 0.3 * report.macs_before
+
+
+def test_global_budget_favours_compressible_layers():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(40, 40), nn.Linear(40, 40))
+    u, v = torch.randn(40, 3), torch.randn(3, 40)
+    with torch.no_grad():
+        model[0].weight.copy_(u @ v)  # exactly rank 3
+    _, glob = tnn.compress(model, "svd", ratio=0.5, budget="global")
+    _, per = tnn.compress(model, "svd", ratio=0.5, budget="per_layer")
+    err = lambda rep: sum(r.weight_error**2 for r in rep.layers)  # noqa: E731
+    assert glob.layers[0].ranks == (3,) and glob.layers[0].weight_error < 1e-6
+    assert err(glob) < err(per)
+    assert glob.params_after <= 0.5 * glob.params_before
+
+
+def test_tol_keeps_error_below_tolerance():
+    _, report = tnn.compress(_model(), "tucker", tol=0.2)
+    assert all(r.weight_error <= 0.2 + 1e-9 for r in report.layers)
+
+
+def test_explicit_ranks_and_report_table():
+    small, report = tnn.compress(_model(), "svd", ranks={"0": 2, "2": 4, "6": 3}, calibration=X)
+    assert [r.ranks for r in report.layers] == [(2,), (4,), (3,)]
+    text = str(report)
+    assert "params" in text and "total" in text and "note:" in text
+    assert report.to_dict()["layers"][0]["ranks"] == (2,)
+
+
+def test_evbmf_finds_planted_rank():
+    torch.manual_seed(0)
+    lin = nn.Linear(60, 50)
+    gen = np.random.default_rng(0)
+    w = gen.standard_normal((50, 4)) @ gen.standard_normal((4, 60)) + 0.01 * gen.standard_normal(
+        (50, 60)
+    )
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(w))
+    _, report = tnn.compress(nn.Sequential(lin), "svd", ranks="evbmf")
+    assert report.layers[0].ranks == (4,)
+    _, weak = tnn.compress(nn.Sequential(lin), "svd", ranks="evbmf", weakening=0.5)
+    assert weak.layers[0].ranks == (27,)  # 50 - 0.5 * (50 - 4)
+
+
+def test_layers_filter_and_names():
+    model = _model()
+    _, report = tnn.compress(model, "svd", ratio=0.5, layers=["2"])
+    assert [r.name for r in report.layers] == ["2"]
+    _, report = tnn.compress(model, "svd", ratio=0.5, layers=lambda n, m: isinstance(m, nn.Linear))
+    assert [r.name for r in report.layers] == ["6"]
+    _, report = tnn.compress(model, "svd", ratio=0.5, layers=["1", "6"])
+    assert any("unsupported layer type ReLU" in n for n in report.notes)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        (dict(ratio=0), ValueError),
+        (dict(ratio=1), ValueError),
+        (dict(ratio=1.5), ValueError),
+        (dict(ratio=0.5, tol=0.1), ValueError),
+        (dict(), ValueError),
+        (dict(tol=1.0), ValueError),
+        (dict(ratio=0.5, method="pca"), ValueError),
+        (dict(ratio=0.5, budget="all"), ValueError),
+        (dict(ratio=0.5, target="macs"), ValueError),
+        (dict(ratio=0.5, layers=["nope"]), KeyError),
+        (dict(ratio=0.5, layers=["4"]), ValueError),
+        (dict(ranks={"0": 0}, layers=["0"]), ValueError),
+        (dict(ranks="vbmf"), ValueError),
+    ],
+)
+def test_bad_inputs(kwargs, error):
+    with pytest.raises(error):
+        tnn.compress(_model(), **kwargs)
+
+
+def test_not_a_module():
+    with pytest.raises(TypeError, match="nn.Module"):
+        tnn.compress(np.zeros(3), ratio=0.5)
+
+
+def test_fine_tune_lowers_loss():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 3, 8, 8), torch.randint(0, 10, (64,))
+    loader = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
+    small, _ = tnn.compress(_model(), "tucker", ratio=0.3)
+    losses = tnn.fine_tune(small, loader, epochs=5, lr=3e-3)
+    assert len(losses) == 5 and losses[-1] < losses[0]
+    assert 0 <= tnn.evaluate(small, loader) <= 1
+    with pytest.raises(ValueError, match="lr"):
+        tnn.fine_tune(small, loader, epochs=1, lr=0)
