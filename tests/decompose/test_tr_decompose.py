@@ -1,0 +1,213 @@
+"""tr(): exact recovery (TR-SVD and TR-ALS), tol guarantee, TensorLy cross-check, bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tnkit as tk
+from tnkit.decompose import tr_svd
+from tnkit.decompose.tr import tr
+from tnkit.formats.tr import TR
+
+
+def ring(shape, ranks, seed=0):
+    rng = np.random.default_rng(seed)
+    return TR([rng.standard_normal((ranks[k - 1], n, ranks[k])) for k, n in enumerate(shape)])
+
+
+def rel(a, x):
+    return np.linalg.norm(np.asarray(a.to_tensor()) - x) / np.linalg.norm(x)
+
+
+CASES = [
+    ((8, 9, 10), (2, 3, 2)),
+    ((10, 12, 14), (3, 3, 3)),
+    ((9, 20, 20), (3, 3, 3)),
+    ((12, 12, 12, 12), (3, 3, 3, 3)),
+    ((4, 30, 30, 4), (2, 2, 2, 2)),
+    ((6, 7, 8, 9, 5), (2, 3, 2, 2, 3)),
+    ((5, 5, 5, 5, 5, 5), (2, 2, 2, 2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("shape,ranks", CASES)
+def test_svd_recovers_exact_ring(shape, ranks):
+    x = ring(shape, ranks).to_tensor()
+    t = tr(x, ranks, method="svd")
+    assert t.rank == ranks
+    assert rel(t, x) <= 1e-8
+    assert t.history == [pytest.approx(rel(t, x), abs=1e-12)]
+
+
+@pytest.mark.parametrize("shape,ranks", CASES[:4])
+def test_als_recovers_exact_ring(shape, ranks):
+    x = ring(shape, ranks, 1).to_tensor()
+    t = tr(x, ranks)
+    assert rel(t, x) <= 1e-8
+
+
+def test_als_from_random_start_recovers():
+    x = ring((6, 7, 8), (2, 2, 2), 2).to_tensor()
+    t = tr(x, 2, init="random", max_iter=300, improvement_tol=0)
+    assert rel(t, x) <= 1e-8
+    assert t.history[-1] == pytest.approx(rel(t, x), abs=1e-7)
+
+
+def test_plain_tr_svd_fails_where_kronecker_split_succeeds():
+    """The reason for the split: a naive reshape of the first basis loses most of the energy."""
+    x = ring((12, 12, 12, 12), (3, 3, 3, 3), 3).to_tensor()
+    u1, w = tr_svd._first_step(x, 9)
+    naive = tr_svd._finish(np, x, u1, w, None, 3, 3, ranks=(3, 3), max_error=None)
+    assert rel(TR(naive), x) > 0.1
+    assert rel(tr(x, 3, method="svd"), x) <= 1e-8
+
+
+def test_noisy_ring_near_noise_floor():
+    rng = np.random.default_rng(4)
+    x0 = ring((20, 20, 20, 20), (3, 3, 3, 3), 4).to_tensor()
+    noise = rng.standard_normal(x0.shape)
+    x = x0 + 0.01 * np.linalg.norm(x0) * noise / np.linalg.norm(noise)
+    floor = np.linalg.norm(x - x0) / np.linalg.norm(x)
+    t_svd = tr(x, 3, method="svd")
+    assert rel(t_svd, x) <= 1.1 * floor
+    t_als = tr(x, 3, max_iter=5)
+    assert rel(t_als, x) <= 1.001 * floor
+    assert t_als.history == sorted(t_als.history, reverse=True)
+
+
+@pytest.mark.parametrize("tol", [0.3, 0.05, 1e-3])
+def test_svd_tol_guarantee(tol):
+    rng = np.random.default_rng(5)
+    x = ring((8, 9, 10, 7), (3, 2, 3, 2), 5).to_tensor() + 0.05 * rng.standard_normal((8, 9, 10, 7))
+    t = tr(x, tol=tol, method="svd")
+    assert rel(t, x) <= tol
+
+
+def test_svd_tol_exact_ring_finds_small_ranks():
+    x = ring((10, 12, 14), (2, 3, 2), 6).to_tensor()
+    t = tr(x, tol=1e-10, method="svd")
+    assert rel(t, x) <= 1e-10
+    assert t.n_params <= 2 * ring((10, 12, 14), (2, 3, 2)).n_params
+
+
+def test_als_tol_grows_ranks():
+    x = ring((7, 8, 9), (2, 2, 2), 7).to_tensor()
+    t = tr(x, tol=1e-6)
+    assert rel(t, x) <= 1e-6
+    assert t.rank == (2, 2, 2)
+
+
+def test_als_rank_with_tol_stops_early():
+    x = ring((7, 8, 9), (2, 2, 2), 8).to_tensor()
+    t = tr(x, 2, tol=0.5, init="random")
+    assert t.history[-1] <= 0.5
+    assert len(t.history) < 50
+
+
+def test_init_tr_and_options():
+    x = ring((6, 7, 8), (2, 2, 2), 9).to_tensor()
+    start = ring((6, 7, 8), (2, 2, 2), 10)
+    t = tr(x, init=start, max_iter=3)
+    assert t.rank == (2, 2, 2)
+    assert t.options["init"] == "TR" and t.options["rank"] == [2, 2, 2]
+    assert len(t.history) <= 3
+
+
+def test_agrees_with_tensorly_tr_als():
+    pytest.importorskip("tensorly")
+    from tensorly.decomposition import tensor_ring_als
+
+    rng = np.random.default_rng(11)
+    x0 = ring((10, 11, 12), (2, 3, 2), 11).to_tensor()
+    x = x0 + 0.01 * np.linalg.norm(x0) * rng.standard_normal(x0.shape) / np.sqrt(x0.size)
+    theirs = tensor_ring_als(x, rank=[2, 2, 3, 2], n_iter_max=200, tol=1e-12, random_state=0)
+    err_theirs = np.linalg.norm(theirs.to_tensor() - x) / np.linalg.norm(x)
+    # TensorLy's rank list is (r_0, ..., r_{N-1}, r_0) with core k of shape (r_k, n_k, r_{k+1})
+    ours = tr(x, (2, 3, 2))
+    assert rel(ours, x) <= err_theirs * 1.0001
+    assert rel(ours, x) == pytest.approx(err_theirs, rel=0.05)
+
+
+def test_progress_callback_and_lazy_name():
+    x = ring((5, 6, 7), (2, 2, 2), 12).to_tensor()
+    seen = []
+    t = tk.tr(
+        x, 2, max_iter=3, improvement_tol=0, init="random", progress=lambda s, e: seen.append(s)
+    )
+    assert seen == [1, 2, 3] and len(t.history) == 3
+    assert tk.TR is TR
+
+
+def test_zero_tensor_and_integer_input():
+    z = tr(np.zeros((3, 4, 5)), 2)
+    assert z.rank == (2, 2, 2) and np.all(z.to_tensor() == 0)
+    x = np.arange(24).reshape(2, 3, 4)
+    t = tr(x, tol=1e-8, method="svd")
+    assert rel(t, x.astype(float)) <= 1e-8
+
+
+def test_complex_data():
+    rng = np.random.default_rng(13)
+    cores = [
+        rng.standard_normal((2, n, 2)) + 1j * rng.standard_normal((2, n, 2)) for n in (5, 6, 7)
+    ]
+    x = TR(cores).to_tensor()
+    assert rel(tr(x, 2, method="svd"), x) <= 1e-8
+    assert rel(tr(x, 2), x) <= 1e-8
+
+
+def test_torch_input():
+    torch = pytest.importorskip("torch")
+    x = ring((6, 7, 8), (2, 2, 2), 14).to_tensor()
+    t = tr(torch.from_numpy(x), 2)
+    assert isinstance(t.cores[0], torch.Tensor)
+    assert rel(t.to("numpy"), x) <= 1e-8
+
+
+def test_infeasible_svd_ranks_fall_back_or_raise():
+    x = ring((3, 3, 3, 3), (2, 2, 2, 2), 15).to_tensor()
+    with pytest.raises(ValueError, match="TR-SVD"):
+        tr(x, 2, method="svd")  # no mode has n_k = 3 >= 2 * 2
+    t = tr(x, 2, max_iter=5)  # ALS starts from random cores instead
+    assert t.rank == (2, 2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"rank": 0}, "rank"),
+        ({"rank": (2, 2)}, "rank"),
+        ({"rank": 50}, "too large"),
+        ({"tol": 0.0}, "tol"),
+        ({"tol": 1.0}, "tol"),
+        ({}, "rank= or tol="),
+        ({"rank": 2, "method": "foo"}, "method"),
+        ({"rank": 2, "init": "foo"}, "init"),
+        ({"rank": 2, "max_iter": 0}, "max_iter"),
+        ({"rank": 2, "tol": 0.1, "method": "svd"}, "not both"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    x = ring((4, 5, 6), (2, 2, 2)).to_tensor()
+    with pytest.raises(ValueError, match=match):
+        tr(x, **kwargs)
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="NaN"):
+        tr(np.full((3, 4, 5), np.nan), 2)
+    with pytest.raises(ValueError, match="at least 2 modes"):
+        tr(np.ones(5), 1)
+    with pytest.raises(TypeError):
+        tr("data", 2)
+
+
+def test_tol_unreachable_warns():
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 2, 2, 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = tr(x, tol=1e-12, max_iter=1)
+    assert any("not reached" in str(w.message) for w in caught)
+    assert t.history

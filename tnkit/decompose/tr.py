@@ -1,0 +1,271 @@
+"""``tr``: tensor ring decomposition of a data tensor (TR-SVD and TR-ALS).
+
+The model (Zhao et al., "Tensor ring decomposition", arXiv:1606.05535, 2016) is
+
+    X[i_0, ..., i_{N-1}] ~ trace( G_0[:, i_0, :] ... G_{N-1}[:, i_{N-1}, :] ),
+
+cores ``G_k`` of shape ``(r_{k-1}, n_k, r_k)``; ``rank[k]`` joins core ``k`` and core ``k+1``.
+
+* ``method="svd"``: the Kronecker-split TR-SVD of :mod:`tnkit.decompose.tr_svd` — exact for
+  exact rings at their ranks, near the noise floor for noisy ones; with ``tol`` the error bound
+  ``||X - ring|| <= tol ||X||`` is guaranteed.
+* ``method="als"`` (default): TR-ALS (:mod:`tnkit.decompose.tr_als`) initialised by that TR-SVD
+  (random cores where no start mode can hold a bond pair). With ``tol`` and no ``rank`` the ranks
+  grow uniformly from 1 until the error is met.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..formats.tr import TR
+from . import tr_als, tr_svd
+
+METHODS = ("als", "svd")
+INITS = ("svd", "random")
+
+
+def tr(
+    x: Any,
+    rank: int | Sequence[int] | None = None,
+    *,
+    tol: float | None = None,
+    method: str = "als",
+    init: str | TR = "svd",
+    max_iter: int = 50,
+    improvement_tol: float = 1e-8,
+    seed: int = 0,
+    progress: bool | Callable[[int, float], Any] = False,
+) -> TR:
+    """Tensor ring decomposition of ``x``.
+
+    Parameters
+    ----------
+    x : data tensor with N >= 2 modes (numpy, torch or cupy; integers become float64).
+    rank : int (all bonds) or N ints; ``rank[k]`` joins core ``k`` and ``k+1 mod N``. Each
+        ALS core needs ``rank[k-1] * rank[k] <= prod_{j != k} n_j`` (its normal equations);
+        ``method="svd"`` also needs some mode with ``n_s >= rank[s-1] * rank[s]``.
+    tol : relative Frobenius error target in (0, 1). ``"svd"``: ranks chosen so that the
+        error is at most ``tol`` (guaranteed). ``"als"`` without ``rank``: ranks grow until
+        the error is below ``tol``; with ``rank``: ALS stops once the error is below ``tol``.
+    method : ``"als"`` or ``"svd"``.
+    init : ``"svd"`` (Kronecker-split TR-SVD), ``"random"`` or a :class:`TR` of the right shape.
+    max_iter : maximum ALS sweeps (per rank stage when ranks grow).
+    improvement_tol : ALS stops when a sweep lowers the relative error by less than this.
+    seed : seed of the random sketches, draws and random initialisation.
+    progress : ``True`` for a tqdm bar, or a callable ``f(sweep, error)``.
+
+    Returns
+    -------
+    TR with ``.history`` (relative error after each ALS sweep; ``[error]`` for ``"svd"``) and
+    ``.options``. Ctrl-C during ALS returns the ring of the last finished sweep
+    (``options["interrupted"] = True``). The zero tensor gives zero cores.
+    """
+    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    shape = tuple(int(d) for d in x.shape)
+    ranks = _check_rank(rank, shape)
+    tol = _check_tol(tol)
+    if method == "svd" and ranks is not None and tol is not None:
+        raise ValueError("method='svd' takes rank= or tol=, not both")
+    _check_int(max_iter, "max_iter")
+    if not isinstance(improvement_tol, (int, float)) or improvement_tol < 0:
+        raise ValueError(f"improvement_tol must be a number >= 0, got {improvement_tol!r}")
+    if not (isinstance(init, TR) or init in INITS):
+        raise ValueError(f"init must be one of {INITS} or a TR, got {init!r}")
+    if isinstance(init, TR) and (init.shape != shape or (ranks and init.rank != ranks)):
+        raise ValueError(
+            f"init has shape {init.shape} and rank {init.rank}; expected shape {shape}"
+            + (f" and rank {ranks}" if ranks else "")
+        )
+    if isinstance(init, TR) and ranks is None:
+        ranks = init.rank
+    if ranks is None and tol is None:
+        raise ValueError("give rank= or tol= (or both, for method='als')")
+    options = {
+        "method": method,
+        "rank": ranks,
+        "tol": tol,
+        "max_iter": max_iter,
+        "seed": seed,
+        "init": init if isinstance(init, str) else "TR",
+    }
+    xp = backend.namespace(x)
+    norm = float(xp.linalg.vector_norm(x))
+    if norm == 0.0:
+        return _finish(_zeros(x, shape, ranks or (1,) * len(shape)), [0.0], options)
+    if method == "svd":
+        cores = (
+            tr_svd.tr_svd(x, ranks, seed=seed) if ranks else tr_svd.tr_svd_tol(x, tol, seed=seed)
+        )
+        return _finish(cores, [_error(x, cores, norm)], options)
+    fit = _Fit(x, norm**2, max_iter, improvement_tol, tol, progress)
+    try:
+        if ranks is not None:
+            cores, history = fit.run(_initial(x, ranks, init, seed, norm))
+        else:
+            cores, history = _grow(x, fit, norm, seed, init)
+    finally:
+        fit.close()
+    return _finish(cores, history, {**options, "interrupted": fit.interrupted})
+
+
+def _grow(x: Any, fit: _Fit, norm: float, seed: int, init: str) -> tuple[list[Any], list[float]]:
+    """ALS at ranks 1, 2, ... (all bonds together) until the error is below ``fit.tol``."""
+    shape = tuple(int(d) for d in x.shape)
+    r = 1
+    history: list[float] = []
+    while True:
+        ranks = (r,) * len(shape)
+        cores, hist = fit.run(_initial(x, ranks, init, seed, norm))
+        history += hist
+        if fit.interrupted or (history and history[-1] <= fit.tol):
+            return cores, history
+        if _rank_error((r + 1,) * len(shape), shape) is not None:
+            warnings.warn(
+                f"tr: tol={fit.tol} not reached at the largest rank {r} the shape {shape} "
+                f"allows (error {history[-1]:.3g})",
+                stacklevel=3,
+            )
+            return cores, history
+        r += 1
+
+
+class _Fit:
+    """ALS sweeps with stopping rules, progress reporting and Ctrl-C handling."""
+
+    def __init__(
+        self,
+        x: Any,
+        x_norm2: float,
+        max_iter: int,
+        improvement_tol: float,
+        tol: float | None,
+        progress: bool | Callable[[int, float], Any],
+    ) -> None:
+        self.x, self.x_norm2, self.max_iter = x, x_norm2, max_iter
+        self.improvement_tol, self.tol = improvement_tol, tol if tol is not None else 0.0
+        self.report, self.close = _reporter(progress, max_iter)
+        self.interrupted = False
+
+    def run(self, cores: list[Any]) -> tuple[list[Any], list[float]]:
+        history: list[float] = []
+        try:
+            for sweep in range(self.max_iter):
+                cores, err = tr_als.sweep(self.x, cores, self.x_norm2)
+                history.append(err)
+                self.report(sweep + 1, err)
+                if err <= self.tol:
+                    break
+                if sweep and history[-2] - err < self.improvement_tol:
+                    break
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return cores, history
+
+
+def _reporter(
+    progress: bool | Callable[[int, float], Any], total: int
+) -> tuple[Callable[[int, float], Any], Callable[[], Any]]:
+    """``(report(sweep, error), close())`` for ``progress`` (bool or callable)."""
+    if callable(progress):
+        return progress, lambda: None
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be a bool or a callable, got {progress!r}")
+    if not progress:
+        return (lambda sweep, err: None), lambda: None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="TR-ALS", leave=False)
+
+    def report(sweep: int, err: float) -> None:
+        bar.update(1)
+        bar.set_postfix(error=f"{err:.3e}")
+
+    return report, bar.close
+
+
+def _initial(x: Any, ranks: tuple[int, ...], init: str | TR, seed: int, norm: float) -> list[Any]:
+    if isinstance(init, TR):
+        return [backend.asarray_like(backend.to_numpy(g), x) for g in init.cores]
+    if init == "svd":
+        try:
+            return tr_svd.tr_svd(x, ranks, seed=seed)
+        except ValueError:
+            pass  # no start mode holds a bond pair: random start
+    rng = np.random.default_rng(seed)
+    n = len(ranks)
+    cores = [
+        backend.random_normal((ranks[k - 1], int(x.shape[k]), ranks[k]), x, rng) for k in range(n)
+    ]
+    scale = (norm / max(TR(cores).norm(), 1e-300)) ** (1.0 / n)
+    return [g * scale for g in cores]
+
+
+def _finish(cores: list[Any], history: list[float], options: dict[str, Any]) -> TR:
+    ring = TR(cores)
+    ring.history = [float(e) for e in history]
+    ring.options = {**options, "rank": list(ring.rank)}
+    return ring
+
+
+def _zeros(x: Any, shape: tuple[int, ...], ranks: tuple[int, ...]) -> list[Any]:
+    n = len(shape)
+    return [backend.asarray_like(np.zeros((ranks[k - 1], shape[k], ranks[k])), x) for k in range(n)]
+
+
+def _error(x: Any, cores: list[Any], norm: float) -> float:
+    xp = backend.namespace(x)
+    return float(xp.linalg.vector_norm(TR(cores).to_tensor() - x)) / norm
+
+
+def _check_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_tol(tol: Any) -> float | None:
+    if tol is None:
+        return None
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    return float(tol)
+
+
+def _check_rank(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    if rank is None:
+        return None
+    n = len(shape)
+    if isinstance(rank, (int, np.integer)) and not isinstance(rank, bool):
+        ranks = (int(rank),) * n
+    elif isinstance(rank, (list, tuple)) and len(rank) == n:
+        ranks = tuple(_check_int(r, "rank entries") for r in rank)
+    else:
+        raise ValueError(f"rank must be a positive int or a sequence of {n} ints, got {rank!r}")
+    _check_int(ranks[0], "rank")
+    problem = _rank_error(ranks, shape)
+    if problem:
+        raise ValueError(problem)
+    return ranks
+
+
+def _rank_error(ranks: tuple[int, ...], shape: tuple[int, ...]) -> str | None:
+    """Why ``ranks`` are beyond what ``shape`` allows (None when they are fine)."""
+    total = math.prod(shape)
+    for k, nk in enumerate(shape):
+        pair = ranks[k - 1] * ranks[k]
+        if pair > total // nk:
+            return (
+                f"rank {ranks} is too large for shape {shape}: core {k} needs "
+                f"rank[{(k - 1) % len(shape)}]*rank[{k}] = {pair} <= prod of the other modes "
+                f"= {total // nk}"
+            )
+    return None

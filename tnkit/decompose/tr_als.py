@@ -1,0 +1,130 @@
+"""TR-ALS: alternating least squares for a tensor ring, by normal equations.
+
+Core ``k`` of a ring solves ``min_G ||X_(k) - G_(k) Z_k||_F`` where ``Z_k`` is the subchain of
+all other cores (Zhao et al., "Tensor ring decomposition", arXiv:1606.05535, Alg. 2). Instead of
+a least-squares solve on the ``(prod n) x r^2`` matrix ``Z_k`` we form the normal equations
+``G H_k = D_k`` with
+
+* ``H_k = Z_k Z_k^H`` (``r^2 x r^2``) as a product of transfer matrices
+  ``E_j = sum_i G_j[:, i, :] (x) conj(G_j[:, i, :])``: the prefix product of the cores already
+  updated in this sweep times the suffix product of the cores still to come, so each
+  transfer product is computed once per sweep;
+* ``D_k = X_(k) Z_k^H`` from two shared subchain contractions: ``L_k``, the data contracted
+  with the updated cores ``0 .. k-1`` (one more core per step), and ``Q_{k+1}``, the product of
+  the old cores ``k+1 .. N-1`` (all built at the start of the sweep).
+
+One sweep costs about ``2 r^2 prod(n)`` for the data terms plus lower-order terms, and never
+forms an operator larger than ``r^2 x r^2``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+
+
+def _conj(xp: Any, a: Any) -> Any:
+    return xp.conj(a) if backend.is_complex(a) else a
+
+
+def _transfer(xp: Any, g: Any) -> Any:
+    """``E[(x, x'), (y, y')] = sum_i g[x, i, y] conj(g[x', i, y'])``."""
+    r0, _, r1 = (int(d) for d in g.shape)
+    e = _conj(xp, g)[None, :, :, None, :] * g[:, None, :, :, None]  # (x, x', i, y, y')
+    return xp.reshape(xp.sum(e, axis=2), (r0 * r0, r1 * r1))
+
+
+def _suffix_chains(xp: Any, cores: list[Any]) -> list[Any]:
+    """``Q[k]`` = conj(G_k ... G_{N-1}) with layout (b_{k-1}, i_k .. i_{N-1}, b_{N-1})."""
+    n = len(cores)
+    q: list[Any] = [None] * (n + 1)
+    q[n - 1] = _conj(xp, cores[n - 1])
+    for k in range(n - 2, 0, -1):
+        g = _conj(xp, cores[k])
+        r0, m, r1 = (int(d) for d in g.shape)
+        nxt = q[k + 1]
+        q[k] = xp.reshape(
+            xp.reshape(g, (r0 * m, r1)) @ xp.reshape(nxt, (r1, -1)), (r0, -1, int(nxt.shape[-1]))
+        )
+    return q
+
+
+def _solve(xp: Any, h: Any, d: Any) -> Any:
+    """``G`` with ``G H = D`` for Hermitian positive (semi)definite ``H`` (a tiny ridge)."""
+    p = int(h.shape[0])
+    ridge = 1e-13 * float(xp.max(xp.abs(xp.linalg.diagonal(h)))) + 1e-300
+    eye = backend.asarray_like(np.eye(p), h)
+    hs = h + ridge * eye
+    hs_t = _conj(xp, hs)  # H^T = conj(H) for Hermitian H
+    return xp.linalg.solve(hs_t, d.T).T
+
+
+def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
+    """One ALS sweep over cores ``0 .. N-1`` (in place on a copy); returns (cores, rel. error).
+
+    The error is evaluated from the last normal equations,
+    ``||X - G Z||^2 = ||X||^2 - 2 Re<G, D> + <G, G H>``, without forming the approximation.
+    """
+    xp = backend.namespace(x, *cores)
+    cores = list(cores)
+    n = len(cores)
+    q = _suffix_chains(xp, cores)
+    trans = [_transfer(xp, g) for g in cores]
+    suffix: list[Any] = [None] * (n + 1)  # suffix[k] = E_k ... E_{N-1}
+    for k in range(n - 1, 0, -1):
+        suffix[k] = trans[k] if suffix[k + 1] is None else trans[k] @ suffix[k + 1]
+    prefix = None  # E_0 ... E_{k-1} of the updated cores
+    left = None  # L_k, layout (b_{N-1}, b_{k-1}, i_k ... i_{N-1})
+    err2 = x_norm2
+    for k in range(n):
+        rl, nk, rr = (int(d) for d in cores[k].shape)
+        if k == 0:
+            zq = xp.reshape(xp.permute_dims(q[1], (1, 2, 0)), (-1, rl * rr))  # (I, a, d)
+            d = xp.reshape(xp.reshape(x, (nk, -1)) @ zq, (nk, rl, rr))
+            d = xp.permute_dims(d, (1, 0, 2))
+        elif k < n - 1:
+            ra = int(left.shape[0])
+            zq = xp.permute_dims(q[k + 1], (2, 1, 0))  # (a, I', d)
+            d = xp.reshape(left, (ra, rl * nk, -1)) @ zq
+            d = xp.reshape(xp.sum(d, axis=0), (rl, nk, rr))
+        else:
+            d = xp.permute_dims(left, (1, 2, 0))
+        gamma = (
+            suffix[k + 1]
+            if prefix is None
+            else (prefix if suffix[k + 1] is None else suffix[k + 1] @ prefix)
+        )
+        h = xp.reshape(
+            xp.permute_dims(xp.reshape(gamma, (rr, rr, rl, rl)), (2, 0, 3, 1)), (rl * rr, rl * rr)
+        )
+        dm = xp.reshape(xp.permute_dims(d, (1, 0, 2)), (nk, rl * rr))
+        gm = _solve(xp, h, dm)
+        g = xp.permute_dims(xp.reshape(gm, (nk, rl, rr)), (1, 0, 2))
+        cores[k] = g
+        if k == n - 1:
+            fit = float(xp.real(xp.sum(_conj(xp, gm) * dm)))
+            model = float(xp.real(xp.sum(_conj(xp, gm) * (gm @ h))))
+            err2 = x_norm2 - 2.0 * fit + model
+            break
+        e = _transfer(xp, g)
+        prefix = e if prefix is None else prefix @ e
+        gc = _conj(xp, g)
+        if k == 0:
+            lhs = xp.reshape(xp.permute_dims(gc, (0, 2, 1)), (rl * rr, nk))
+            left = xp.reshape(lhs @ xp.reshape(x, (nk, -1)), (rl, rr, -1))
+        else:
+            gt = xp.reshape(gc, (rl * nk, rr)).T
+            left = gt @ xp.reshape(left, (int(left.shape[0]), rl * nk, -1))
+    return _balance(xp, cores), float(np.sqrt(max(err2, 0.0) / x_norm2))
+
+
+def _balance(xp: Any, cores: list[Any]) -> list[Any]:
+    """Rescale the cores to equal Frobenius norms (the ring is unchanged)."""
+    norms = [float(xp.linalg.vector_norm(g)) for g in cores]
+    if min(norms) <= 0.0:
+        return cores
+    mean = float(np.exp(np.mean(np.log(norms))))
+    return [g * (mean / s) for g, s in zip(cores, norms)]
