@@ -9,9 +9,10 @@ Optimizer presets
 -----------------
 ``"auto"``
     exact search (``"optimal"``, then dynamic programming with outer products) for up to 8
-    tensors, opt_einsum's ``"auto-hq"`` up to 16, and for larger networks a sampled
-    random-greedy search (``RandomGreedy``) with a time budget that grows with the network,
-    which finds paths orders of magnitude cheaper than plain greedy on large networks.
+    tensors, opt_einsum's ``"auto-hq"`` up to 16, and for larger networks
+    :class:`tnkit.paths.ReconfiguredPath` (random-greedy, then subtree reconfiguration) with a
+    time budget of :func:`planning_budget` seconds, which finds paths orders of magnitude
+    cheaper than plain greedy on large networks.
 ``"greedy"``, ``"optimal"``, ``"dp"``, ``"random-greedy"``, ... any opt_einsum optimizer name.
 ``"cotengra"``
     cotengra's ``HyperOptimizer`` when cotengra is installed.
@@ -34,7 +35,7 @@ from typing import Any
 
 import opt_einsum
 
-from . import backend
+from . import backend, paths
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
@@ -54,6 +55,11 @@ def parse_bytes(limit: int | float | str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
+def planning_budget(n_tensors: int) -> float:
+    """Seconds the sampled optimizers may spend planning a network of ``n_tensors``."""
+    return min(0.05 + 0.01 * n_tensors, 3.0)
+
+
 def _optimizer(name: str, n_tensors: int) -> Any:
     """Resolve a preset name to something ``opt_einsum.contract_path`` accepts."""
     if name == "auto":
@@ -63,16 +69,14 @@ def _optimizer(name: str, n_tensors: int) -> Any:
             return opt_einsum.DynamicProgramming(minimize="flops", search_outer=True)
         if n_tensors <= HQ_MAX:
             return "auto-hq"
-        budget = min(0.05 + 0.01 * n_tensors, 3.0)
-        return opt_einsum.RandomGreedy(max_repeats=2048, max_time=budget, minimize="flops")
+        return paths.ReconfiguredPath(max_time=planning_budget(n_tensors))
     if name == "cotengra":
         try:
             import cotengra
         except ImportError as err:
             raise ImportError("optimize='cotengra' needs `pip install cotengra`") from err
-        budget = min(0.05 + 0.01 * n_tensors, 3.0)
         return cotengra.HyperOptimizer(
-            max_time=budget, max_repeats=512, minimize="flops", progbar=False
+            max_time=planning_budget(n_tensors), max_repeats=512, minimize="flops", progbar=False
         )
     return name
 

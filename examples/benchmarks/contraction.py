@@ -26,36 +26,40 @@ import tnkit as tk
 from tnkit import contract
 
 
-def small_networks(rng: np.random.Generator) -> list[tk.TensorNetwork]:
-    """Chains, rings, a star and a tree of 3-6 nodes with dimensions 4-32."""
+def small_networks(rng: np.random.Generator) -> list[tuple[str, tk.TensorNetwork]]:
+    """Chains, rings, a star and a tree of 3-6 nodes, bond dimensions 4-32, two open legs of
+    size 8 — the shape of the environments an ALS sweep contracts."""
+    layouts = {
+        "chain of 3": [(0, 1), (1, 2)],
+        "ring of 4": [(0, 1), (1, 2), (2, 3), (3, 0)],
+        "star of 5": [(0, 1), (0, 2), (0, 3), (0, 4)],
+        "tree of 6": [(0, 1), (0, 2), (1, 3), (1, 4), (2, 5)],
+    }
     nets = []
-    for n_nodes, topology in [(3, "chain"), (4, "ring"), (5, "star"), (6, "tree")]:
+    for label, edges in layouts.items():
+        n_nodes = 1 + max(max(e) for e in edges)
+        bond = {e: int(rng.integers(4, 33)) for e in edges}
         net = tk.TensorNetwork()
-        if topology == "star":
-            edges = [(0, k) for k in range(1, n_nodes)]
-        elif topology == "tree":
-            edges = [(0, 1), (0, 2), (1, 3), (1, 4), (2, 5)]
-        else:
-            edges = [(k, k + 1) for k in range(n_nodes - 1)]
-            if topology == "ring":
-                edges.append((n_nodes - 1, 0))
         for k in range(n_nodes):
-            legs = [f"i{k}"] + [f"b{a}_{b}" for a, b in edges if k in (a, b)]
-            dims = [int(rng.integers(4, 33))] + [8] * (len(legs) - 1)
+            legs = [f"b{a}_{b}" for a, b in edges if k in (a, b)]
+            dims = [bond[(a, b)] for a, b in edges if k in (a, b)]
+            if k in (0, n_nodes - 1):
+                legs, dims = legs + [f"i{k}"], dims + [8]
             net.add_node(f"N{k}", rng.standard_normal(dims), legs)
-        nets.append((f"{topology} of {n_nodes}", net))
+        nets.append((label, net))
     return nets
 
 
-def time_call(fn, repeats: int, number: int) -> float:
-    """Median over ``repeats`` of the mean time of ``number`` calls (seconds)."""
-    samples = []
+def time_pair(fn_a, fn_b, repeats: int, number: int) -> tuple[float, float]:
+    """Median seconds per call of two functions, measured interleaved so load hits both."""
+    a, b = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+        for fn, out in ((fn_a, a), (fn_b, b)):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            out.append((time.perf_counter() - start) / number)
+    return statistics.median(a), statistics.median(b)
 
 
 def bench_small(repeats: int, number: int) -> list[tuple]:
@@ -67,9 +71,12 @@ def bench_small(repeats: int, number: int) -> list[tuple]:
             net.equation(), *[a.shape for a in arrays], optimize="auto"
         )
         net.contract()  # warm the plan cache
-        ours = time_call(net.contract, repeats, number)
-        direct = time_call(lambda: expr(*arrays), repeats, number)
-        rows.append((label, ours * 1e6, direct * 1e6, ours / direct))
+
+        def direct(expr=expr, arrays=arrays):
+            return expr(*arrays)
+
+        ours, theirs = time_pair(net.contract, direct, repeats, number)
+        rows.append((label, ours * 1e6, theirs * 1e6, ours / theirs))
     return rows
 
 
@@ -114,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes")
     args = parser.parse_args()
-    repeats, number = (3, 200) if args.quick else (7, 2000)
+    repeats, number = (5, 200) if args.quick else (9, 1000)
     sizes, seeds = ([50, 100], [0]) if args.quick else ([50, 100, 200], [0, 1, 2])
     print(
         f"machine: {platform.machine()}, {platform.python_version()}, numpy {np.__version__}, "
