@@ -268,6 +268,7 @@ def _join(core: Any, bases: list[Any], tail: Any = None) -> Any:
         phys = [_sym(next(counter)) for _ in range(b.ndim - 1)]
         ops.append("".join(phys) + core_lab[j])
         out += phys
+    out += core_lab[len(bases) :]
     eq = "".join(core_lab) + "," + ",".join(ops) + "->" + "".join(out)
     return contract.einsum(eq, core, *bases)
 
@@ -312,9 +313,12 @@ def environments(op: Any, info: TreeInfo, like: Any) -> Any:
     return DenseEnv(op, info, like)
 
 
-def expectation(op: Any, info: TreeInfo, arrays: dict[str, Any]) -> complex:
-    """``⟨Y, op Y⟩`` for an orthonormal TTN ``{node: array}`` (bottom-up projections)."""
-    env = environments(op, info, arrays[info.root])
+def expectation(op: Any, info: TreeInfo, arrays: dict[str, Any], env: Any = None) -> complex:
+    """``⟨Y, op Y⟩`` for an orthonormal TTN ``{node: array}`` (bottom-up projections).
+
+    ``env``: the environments of ``op`` on this tree, when the caller keeps them.
+    """
+    env = env or environments(op, info, arrays[info.root])
     ups: dict[str, Any] = {}
     for x in info.order[:-1]:
         if x in info.site:

@@ -94,8 +94,8 @@ def integrate(
     own_pool = ThreadPoolExecutor(workers) if executor is None and workers > 1 else None
     pool = executor or own_pool
     bar = _progress_bar(progress, n_steps)
-    t = 0.0
-    _record(history, state, kind, t, 0, 0.0, operator, observables)
+    t, envs = 0.0, {}
+    _record(history, state, kind, t, 0, 0.0, operator, observables, envs)
     try:
         for n in range(n_steps):
             h = min(dt, t_final - t)
@@ -103,7 +103,7 @@ def integrate(
             state, rejected = run.step(state, t, h, pool)
             t = (n + 1) * dt if n + 1 < n_steps else float(t_final)
             elapsed = time.perf_counter() - start
-            _record(history, state, kind, t, rejected, elapsed, operator, observables)
+            _record(history, state, kind, t, rejected, elapsed, operator, observables, envs)
             if bar is not None:
                 bar(n + 1, n_steps, t)
     except KeyboardInterrupt:
@@ -278,19 +278,26 @@ def _new_history(observables: Mapping[str, Any]) -> dict[str, Any]:
     return hist
 
 
-def _record(hist, state, kind, t, rejected, seconds, operator, observables) -> None:
+def _record(hist, state, kind, t, rejected, seconds, operator, observables, envs) -> None:
     info, arrays = _as_tree(state, kind)
     ranks = _ranks(state, kind)
     hist["time"].append(float(t))
     hist["norm"].append(_tree_norm(arrays, info))
     ham = getattr(operator, "hamiltonian", None)
-    hist["energy"].append(None if ham is None else expectation(ham, info, arrays).real)
+    hist["energy"].append(None if ham is None else _expect(ham, info, arrays, envs))
     hist["ranks"].append(ranks)
     hist["max_rank"].append(max(ranks.values()))
     hist["rejected"].append(int(rejected))
     hist["seconds"].append(float(seconds))
     for name, obs in observables.items():
-        hist["observables"][name].append(expectation(obs, info, arrays).real)
+        hist["observables"][name].append(_expect(obs, info, arrays, envs))
+
+
+def _expect(op: Any, info: Any, arrays: dict, envs: dict) -> float:
+    """Real part of ``⟨Y, op Y⟩``; ``envs`` keeps each operator's environments for the run."""
+    if id(op) not in envs:
+        envs[id(op)] = environments(op, info, arrays[info.root])
+    return expectation(op, info, arrays, envs[id(op)]).real
 
 
 def _progress_bar(progress: Any, n_steps: int) -> Any:

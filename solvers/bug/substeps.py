@@ -34,6 +34,8 @@ def rk4(f: Callable[[float, Any], Any], y0: Any, t0: float, h: float) -> Any:
 def expm(f: Callable[[float, Any], Any], y0: Any, t0: float, h: float) -> Any:
     """``exp(h A) y0`` for linear ``f(t, y) = A y`` by Arnoldi with sub-stepping."""
     xp = backend.namespace(y0)
+    if not backend.is_complex(y0) and backend.is_complex(f(t0, y0)):
+        y0 = xp.astype(y0, xp.complex64 if backend.dtype_name(y0) == "float32" else xp.complex128)
     shape = y0.shape
     v = xp.reshape(y0, (-1,))
     beta = float(xp.linalg.vector_norm(v))

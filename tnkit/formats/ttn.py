@@ -270,6 +270,36 @@ class TTN(Format):
         return cls(info.tree, arrays)
 
     @classmethod
+    def random(
+        cls,
+        tree: Any,
+        dims: Sequence[int],
+        rank: int,
+        *,
+        seed: int | np.random.Generator | None = 0,
+        dtype: str = "float64",
+    ) -> TTN:
+        """A random Gaussian TTN with every bond ``min(rank, admissible)`` (not orthonormal)."""
+        info = tree_info(normalize_tree(tree, len(dims)))
+        if dtype not in backend.FLOAT_DTYPES:
+            raise ValueError(f"dtype must be one of {backend.FLOAT_DTYPES}, got {dtype!r}")
+        rng = np.random.default_rng(seed)
+        like = np.zeros(0, dtype=dtype)
+        bond: dict[str, int] = {}
+        arrays: dict[str, Any] = {}
+        for x in info.order:
+            if x in info.site:
+                shape: tuple[int, ...] = (int(dims[info.site[x]]),)
+            else:
+                shape = tuple(bond[c] for c in info.children[x])
+            if x != info.root:
+                outside = math.prod(int(d) for k, d in enumerate(dims) if k not in info.sites[x])
+                bond[x] = min(int(rank), math.prod(shape), outside)
+                shape += (bond[x],)
+            arrays[x] = backend.random_normal(shape, like, rng)
+        return cls(info.tree, arrays)
+
+    @classmethod
     def product_state(cls, tree: Any, local_vectors: Sequence[Any], *, rank: int = 1) -> TTN:
         """The orthonormal TTN of ``⊗_k v_k``, every bond padded to ``rank`` with exact zeros.
 
@@ -393,5 +423,9 @@ def mode_product(x: Any, m: Any, axis: int) -> Any:
     shape = tuple(x.shape)
     pre = math.prod(shape[:axis])
     post = math.prod(shape[axis + 1 :])
-    y = m @ x.reshape(pre, shape[axis], post)
-    return y.reshape(shape[:axis] + (m.shape[0],) + shape[axis + 1 :])
+    out = shape[:axis] + (m.shape[0],) + shape[axis + 1 :]
+    if post == 1:
+        return (x.reshape(pre, shape[axis]) @ m.T).reshape(out)
+    if pre == 1:
+        return (m @ x.reshape(shape[axis], post)).reshape(out)
+    return (m @ x.reshape(pre, shape[axis], post)).reshape(out)

@@ -1,0 +1,186 @@
+"""The calling convention shared by every search: validation, evaluator set-up, Ctrl-C, result.
+
+``search.greedy``, ``search.tnale`` and ``search.tnls`` all take
+``(x, *, lam, target_rse, budget, mask, workers, scheduler, checkpoint, resume, seed, progress)``
+and hand their algorithm body to :func:`run_search`, which validates those arguments, builds
+the :class:`~solvers.search.evaluator.Evaluator`, runs the body, stops cleanly on Ctrl-C
+(keeping the best result so far, saved next to the checkpoint) and returns a
+:class:`~solvers.search.result.SearchResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tnkit import backend
+
+from .checkpoint import Log
+from .evaluator import Evaluator
+from .executors import Runner
+from .objective import FitOptions, Objective
+from .result import SearchResult
+
+DEFAULT_LAM = 200.0
+
+
+def run_search(
+    method: str,
+    body: Callable[[Evaluator, np.random.Generator], None],
+    x: Any,
+    *,
+    lam: float | None,
+    target_rse: float | None,
+    budget: int,
+    mask: Any,
+    workers: int,
+    scheduler: Any,
+    checkpoint: str | None,
+    resume: bool,
+    seed: int,
+    progress: bool | Callable[[dict], Any],
+    fit: FitOptions,
+    options: dict,
+) -> SearchResult:
+    """Validate the shared arguments, run ``body(evaluator, rng)``, and build the result."""
+    x = np.asarray(backend.to_numpy(backend.as_data_tensor(x, "x", min_ndim=2)))
+    if np.iscomplexobj(x):
+        raise TypeError("structure search needs real data; got a complex tensor")
+    x = x.astype(np.float64)
+    mask = _check_mask(mask, x)
+    norm = np.linalg.norm(x if mask is None else x * mask)
+    if norm == 0:
+        raise ValueError("x is zero (on the observed entries): nothing to search for")
+    objective = _objective(x.size, lam, target_rse)
+    _check_int("budget", budget, 1)
+    _check_int("seed", seed, 0)
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"progress must be a bool or a callable, got {type(progress).__name__}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint= (the log to resume from)")
+    if fit.tol is None:
+        fit = FitOptions(**{**fit.__dict__, "tol": _fit_tol(objective)})
+    runner = Runner(workers, scheduler)
+    header = {
+        "method": method,
+        "seed": seed,
+        "shape": list(x.shape),
+        "objective": objective.to_json(),
+        "fit": fit.to_json(),
+        "options": options,
+        "masked": mask is not None,
+    }
+    log = Log(checkpoint, header, resume) if checkpoint is not None else None
+    display = _display(progress, budget)
+    ev = Evaluator(
+        x,
+        objective=objective,
+        budget=budget,
+        mask=mask,
+        runner=runner,
+        seed=seed,
+        fit=fit,
+        log=log,
+        progress=display,
+    )
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        body(ev, np.random.default_rng(seed))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        runner.close()
+        if log is not None:
+            log.close()
+        if display is not None and hasattr(display, "close"):
+            display.close()
+    if ev.best is None:
+        raise KeyboardInterrupt("the search was interrupted before any evaluation finished")
+    best = ev.best
+    result = SearchResult(
+        network=ev.network(best),
+        structure=best["structure"],
+        rse=float(best["rse"]),
+        n_params=int(best["n_params"]),
+        f=float(best["f"]),
+        n_evaluations=ev.n_evaluations,
+        best_evaluation=int(best["index"]),
+        history=list(ev.history),
+        wall_time=time.perf_counter() - started,
+        method=method,
+        options={**header, "budget": budget},
+        interrupted=interrupted,
+    )
+    if checkpoint is not None:
+        result.save(f"{checkpoint}.best.npz")
+    return result
+
+
+def _objective(size: int, lam: float | None, target_rse: float | None) -> Objective:
+    if lam is not None and target_rse is not None:
+        raise ValueError("give either lam= (penalised objective) or target_rse=, not both")
+    if target_rse is not None:
+        if not isinstance(target_rse, (int, float)) or not 0 < target_rse < 1:
+            raise ValueError(f"target_rse must be a number in (0, 1), got {target_rse!r}")
+        return Objective(size, None, float(target_rse))
+    lam = DEFAULT_LAM if lam is None else lam
+    if not isinstance(lam, (int, float)) or not lam > 0 or not math.isfinite(lam):
+        raise ValueError(f"lam must be a positive number, got {lam!r}")
+    return Objective(size, float(lam), None)
+
+
+def _fit_tol(objective: Objective) -> float:
+    """ALS stops once the error is far below what the objective can tell apart."""
+    if objective.target_rse is not None:
+        return min(objective.target_rse / 10, 1e-6)
+    return 1e-6
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_mask(mask: Any, x: np.ndarray) -> np.ndarray | None:
+    if mask is None:
+        return None
+    m = np.asarray(backend.to_numpy(mask) if not isinstance(mask, (list, tuple)) else mask)
+    if m.shape != x.shape:
+        raise ValueError(f"mask has shape {m.shape} but x has {x.shape}")
+    if m.dtype.kind not in "biuf" or not np.all((m == 0) | (m == 1)):
+        raise ValueError("mask must hold only booleans or 0/1 values")
+    if m.sum() < 2:
+        raise ValueError("mask must observe at least two entries")
+    return m.astype(np.float64)
+
+
+class _Bar:
+    """A tqdm bar showing best f, RSE, parameters and evaluations per second."""
+
+    def __init__(self, budget: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=budget, desc="search", unit="eval")
+
+    def __call__(self, status: dict) -> None:
+        self.bar.n = status["n_evaluations"]
+        self.bar.set_postfix(
+            f=f"{status['best_f']:.4g}",
+            rse=f"{status['best_rse']:.2e}",
+            params=status["best_n_params"],
+            evals_s=f"{status['evals_per_s']:.1f}",
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _display(progress: Any, budget: int) -> Callable[[dict], Any] | None:
+    if callable(progress):
+        return progress
+    return _Bar(budget) if progress else None

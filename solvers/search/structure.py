@@ -1,0 +1,239 @@
+"""The search space: one vertex per tensor mode, bond ranks between vertices, a mode placement.
+
+A :class:`Structure` holds a symmetric integer matrix ``ranks`` over the N vertices (rank 1
+means "no edge") and a permutation ``perm`` with ``perm[v]`` = the tensor mode carried by
+vertex ``v``. Two structures that give every *pair of modes* the same rank describe the same
+family of networks, so equality and hashing use that mode-level matrix (:attr:`key`), and
+:meth:`Structure.to_network` names nodes and legs by modes: equivalent structures build
+identical networks. The parameter count is analytic (as in Li & Sun, TNGA, ICML 2020):
+
+    n_params = sum_m  n_m * prod_{m' != m} R[m, m']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import tnkit as tk
+
+TOPOLOGIES = ("ring", "chain", "full")
+
+
+class Structure:
+    """Bond ranks between vertices and the mode placed on each vertex (see module docstring)."""
+
+    __slots__ = ("ranks", "perm", "key")
+
+    def __init__(self, ranks: Sequence[Sequence[int]], perm: Sequence[int] | None = None) -> None:
+        r = np.asarray(ranks)
+        if r.ndim != 2 or r.shape[0] != r.shape[1] or r.shape[0] < 1:
+            raise ValueError(f"ranks must be a square N x N matrix, got shape {r.shape}")
+        if r.dtype.kind not in "iu" and not np.all(r == np.round(r)):
+            raise TypeError("ranks must be integers")
+        r = r.astype(int)
+        n = r.shape[0]
+        off = r[~np.eye(n, dtype=bool)]
+        if np.any(off < 1):
+            raise ValueError(f"bond ranks must be >= 1 (1 = no edge), got {off.min()}")
+        if not np.array_equal(r, r.T):
+            raise ValueError("ranks must be a symmetric matrix")
+        perm = tuple(range(n)) if perm is None else tuple(int(p) for p in perm)
+        if sorted(perm) != list(range(n)):
+            raise ValueError(f"perm must be a permutation of 0..{n - 1}, got {perm}")
+        np.fill_diagonal(r, 1)
+        self.ranks = tuple(tuple(int(v) for v in row) for row in r)
+        self.perm = perm
+        m = np.ones((n, n), dtype=int)
+        m[np.ix_(perm, perm)] = r
+        self.key = tuple(int(m[a, b]) for a in range(n) for b in range(a + 1, n))
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_bonds(
+        cls, n: int, bonds: dict[tuple[int, int], int], perm: Sequence[int] | None = None
+    ) -> Structure:
+        """``n`` vertices with the given ``{(u, v): rank}`` bonds (all others rank 1)."""
+        r = np.ones((n, n), dtype=int)
+        for (u, v), rank in bonds.items():
+            r[u, v] = r[v, u] = rank
+        return cls(r, perm)
+
+    @classmethod
+    def topology(cls, kind: str, values: Sequence[int], perm: Sequence[int] | None = None):
+        """A ``"ring"`` (bond v joins v and v+1 mod N), ``"chain"`` or ``"full"`` structure.
+
+        ``values`` are the N ring ranks, the N-1 chain ranks, or the N(N-1)/2 upper-triangular
+        ranks of a fully connected network (row by row).
+        """
+        pairs = topology_pairs(kind, _order_from(kind, len(values)))
+        n = _order_from(kind, len(values))
+        return cls.from_bonds(n, dict(zip(pairs, values)), perm)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def order(self) -> int:
+        """Number of vertices (= tensor modes)."""
+        return len(self.perm)
+
+    def mode_ranks(self) -> np.ndarray:
+        """The rank between every pair of modes (N x N, diagonal 1)."""
+        n = self.order
+        m = np.ones((n, n), dtype=int)
+        it = iter(self.key)
+        for a in range(n):
+            for b in range(a + 1, n):
+                m[a, b] = m[b, a] = next(it)
+        return m
+
+    def values(self, kind: str) -> tuple[int, ...]:
+        """The bond ranks along ``topology_pairs(kind, N)`` (vertex level)."""
+        return tuple(self.ranks[u][v] for u, v in topology_pairs(kind, self.order))
+
+    def n_params(self, shape: Sequence[int]) -> int:
+        """Parameter count of the network on a tensor of this ``shape``."""
+        m = self.mode_ranks()
+        return int(sum(int(shape[a]) * math.prod(int(v) for v in m[a]) for a in range(self.order)))
+
+    def degree(self, mode: int) -> int:
+        """Number of bonds of rank > 1 at the vertex carrying ``mode``."""
+        return int(np.sum(self.mode_ranks()[mode] > 1))
+
+    def with_rank(self, u: int, v: int, rank: int) -> Structure:
+        """A copy with the vertex bond (u, v) set to ``rank``."""
+        r = np.array(self.ranks)
+        r[u, v] = r[v, u] = rank
+        return Structure(r, self.perm)
+
+    def with_perm(self, perm: Sequence[int]) -> Structure:
+        """A copy with another mode placement."""
+        return Structure(self.ranks, perm)
+
+    # ------------------------------------------------------------------ networks
+    def legs(self, mode: int) -> tuple[str, ...]:
+        """Leg labels of the node of ``mode``: its open leg, then one per bond of rank > 1."""
+        m = self.mode_ranks()
+        bonds = [_bond(mode, b) for b in range(self.order) if b != mode and m[mode, b] > 1]
+        return (f"i{mode}", *bonds)
+
+    def to_network(
+        self, shape: Sequence[int], seed: int | np.random.Generator = 0, like: Any = None
+    ) -> tk.TensorNetwork:
+        """A network with random normal nodes ``n{mode}`` (open legs ``i0..i{N-1}`` in order).
+
+        Entries have variance 1/(product of the bond ranks) so the network's norm is O(1).
+        """
+        shape = _check_shape(shape, self.order)
+        rng = np.random.default_rng(seed)
+        dims = self._dims(shape)
+        net = tk.TensorNetwork()
+        for mode in range(self.order):
+            legs = self.legs(mode)
+            sizes = tuple(dims[g] for g in legs)
+            a = rng.standard_normal(sizes) / math.sqrt(math.prod(sizes[1:]))
+            net.add_node(f"n{mode}", a if like is None else tk.backend.asarray_like(a, like), legs)
+        return net
+
+    def _dims(self, shape: Sequence[int]) -> dict[str, int]:
+        m = self.mode_ranks()
+        dims = {f"i{a}": int(shape[a]) for a in range(self.order)}
+        for a in range(self.order):
+            for b in range(a + 1, self.order):
+                dims[_bond(a, b)] = int(m[a, b])
+        return dims
+
+    def embed(
+        self, parent: tk.TensorNetwork, shape: Sequence[int], seed: int, noise: float = 1e-2
+    ) -> tk.TensorNetwork:
+        """This structure's network warm-started from ``parent`` (a network of another rank).
+
+        Each node keeps the parent's entries in the overlapping index range; new slices are
+        ``noise`` times normal entries scaled to the node's RMS (Hashemizadeh et al.'s padding).
+        """
+        net = self.to_network(shape, seed)
+        out = {}
+        for name in net.nodes:
+            child_legs = net.legs(name)
+            old = np.asarray(tk.backend.to_numpy(parent[name]))
+            old_legs = parent.legs(name)
+            # drop legs the child lacks (take index 0), add the child's new legs as size 1
+            index = tuple(0 if g not in child_legs else slice(None) for g in old_legs)
+            old = old[index]
+            kept = [g for g in old_legs if g in child_legs]
+            old = np.expand_dims(
+                old, tuple(range(old.ndim, old.ndim + len(child_legs) - len(kept)))
+            )
+            order = kept + [g for g in child_legs if g not in kept]
+            old = np.transpose(old, [order.index(g) for g in child_legs])
+            scale = math.sqrt(float(np.mean(old**2))) or 1.0
+            new = net[name] * noise * scale * math.sqrt(math.prod(net[name].shape[1:]))
+            overlap = tuple(slice(0, min(a, b)) for a, b in zip(old.shape, new.shape))
+            new[overlap] = old[overlap]
+            out[name] = new
+        return net.with_arrays(out)
+
+    # ------------------------------------------------------------------ identity and io
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Structure) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def to_json(self) -> dict:
+        """A JSON-able record (``from_json`` rebuilds it)."""
+        return {"ranks": [list(r) for r in self.ranks], "perm": list(self.perm)}
+
+    @classmethod
+    def from_json(cls, record: dict) -> Structure:
+        """Rebuild from :meth:`to_json`."""
+        return cls(record["ranks"], record["perm"])
+
+    def key_string(self) -> str:
+        """A stable text form of :attr:`key` (for seeds and logs)."""
+        return json.dumps([self.order, list(self.key)])
+
+    def __repr__(self) -> str:
+        bonds = {
+            (u, v): self.ranks[u][v]
+            for u in range(self.order)
+            for v in range(u + 1, self.order)
+            if self.ranks[u][v] > 1
+        }
+        return f"Structure(bonds={bonds}, perm={list(self.perm)})"
+
+
+def topology_pairs(kind: str, n: int) -> list[tuple[int, int]]:
+    """Vertex pairs carrying the rank variables of a ``"ring"``, ``"chain"`` or ``"full"``."""
+    if kind == "ring":
+        return [(v, (v + 1) % n) for v in range(n)] if n > 2 else [(0, 1)][: n - 1]
+    if kind == "chain":
+        return [(v, v + 1) for v in range(n - 1)]
+    if kind == "full":
+        return [(u, v) for u in range(n) for v in range(u + 1, n)]
+    raise ValueError(f"topology must be one of {TOPOLOGIES}, got {kind!r}")
+
+
+def _order_from(kind: str, count: int) -> int:
+    if kind == "ring":
+        return count
+    if kind == "chain":
+        return count + 1
+    if kind == "full":
+        return int(round((1 + math.sqrt(1 + 8 * count)) / 2))
+    raise ValueError(f"topology must be one of {TOPOLOGIES}, got {kind!r}")
+
+
+def _bond(a: int, b: int) -> str:
+    a, b = min(a, b), max(a, b)
+    return f"b{a}_{b}"
+
+
+def _check_shape(shape: Sequence[int], n: int) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in shape)
+    if len(shape) != n or any(d < 1 for d in shape):
+        raise ValueError(f"shape must have {n} positive dimensions, got {shape}")
+    return shape

@@ -1,0 +1,105 @@
+"""TTN (and Tucker) BUG integrators against dense expm_multiply references."""
+
+import numpy as np
+import pytest
+
+import tnkit as tk
+from solvers import bug
+from solvers.bug import DenseOperator, SumOfProducts, problems
+
+TREE8 = problems.binary_tree(8)
+OP8 = problems.transverse_field_ising(8)
+Y8 = problems.all_up(TREE8, rank=2)
+REF8 = problems.reference(OP8, Y8.to_tensor(), 1.0)
+
+
+def _error(method, h, **kw):
+    y, hist = bug.integrate(OP8, Y8, 1.0, dt=h, method=method, tol=1e-8, **kw)
+    return np.linalg.norm(y.to_tensor() - REF8), hist
+
+
+def test_adaptive_ttn_ising_h32():
+    assert TREE8 == (((0, 1), (2, 3)), ((4, 5), (6, 7)))
+    err, hist = _error("adaptive", 1 / 32)
+    assert err <= 1e-3
+    assert max(hist["max_rank"]) <= 16
+    assert abs(hist["norm"][-1] - 1) < 1e-3
+
+
+@pytest.mark.slow
+def test_adaptive_ttn_ising_h64():
+    err, hist = _error("adaptive", 1 / 64)
+    assert err <= 1e-4 and max(hist["max_rank"]) <= 16
+
+
+def test_parallel_ttn_converges_and_grows_ranks():
+    e1, h1 = _error("parallel", 1 / 16)
+    e2, h2 = _error("parallel", 1 / 32)
+    assert e2 < 0.5 * e1 and e2 < 2e-3
+    assert sum(h2["rejected"]) > 0 and max(h2["max_rank"]) > 4  # rejection lets ranks grow
+
+
+def test_fixed_rank_ttn_is_accurate_at_full_rank_and_stalls_below():
+    tree = ((0, 1), (2, 3))
+    op = problems.transverse_field_ising(4)
+    y0 = tk.TTN.random(tree, (2,) * 4, 4, seed=0, dtype="complex128").orthonormalize()
+    y0 = y0.scale(1 / y0.norm())
+    ref = problems.reference(op, y0.to_tensor(), 0.5)
+    y, hist = bug.integrate(op, y0, 0.5, dt=1 / 32, method="fixed")
+    assert np.linalg.norm(y.to_tensor() - ref) < 1e-5
+    err, _ = _error("fixed", 1 / 16)
+    assert err > 0.3  # ranks 2 cannot follow the dynamics
+
+
+def test_parallel_sequential_executor_gives_same_result():
+    a, _ = bug.integrate(OP8, Y8, 0.125, dt=1 / 32, method="parallel")
+    b, _ = bug.integrate(OP8, Y8, 0.125, dt=1 / 32, method="parallel", workers=2)
+    c, _ = bug.integrate(OP8, Y8, 0.125, dt=1 / 32, method="adaptive", workers=2)
+    d, _ = bug.integrate(OP8, Y8, 0.125, dt=1 / 32, method="adaptive")
+    assert np.linalg.norm(a.to_tensor() - b.to_tensor()) < 1e-13
+    assert np.linalg.norm(c.to_tensor() - d.to_tensor()) < 1e-13
+
+
+def test_tucker_long_range_ising_and_dense_callable():
+    op = problems.long_range_ising(4)
+    tucker = tk.Tucker(np.zeros((2, 2, 2, 2)), [np.eye(2)] * 4)
+    tucker.core[0, 0, 0, 0] = 1.0
+    ref = problems.reference(op, tucker.to_tensor(), 0.25)
+    y, hist = bug.integrate(op, tucker, 0.25, dt=1 / 16, tol=1e-10, substep="expm")
+    assert isinstance(y, tk.Tucker)
+    assert np.linalg.norm(y.to_tensor() - ref) < 1e-10  # full rank: the exponential is exact
+    h = op.hamiltonian.to_dense()
+    dense = DenseOperator(
+        lambda t, x: (-1j * (h @ x.ravel())).reshape(x.shape), op.dims, linear=True
+    )
+    y2, _ = bug.integrate(dense, tucker, 0.25, dt=1 / 16, tol=1e-10, substep="expm")
+    assert np.linalg.norm(y2.to_tensor() - y.to_tensor()) < 1e-12
+
+
+def test_expm_substep_conserves_norm_on_a_tree():
+    y, hist = bug.integrate(OP8, Y8, 0.25, dt=1 / 16, method="adaptive", tol=1e-10, substep="expm")
+    assert np.max(np.abs(np.array(hist["norm"]) - 1)) < 1e-9
+
+
+def test_observables_and_history():
+    mz = problems.magnetization(8)
+    _, hist = bug.integrate(OP8, Y8, 0.25, dt=1 / 16, observables={"mz": mz})
+    assert hist["observables"]["mz"][0] == pytest.approx(1.0)
+    assert len(hist["time"]) == 5 and hist["time"][-1] == pytest.approx(0.25)
+    assert hist["energy"][0] == pytest.approx(-7.0)
+    ref = problems.reference(OP8, Y8.to_tensor(), 0.25)
+    dense_mz = np.vdot(ref, mz.apply(ref)).real
+    assert hist["observables"]["mz"][-1] == pytest.approx(dense_mz, abs=2e-3)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="dims"):
+        bug.integrate(problems.transverse_field_ising(6), Y8, 1.0, dt=0.1)
+    with pytest.raises(ValueError, match="rank_max"):
+        bug.integrate(OP8, Y8, 1.0, dt=0.1, rank_max=1)
+    with pytest.raises(TypeError):
+        bug.integrate(OP8, np.zeros((2,) * 8), 1.0, dt=0.1)
+    with pytest.raises(ValueError):
+        SumOfProducts((2, 2), [(1.0, {0: np.eye(2)})]) and bug.integrate(
+            DenseOperator(lambda t, y: y, (2,) * 8), Y8, 1.0, dt=0.1, substep="expm"
+        )
