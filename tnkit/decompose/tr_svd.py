@@ -193,7 +193,7 @@ def _finish(
     dims = tuple(int(d) for d in xr.shape)
     if t is not None:
         u1 = u1 @ t
-        w = xp.linalg.solve(t, w)
+        w = xp.linalg.inv(t) @ w  # T is small and balanced: cheaper than a many-RHS solve
     first = xp.permute_dims(xp.reshape(u1, (dims[0], r0, r1)), (1, 0, 2))
     rem = xp.reshape(w, (r0, r1 * math.prod(dims[1:])))
     rem = xp.reshape(rem.T, (r1, *dims[1:], r0))  # (b, i_1 ... i_{N-1}, a)
@@ -262,13 +262,35 @@ def _multiplier_algebra(slices: np.ndarray, span_dim: int, dim: int) -> np.ndarr
     n1, big, _ = slices.shape
     _, _, vh = np.linalg.svd(slices.reshape(n1, -1), full_matrices=False)
     basis = vh[: min(span_dim, n1)].reshape(-1, big, slices.shape[2])  # orthonormal in Frobenius
-    gram = np.einsum("kab,kcb->ac", np.conj(slices), slices)  # sum_k conj(M_k) M_k^T
+    flat = slices.transpose(1, 0, 2).reshape(big, -1)
+    gram = np.conj(flat) @ flat.T  # sum_k conj(M_k) M_k^T
     form = np.kron(np.eye(big), gram)
-    proj = np.einsum("jab,kcb->kjac", np.conj(basis), slices).reshape(-1, big * big)
+    p, size = basis.shape[0], slices.shape[2]
+    proj = np.conj(basis).reshape(p * big, size) @ slices.reshape(n1 * big, size).T
+    proj = proj.reshape(p, big, n1, big).transpose(2, 0, 1, 3).reshape(-1, big * big)
     form -= np.conj(proj.T) @ proj
     form = (form + np.conj(form.T)) / 2
-    _, vecs = scipy.linalg.eigh(form, subset_by_index=[0, dim - 1])
-    return vecs.T.reshape(dim, big, big)
+    return _null_space(form, dim).T.reshape(dim, big, big)
+
+
+def _null_space(form: np.ndarray, dim: int) -> np.ndarray:
+    """The ``dim`` eigenvectors of a PSD matrix with the smallest eigenvalues.
+
+    Block inverse iteration with a Cholesky factor of ``form + shift I`` (the wanted
+    eigenvalues are ~0 and the next ones far above, so three steps suffice), then
+    Rayleigh-Ritz; a dense ``eigh`` when the factorisation fails.
+    """
+    n = form.shape[0]
+    shift = 1e-12 * max(float(np.trace(form).real) / n, 1e-300)
+    try:
+        factor = scipy.linalg.cho_factor(form + shift * np.eye(n))
+    except np.linalg.LinAlgError:
+        return scipy.linalg.eigh(form, subset_by_index=[0, dim - 1])[1]
+    block = np.random.default_rng(0).standard_normal((n, min(n, dim + 8))).astype(form.dtype)
+    for _ in range(3):
+        block, _ = np.linalg.qr(scipy.linalg.cho_solve(factor, block))
+    _, vecs = np.linalg.eigh(np.conj(block.T) @ form @ block)
+    return block @ vecs[:, :dim]
 
 
 def _kron_basis(algebra: np.ndarray, r0: int, r1: int, rng: np.random.Generator) -> Any:
@@ -314,7 +336,7 @@ def _refine(t: np.ndarray, algebra: np.ndarray, r0: int, r1: int) -> np.ndarray:
     in the ``r1 x r1`` blocks of ``Delta``, with the same operator for every block.
     """
     big = r0 * r1
-    a = np.einsum("ab,lbc,cd->lad", np.linalg.inv(t), algebra, t)
+    a = np.linalg.inv(t) @ algebra @ t
     blocks = a.reshape(-1, r0, r1, r0, r1).transpose(0, 1, 3, 2, 4)  # (l, p, p', i, j)
     d = np.einsum("lppij->lij", blocks) / r0
     target = blocks.copy()
