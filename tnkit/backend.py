@@ -8,10 +8,15 @@ lazily, so the numpy path never imports either.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
+import math
 import sys
+import threading
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
@@ -66,23 +71,88 @@ def device(x: Any) -> str:
 def to_backend(x: Any, name: str, device: str | None = None) -> Any:
     """Move ``x`` to backend ``name`` (``"numpy"``, ``"torch"`` or ``"cupy"``).
 
-    ``device`` is passed to torch (e.g. ``"cuda:0"``); cupy uses its current device.
-    Arrays already on the requested backend and device are returned unchanged.
+    ``device`` is ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (torch: default ``"cpu"`` from numpy and
+    the array's own device from cupy; cupy: default its current device). Arrays already on the
+    requested backend and device are returned unchanged. GPU to GPU moves (cupy <-> torch CUDA,
+    torch between devices) go through DLPack or a device copy, never through host memory.
     """
     src = backend_name(x)
     if src == name and (device is None or _same_device(x, device)):
         return x
-    host = to_numpy(x)
     if name == "numpy":
-        return host
+        return to_numpy(x)
     lib = native(name)
+    on_gpu = device_of_kind(x) == "cuda"
     if name == "torch":
-        return lib.from_numpy(np.ascontiguousarray(host)).to(device or "cpu")
-    return lib.asarray(host)
+        if src == "torch":
+            return x.to(device)
+        if on_gpu:  # cupy -> torch without a host copy
+            t = lib.from_dlpack(x)
+            return t if device is None else t.to(device)
+        return lib.from_numpy(np.ascontiguousarray(to_numpy(x))).to(device or "cpu")
+    if device is not None and not device.startswith("cuda"):
+        raise ValueError(f"cupy arrays live on a CUDA device, got device={device!r}")
+    if src == "torch" and on_gpu:  # torch CUDA -> cupy without a host copy
+        x, src = lib.from_dlpack(x.detach().resolve_conj()), "cupy"
+        if device is None or _same_device(x, device):
+            return x
+    with _cupy_device(lib, device):
+        if src == "cupy":  # another GPU: a device-to-device copy
+            return lib.array(x, copy=True)
+        return lib.asarray(to_numpy(x))
+
+
+def device_of_kind(x: Any) -> str:
+    """``"cpu"`` or ``"cuda"``: the kind of device an array lives on."""
+    return device(x).split(":", 1)[0]
+
+
+def _cupy_device(cupy: ModuleType, dev: str | None) -> Any:
+    """Context that makes ``dev`` (``"cuda"``/``"cuda:N"``/None) cupy's current device."""
+    if dev is None or ":" not in dev:
+        return contextlib.nullcontext()
+    return cupy.cuda.Device(int(dev.split(":", 1)[1]))
 
 
 def _same_device(x: Any, dev: str) -> bool:
     return device(x) == dev or (dev == "cuda" and device(x).startswith("cuda"))
+
+
+def synchronize(x: Any = None) -> None:
+    """Wait until the GPU work queued on ``x``'s device has finished (no-op on the CPU).
+
+    Needed around timings: GPU kernels run asynchronously, so a clock read right after a call
+    measures only the launch. ``x=None`` synchronises every library that is loaded.
+    """
+    if x is None:
+        if is_loaded("cupy") and cuda_available("cupy"):
+            native("cupy").cuda.Device().synchronize()
+        if is_loaded("torch") and native("torch").cuda.is_available():
+            native("torch").cuda.synchronize()
+        return
+    name = backend_name(x)
+    if name == "cupy":
+        native("cupy").cuda.Device(x.device.id).synchronize()
+    elif name == "torch" and x.device.type == "cuda":
+        native("torch").cuda.synchronize(x.device)
+
+
+def cuda_available(name: str = "cupy") -> bool:
+    """True when library ``name`` (``"cupy"`` or ``"torch"``) is installed and sees a CUDA GPU.
+
+    Never raises and never imports a library that is not installed.
+    """
+    if name not in ("cupy", "torch"):
+        raise ValueError(f"name must be 'cupy' or 'torch', got {name!r}")
+    if importlib.util.find_spec(name) is None:
+        return False
+    try:
+        lib = native(name)
+        if name == "torch":
+            return bool(lib.cuda.is_available())
+        return lib.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - a missing driver or runtime means "no GPU"
+        return False
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -174,26 +244,173 @@ def as_data_tensor(x: Any, name: str = "x", min_ndim: int = 1) -> Any:
 def describe_devices() -> list[str]:
     """One line per compute device tnkit can use (CPU always; CUDA GPUs via cupy or torch).
 
-    Probing imports cupy/torch only if they are installed; it never fails.
+    A GPU line gives the device name, compute capability and free/total memory. Probing imports
+    cupy/torch only if they are installed; it never fails.
     """
-    import importlib.util
     import os
 
     lines = [f"cpu: numpy {np.__version__}, {os.cpu_count()} cores"]
-    if importlib.util.find_spec("cupy") is not None:
+    if importlib.util.find_spec("cupy") is None:
+        lines.append("cupy: not installed (GPU arrays need `pip install tnkit[gpu]`)")
+    else:
         try:
             cp = native("cupy")
             for i in range(cp.cuda.runtime.getDeviceCount()):
                 props = cp.cuda.runtime.getDeviceProperties(i)
-                mem = props["totalGlobalMem"] / 2**30
-                lines.append(f"cuda:{i} (cupy): {props['name'].decode()} {mem:.0f} GiB")
+                with cp.cuda.Device(i):
+                    free, total = cp.cuda.runtime.memGetInfo()
+                lines.append(
+                    f"cuda:{i} (cupy {cp.__version__}): {props['name'].decode()}, "
+                    f"compute {props['major']}.{props['minor']}, "
+                    f"{free / 2**30:.1f} of {total / 2**30:.1f} GiB free"
+                )
         except Exception as err:  # noqa: BLE001 - a broken driver must not break `info`
             lines.append(f"cupy installed but no usable GPU ({type(err).__name__})")
     if importlib.util.find_spec("torch") is not None:
         torch = native("torch")
         if torch.cuda.is_available():
             for i in range(torch.cuda.device_count()):
-                lines.append(f"cuda:{i} (torch): {torch.cuda.get_device_name(i)}")
+                major, minor = torch.cuda.get_device_capability(i)
+                lines.append(
+                    f"cuda:{i} (torch {torch.__version__}): {torch.cuda.get_device_name(i)}, "
+                    f"compute {major}.{minor}"
+                )
         else:
             lines.append(f"torch {torch.__version__}: CPU only")
     return lines
+
+
+# ---------------------------------------------------------------------------- transfer audit
+class Transfer(NamedTuple):
+    """One copy between host and device seen by :func:`watch_transfers`."""
+
+    direction: str  # "d2h" (device to host) or "h2d" (host to device)
+    call: str  # the library call, e.g. "Tensor.item", "ndarray.get", "cupy.asarray"
+    shape: tuple[int, ...]
+    site: str  # "file.py:line" of the innermost caller outside the array libraries
+
+
+class TransferLog:
+    """The transfers recorded inside one :func:`watch_transfers` block."""
+
+    def __init__(self) -> None:
+        self.events: list[Transfer] = []
+
+    def d2h(self, *, scalars: bool | None = None) -> list[Transfer]:
+        """Device-to-host copies; ``scalars=True`` only one-element ones, ``False`` the rest."""
+        out = [e for e in self.events if e.direction == "d2h"]
+        if scalars is None:
+            return out
+        return [e for e in out if (math.prod(e.shape) <= 1) == scalars]
+
+    def h2d(self) -> list[Transfer]:
+        """Host-to-device copies of host arrays."""
+        return [e for e in self.events if e.direction == "h2d"]
+
+    def summary(self) -> dict[str, int]:
+        """Counts: ``d2h_scalars``, ``d2h_arrays`` and ``h2d``."""
+        return {
+            "d2h_scalars": len(self.d2h(scalars=True)),
+            "d2h_arrays": len(self.d2h(scalars=False)),
+            "h2d": len(self.h2d()),
+        }
+
+
+_D2H_METHODS = ("item", "tolist", "__float__", "__int__", "__bool__", "__complex__", "__index__")
+_LIBRARY_MODULES = ("torch", "cupy", "cupyx", "cupy_backends", "numpy", "array_api_compat")
+_WATCH = {"logs": [], "patches": []}
+_DEPTH = threading.local()
+
+
+@contextlib.contextmanager
+def watch_transfers() -> Iterator[TransferLog]:
+    """Record every host <-> device copy of torch and cupy arrays made inside the block.
+
+    Device to host: ``.item()``, ``.tolist()``, ``float()``/``int()``/``bool()``/``complex()``
+    of an array, torch ``.numpy()``/``np.asarray(tensor)``, cupy ``.get()``/``cupy.asnumpy``
+    (and so :func:`to_numpy`). Host to device: ``torch.as_tensor``/``asarray``/``tensor``/
+    ``from_numpy`` and ``cupy.asarray``/``array``/``ndarray.set`` of numpy arrays or lists.
+    Torch tensors on the CPU are counted as if they lived on a GPU, so a CPU-only test can
+    prove that an algorithm keeps its arrays on the backend. Copies made by a library's own
+    internals are counted once, at the outermost call.
+
+    A diagnostic: while a block is active the methods above are wrapped on the classes, for
+    every thread. Libraries not yet imported are not watched.
+    """
+    log = TransferLog()
+    if not _WATCH["logs"]:
+        _install_watch()
+    _WATCH["logs"].append(log)
+    try:
+        yield log
+    finally:
+        _WATCH["logs"].remove(log)
+        if not _WATCH["logs"]:
+            for owner, attr, original in reversed(_WATCH["patches"]):
+                if original is None:
+                    delattr(owner, attr)
+                else:
+                    setattr(owner, attr, original)
+            _WATCH["patches"].clear()
+
+
+def _install_watch() -> None:
+    targets = []  # (owner, attribute, direction, label)
+    if is_loaded("torch"):
+        torch = native("torch")
+        for attr in (*_D2H_METHODS, "numpy", "__array__"):
+            targets.append((torch.Tensor, attr, "d2h", f"Tensor.{attr}"))
+        for attr in ("as_tensor", "asarray", "tensor", "from_numpy"):
+            targets.append((torch, attr, "h2d", f"torch.{attr}"))
+    if is_loaded("cupy"):
+        cupy = native("cupy")
+        for attr in (*_D2H_METHODS, "get"):
+            targets.append((cupy.ndarray, attr, "d2h", f"ndarray.{attr}"))
+        targets.append((cupy.ndarray, "set", "h2d", "ndarray.set"))
+        targets.append((cupy, "asnumpy", "d2h", "cupy.asnumpy"))
+        for attr in ("asarray", "array"):
+            targets.append((cupy, attr, "h2d", f"cupy.{attr}"))
+    for owner, attr, direction, label in targets:
+        original = getattr(owner, attr)
+        own = owner.__dict__.get(attr)  # None: inherited, restored by deleting the wrapper
+        setattr(owner, attr, _watched(original, direction, label, isinstance(owner, type)))
+        _WATCH["patches"].append((owner, attr, own))
+
+
+def _watched(original: Any, direction: str, label: str, method: bool) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        depth = getattr(_DEPTH, "value", 0)
+        if depth == 0 and args:
+            shape = _host_shape(args[0]) if direction == "h2d" and not method else None
+            if method:
+                shape = tuple(int(d) for d in args[0].shape)
+            if shape is not None:
+                event = Transfer(direction, label, shape, _call_site())
+                for log in _WATCH["logs"]:
+                    log.events.append(event)
+        _DEPTH.value = depth + 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _DEPTH.value = depth
+
+    return wrapper
+
+
+def _host_shape(data: Any) -> tuple[int, ...] | None:
+    """Shape of host data being uploaded (None for device arrays and Python scalars)."""
+    if isinstance(data, np.ndarray):
+        return tuple(data.shape)
+    if isinstance(data, (list, tuple)):
+        return tuple(np.shape(data))
+    return None
+
+
+def _call_site() -> str:
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != __name__ and module.split(".", 1)[0] not in _LIBRARY_MODULES:
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
