@@ -79,7 +79,8 @@ def integrate(
     -------
     Evolution(state, history); ``history`` has lists ``time``, ``norm``, ``energy``
     (``⟨Y, HY⟩`` when the operator has ``.hamiltonian``), ``max_rank``, ``ranks`` (per bond),
-    ``rejected`` (per step), ``seconds`` (per step) and ``observables`` ({name: list}), plus
+    ``rejected`` (per step), ``seconds`` and ``cpu_seconds`` (wall and process time per
+    step) and ``observables`` ({name: list}), plus
     ``interrupted`` (Ctrl-C stops the run and returns what was done).
     """
     _check_options(method, tol, substep, dt, t_final, max_rejections, operator)
@@ -95,14 +96,14 @@ def integrate(
     pool = executor or own_pool
     bar = _progress_bar(progress, n_steps)
     t, envs = 0.0, {}
-    _record(history, state, kind, t, 0, 0.0, operator, observables, envs)
+    _record(history, state, kind, t, 0, (0.0, 0.0), operator, observables, envs)
     try:
         for n in range(n_steps):
             h = min(dt, t_final - t)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             state, rejected = run.step(state, t, h, pool)
             t = (n + 1) * dt if n + 1 < n_steps else float(t_final)
-            elapsed = time.perf_counter() - start
+            elapsed = (time.perf_counter() - start, time.process_time() - cpu)
             _record(history, state, kind, t, rejected, elapsed, operator, observables, envs)
             if bar is not None:
                 bar(n + 1, n_steps, t)
@@ -271,7 +272,7 @@ def _as_tree(state: Any, kind: Any) -> tuple[Any, dict]:
 
 # ---------------------------------------------------------------------------- history
 def _new_history(observables: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("time", "norm", "energy", "max_rank", "ranks", "rejected", "seconds")
+    keys = ("time", "norm", "energy", "max_rank", "ranks", "rejected", "seconds", "cpu_seconds")
     hist: dict[str, Any] = {k: [] for k in keys}
     hist["observables"] = {name: [] for name in observables}
     hist["interrupted"] = False
@@ -288,7 +289,8 @@ def _record(hist, state, kind, t, rejected, seconds, operator, observables, envs
     hist["ranks"].append(ranks)
     hist["max_rank"].append(max(ranks.values()))
     hist["rejected"].append(int(rejected))
-    hist["seconds"].append(float(seconds))
+    hist["seconds"].append(float(seconds[0]))
+    hist["cpu_seconds"].append(float(seconds[1]))
     for name, obs in observables.items():
         hist["observables"][name].append(_expect(obs, info, arrays, envs))
 

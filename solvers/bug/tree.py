@@ -109,11 +109,11 @@ def sequential_step(
 
     def leaf(x: str) -> None:
         u0 = arrays[x]
-        if _spin_leaf(u0):
-            uh = u0
-        else:
-            k1 = solve(env.leaf_rhs(x, prep.down[x]), prep.init[x], t0, h)
-            uh = lowrank.augmented_basis(u0, k1) if augment else lowrank.orth(k1)
+        if _spin_leaf(u0):  # complete basis: unchanged, M̂ = I (stored as None)
+            new[x], mhat[x], ups[x] = u0, None, prep.ups[x]
+            return
+        k1 = solve(env.leaf_rhs(x, prep.down[x]), prep.init[x], t0, h)
+        uh = lowrank.augmented_basis(u0, k1) if augment else lowrank.orth(k1)
         new[x], mhat[x] = uh, lowrank.ct(uh) @ u0
         ups[x] = env.leaf_up(x, uh)
 
@@ -121,7 +121,8 @@ def sequential_step(
         kids = info.children[x]
         c0, old = prep.init[x], arrays[x]
         for j, ch in enumerate(kids):
-            c0, old = mode_product(c0, mhat[ch], j), mode_product(old, mhat[ch], j)
+            if mhat[ch] is not None:
+                c0, old = mode_product(c0, mhat[ch], j), mode_product(old, mhat[ch], j)
         child_ups = [ups[c] for c in kids]
         c1 = solve(env.node_rhs(x, child_ups, prep.down[x]), c0, t0, h)
         if x == info.root:
