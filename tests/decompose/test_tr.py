@@ -211,3 +211,15 @@ def test_tol_unreachable_warns():
         t = tr(x, tol=1e-12, max_iter=1)
     assert any("not reached" in str(w.message) for w in caught)
     assert t.history
+
+
+def test_ctrl_c_returns_last_sweep():
+    x = ring((5, 6, 7), (2, 2, 2), 17).to_tensor()
+
+    def stop(sweep, err):
+        if sweep == 2:
+            raise KeyboardInterrupt
+
+    t = tr(x, 2, init="random", improvement_tol=0, progress=stop)
+    assert t.options["interrupted"] is True
+    assert len(t.history) == 2

@@ -135,3 +135,14 @@ def test_torch_backend():
     assert isinstance(tt, TR)
     assert isinstance(tt.to_tensor(), torch.Tensor)
     np.testing.assert_allclose(tt.to_tensor().numpy(), t.to_tensor(), atol=1e-12)
+
+
+def test_to_tt_is_exact():
+    tt_mod = pytest.importorskip("tnkit.formats.tt")
+    t = ring((3, 4, 5, 2), (2, 3, 2, 3))
+    tt = t.to_tt()
+    assert isinstance(tt, tt_mod.TT)
+    assert tt.rank == (3 * 2, 3 * 3, 3 * 2)
+    np.testing.assert_allclose(tt.to_tensor(), t.to_tensor(), atol=1e-12)
+    two = ring((4, 5), (2, 3))
+    np.testing.assert_allclose(two.to_tt().to_tensor(), two.to_tensor(), atol=1e-12)
