@@ -40,7 +40,7 @@ def _data(shape=SHAPE, seed=0, dtype=np.float64):
     return x.astype(dtype)
 
 
-def _low_rank(seed=0):
+def low_rank_ring(seed=0):
     """A noisy ring of rank 2 (ALS converges but not in one sweep)."""
     rng = np.random.default_rng(seed)
     cores = [rng.standard_normal((2, n, 2)) for n in SHAPE]
@@ -57,7 +57,7 @@ def _assert_torch(arrays):
         assert isinstance(a, torch.Tensor), type(a)
 
 
-def _close(a, b, rtol=1e-9):
+def assert_close(a, b, rtol=1e-9):
     a, b = backend.to_numpy(a), backend.to_numpy(b)
     assert np.linalg.norm(a - b) <= rtol * max(np.linalg.norm(a), 1e-300)
 
@@ -68,10 +68,10 @@ def test_einsum_and_sliced_einsum_match_numpy():
     ref = np.einsum("ab,bc,ca->", *ops)
     out = contract.einsum("ab,bc,ca->", *map(_t, ops))
     assert isinstance(out, torch.Tensor)
-    _close(ref, out)
+    assert_close(ref, out)
     sliced = contract.einsum("ab,bc,cd->ad", *map(_t, ops), memory_limit=250)
     assert isinstance(sliced, torch.Tensor)
-    _close(np.einsum("ab,bc,cd->ad", *ops), sliced)
+    assert_close(np.einsum("ab,bc,cd->ad", *ops), sliced)
 
 
 def _chain(like):
@@ -85,9 +85,9 @@ def _chain(like):
 def test_network_operations_stay_torch_and_match_numpy():
     ref, net = _chain(np.asarray), _chain(_t)
     assert net.backend == "torch"
-    _close(ref.contract(), net.contract())
+    assert_close(ref.contract(), net.contract())
     assert net.norm() == pytest.approx(ref.norm(), rel=1e-12)
-    _close(ref.inner(ref), net.inner(net))
+    assert_close(ref.inner(ref), net.inner(net))
     for op in (
         lambda n: n.conj(),
         lambda n: n.copy(deep=True),
@@ -99,12 +99,12 @@ def test_network_operations_stay_torch_and_match_numpy():
     ):
         a, b = op(ref), op(net)
         _assert_torch(b.arrays)
-        _close(a.contract(), b.contract())
+        assert_close(a.contract(), b.contract())
     half = net.astype("float32")
     assert half["A"].dtype == torch.float32
     back = net.to("numpy").to("torch")
     _assert_torch(back.arrays)
-    _close(ref.contract(), back.contract())
+    assert_close(ref.contract(), back.contract())
 
 
 def test_fuse_legs_on_torch():
@@ -113,7 +113,7 @@ def test_fuse_legs_on_torch():
     net.add_node("B", _t(_data((4, 5), 2)), ("b", "k"))
     fused = net.fuse_legs(("i", "j"), "ij")
     _assert_torch(fused.arrays)
-    _close(net.contract().reshape(6, 5), fused.contract(output=("ij", "k")))
+    assert_close(net.contract().reshape(6, 5), fused.contract(output=("ij", "k")))
 
 
 # ------------------------------------------------------------------------ decompositions
@@ -132,11 +132,11 @@ DECOMPOSITIONS = {
 
 @pytest.mark.parametrize("name", sorted(DECOMPOSITIONS))
 def test_decomposition_on_torch_matches_numpy(name):
-    x = _low_rank()
+    x = low_rank_ring()
     ref, out = DECOMPOSITIONS[name](x), DECOMPOSITIONS[name](_t(x))
     _assert_torch(out.arrays)
     assert type(out) is type(ref)
-    _close(ref.contract(), out.contract(), rtol=1e-8)
+    assert_close(ref.contract(), out.contract(), rtol=1e-8)
     np.testing.assert_allclose(out.history, ref.history, rtol=1e-7, atol=1e-12)
 
 
@@ -146,25 +146,25 @@ def test_tucker_and_tt_keep_dtype_on_torch(dtype):
     for fit in (lambda d: tk.tucker(d, rank=3, max_iter=3), lambda d: tk.tt(d, rank=3)):
         ref, out = fit(x), fit(_t(x))
         assert all(str(a.dtype) == f"torch.{dtype}" for a in out.arrays)
-        _close(ref.contract(), out.contract(), rtol=1e-4 if dtype == "float32" else 1e-9)
+        assert_close(ref.contract(), out.contract(), rtol=1e-4 if dtype == "float32" else 1e-9)
 
 
 def test_masked_fit_network_on_torch_matches_numpy():
-    x = _low_rank(1)
+    x = low_rank_ring(1)
     mask = np.random.default_rng(2).random(SHAPE) < 0.7
     net = Structure.topology("ring", [2, 2, 2]).to_network(SHAPE, 0)
     ref = tk.fit_network(x, net, mask=mask, max_iter=4)
     out = tk.fit_network(_t(x), net, mask=_t(mask), max_iter=4)
     _assert_torch(out.arrays)
-    _close(ref.contract(), out.contract(), rtol=1e-8)
+    assert_close(ref.contract(), out.contract(), rtol=1e-8)
 
 
 @needs_cp
 def test_cp_on_torch_matches_numpy():
-    x = _low_rank()
+    x = low_rank_ring()
     ref, out = tk.cp(x, rank=3, max_iter=5), tk.cp(_t(x), rank=3, max_iter=5)
     _assert_torch(out.arrays)
-    _close(ref.to_tensor(), out.to_tensor(), rtol=1e-8)
+    assert_close(ref.to_tensor(), out.to_tensor(), rtol=1e-8)
 
 
 # ------------------------------------------------------------------------ search and BUG
@@ -180,12 +180,12 @@ def _fit_payload(x, sweeps):
 
 
 def test_structure_search_evaluation_on_torch_matches_numpy():
-    x = _low_rank(2)
+    x = low_rank_ring(2)
     ref, out = fit_job(_fit_payload(x, 5)), fit_job(_fit_payload(_t(x), 5))
     assert out["rse"] == pytest.approx(ref["rse"], rel=1e-9)
     assert out["sweeps"] == ref["sweeps"] == 5
     for name, a in ref["arrays"].items():  # results come back as numpy (cache, checkpoints)
-        _close(a, out["arrays"][name], rtol=1e-8)
+        assert_close(a, out["arrays"][name], rtol=1e-8)
 
 
 @pytest.mark.xfail(
@@ -194,7 +194,7 @@ def test_structure_search_evaluation_on_torch_matches_numpy():
     "input's backend and has no device= option yet (issue 7 asks for device='gpu')",
 )
 def test_structure_search_keeps_the_input_backend():
-    res = search.greedy(_t(_low_rank(2)), target_rse=0.5, budget=2, seed=0)
+    res = search.greedy(_t(low_rank_ring(2)), target_rse=0.5, budget=2, seed=0)
     _assert_torch(res.network.arrays)
 
 
@@ -205,7 +205,7 @@ def test_matrix_bug_on_torch_matches_numpy(method):
     ref, _ = bug.integrate(op, y0, 0.1, dt=0.05, method=method, tol=1e-8)
     out, hist = bug.integrate(op, LowRank(*map(_t, y0)), 0.1, dt=0.05, method=method, tol=1e-8)
     _assert_torch(out)
-    _close(to_dense(ref), to_dense(out), rtol=1e-10)
+    assert_close(to_dense(ref), to_dense(out), rtol=1e-10)
     assert hist["time"][-1] == pytest.approx(0.1)
 
 
@@ -215,11 +215,11 @@ def test_ttn_bug_on_torch_matches_numpy():
     ref, _ = bug.integrate(op, y0, 0.1, dt=0.05, method="adaptive", tol=1e-8)
     out, _ = bug.integrate(op, y0.to("torch"), 0.1, dt=0.05, method="adaptive", tol=1e-8)
     _assert_torch(out.arrays)
-    _close(ref.to_tensor(), out.to_tensor(), rtol=1e-10)
+    assert_close(ref.to_tensor(), out.to_tensor(), rtol=1e-10)
 
 
 # ------------------------------------------------------------------------ transfer audits
-def _per_sweep(run, n1=2, n2=4):
+def per_sweep_transfers(run, n1=2, n2=4):
     """(per-sweep transfer summary, sweeps done) from runs of ``n1`` and ``n2`` sweeps."""
     logs = []
     for n in (n1, n2):
@@ -257,8 +257,8 @@ if HAS_CP:
 @pytest.mark.parametrize("name", sorted(SWEEPS))
 def test_als_sweep_copies_no_array_to_the_host(name):
     run, allowed, _why = SWEEPS[name]
-    x = _t(_low_rank(3))
-    per = _per_sweep(lambda n: run(x, n))
+    x = _t(low_rank_ring(3))
+    per = per_sweep_transfers(lambda n: run(x, n))
     assert per["d2h_arrays"] == 0
     assert per["d2h_scalars"] <= allowed
 
@@ -280,8 +280,8 @@ _H2D_XFAIL = {
 )
 def test_als_sweep_uploads_nothing_from_the_host(name):
     run, _allowed, _why = SWEEPS[name]
-    x = _t(_low_rank(3))
-    assert _per_sweep(lambda n: run(x, n))["h2d"] == 0
+    x = _t(low_rank_ring(3))
+    assert per_sweep_transfers(lambda n: run(x, n))["h2d"] == 0
 
 
 _SCALAR_XFAIL = {
@@ -303,8 +303,8 @@ _SCALAR_XFAIL = {
 def test_als_sweep_syncs_one_error_norm(name):
     """The goal of issue 7: one scalar (the error) per sweep reaches the host."""
     run, _allowed, _why = SWEEPS[name]
-    x = _t(_low_rank(3))
-    assert _per_sweep(lambda n: run(x, n))["d2h_scalars"] <= 1
+    x = _t(low_rank_ring(3))
+    assert per_sweep_transfers(lambda n: run(x, n))["d2h_scalars"] <= 1
 
 
 @pytest.mark.parametrize("method", bug.METHODS)
