@@ -101,3 +101,16 @@ def test_torch_tensors():
     )
     assert isinstance(y1.s, torch.Tensor)
     assert np.linalg.norm(lowrank.to_dense(y1).numpy() - a(0.1)) < 1e-12
+
+
+def test_bad_arguments():
+    a, y0 = _moving_matrix()
+    steps = _constant_steps(a(0.1) - a(0.0))
+    with pytest.raises(ValueError):
+        lowrank.bug_step(y0.u, y0.s[:2], y0.v, **steps)
+    with pytest.raises(ValueError):
+        lowrank.bug_step(*y0, **steps, tol=1.5)
+    with pytest.raises(TypeError):
+        lowrank.bug_step(*y0, **{**steps, "k_step": None})
+    with pytest.raises(ValueError):
+        lowrank.parallel_bug_step(*y0, **steps, rank_max=0)

@@ -115,6 +115,29 @@ def parallel_coefficients(s_bar: Any, k1: Any, l1: Any, u_new: Any, v_new: Any) 
     return xp.concat([top, bottom], axis=0)
 
 
+def _check_step(
+    u: Any, s: Any, v: Any, steps: dict, tol: Any, max_error: Any, rank_max: Any
+) -> None:
+    """Validate the arguments of :func:`bug_step` / :func:`parallel_bug_step`."""
+    for name, a in (("u", u), ("s", s), ("v", v)):
+        if getattr(a, "ndim", None) != 2:
+            raise TypeError(f"{name} must be a matrix (2-D array), got {type(a).__name__}")
+    if u.shape[1] != s.shape[0] or v.shape[1] != s.shape[1]:
+        raise ValueError(
+            f"need u (m, r), s (r, q), v (n, q); got {tuple(u.shape)}, {tuple(s.shape)}, "
+            f"{tuple(v.shape)}"
+        )
+    for name, f in steps.items():
+        if not callable(f):
+            raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+    if tol is not None and not 0 < tol < 1:
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    if max_error is not None and not max_error >= 0:
+        raise ValueError(f"max_error must be >= 0, got {max_error!r}")
+    if rank_max is not None and (int(rank_max) != rank_max or rank_max < 1):
+        raise ValueError(f"rank_max must be a positive integer, got {rank_max!r}")
+
+
 def _run_both(executor: Executor | None, f: Callable, a: tuple, g: Callable, b: tuple) -> tuple:
     if executor is None:
         return f(*a), g(*b)
@@ -153,6 +176,8 @@ def bug_step(
     rank_max : cap on the new rank.
     executor : run the K- and L-steps concurrently on it (they are independent).
     """
+    steps = {"k_step": k_step, "l_step": l_step, "s_step": s_step}
+    _check_step(u, s, v, steps, tol, max_error, rank_max)
     k1, l1 = _run_both(executor, k_step, (u @ s, v), l_step, (v @ ct(s), u))
     if augment:
         u_hat, v_hat = augmented_basis(u, k1), augmented_basis(v, l1)
@@ -187,6 +212,8 @@ def parallel_bug_step(
     ``([U0, Ũ], Ŝ, [V0, Ṽ])`` that a step-rejection rule inspects (Ceruti, Kusch & Lubich,
     SISC 2024). Truncation as in :func:`bug_step`.
     """
+    steps = {"k_step": k_step, "l_step": l_step, "s_step": s_step}
+    _check_step(u, s, v, steps, tol, max_error, rank_max)
     if executor is None:
         k1, l1, s_bar = k_step(u @ s, v), l_step(v @ ct(s), u), s_step(s, u, v)
     else:

@@ -142,7 +142,6 @@ class SumOfProductsEnv:
         ]
         if down.outside is not None:
             terms.append((1, {p: down.outside}))
-        child = self.info.children[x][i]
         cross = {}
         for k, axes, out in self.multi[x]:
             factors = {j: ups[j].cross[k] for j in axes if j != i}
@@ -153,7 +152,6 @@ class SumOfProductsEnv:
             else:
                 terms.append((self.coef[k], factors))
         outside = bracket(q, apply_local(q, terms), i) if terms else None
-        assert set(cross) == set(self.cross_up[child])
         return Down(outside, cross)
 
     # ---------------------------------------------------------------- right-hand sides
@@ -238,11 +236,7 @@ class DenseEnv:
         sites = tuple(s for up in ups for s in up.sites) + (down.sites if down else ())
 
         def rhs(t: float, c: Any) -> Any:
-            return _project(
-                self._apply(t, sites, _join(c, bases)),
-                bases[:-1] if down else bases,
-                down.basis if down else None,
-            )
+            return _project(self._apply(t, sites, _join(c, bases)), bases, None)
 
         return rhs
 

@@ -55,23 +55,37 @@ def _sop_factors(op: SumOfProducts, like: Any) -> FactorOperator:
     def left(m: Any, x: Any) -> Any:
         return x if m is None else m @ x
 
-    def proj(m: Any, w: Any, transpose: bool) -> Any:
-        """``wᴴ mᵀ w`` (or ``wᴴ m w``); ``None`` for the identity."""
+    cache: dict[tuple[int, int, str], tuple[Any, Any]] = {}
+
+    def proj(m: Any, w: Any, kind: str) -> Any:
+        """``wᴴ mᵀ w`` (kind "T"), ``wᴴ m w`` ("N") or ``wᴴ mᴴ w`` ("H"); ``None`` for identity.
+
+        Remembered per (basis, matrix) while the same basis object is passed (one substep).
+        """
         if m is None:
             return None
-        return ct(w) @ ((m.T if transpose else m) @ w)
+        key = (id(w), id(m), kind)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is w:
+            return hit[1]
+        mm = {"T": m.T, "N": m, "H": ct(m)}[kind]
+        value = ct(w) @ (mm @ w)
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = (w, value)
+        return value
 
     def k_rhs(t: float, kk: Any, v: Any) -> Any:
         out = 0
         for c, a, b in terms:
-            pb = proj(b, v, True)
+            pb = proj(b, v, "T")
             out = out + c * (left(a, kk) if pb is None else left(a, kk) @ pb)
         return out
 
     def l_rhs(t: float, ll: Any, u: Any) -> Any:
         out = 0
         for c, a, b in terms:
-            pa = proj(None if a is None else ct(a), u, False)
+            pa = proj(a, u, "H")
             bl = ll if b is None else xp.conj(b) @ ll
             out = out + complex(c).conjugate() * (bl if pa is None else bl @ pa)
         return out
@@ -79,7 +93,7 @@ def _sop_factors(op: SumOfProducts, like: Any) -> FactorOperator:
     def s_rhs(t: float, ss: Any, u: Any, v: Any) -> Any:
         out = 0
         for c, a, b in terms:
-            pa, pb = proj(a, u, False), proj(b, v, True)
+            pa, pb = proj(a, u, "N"), proj(b, v, "T")
             y = ss if pa is None else pa @ ss
             out = out + c * (y if pb is None else y @ pb)
         return out

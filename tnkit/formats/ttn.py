@@ -334,8 +334,8 @@ class TTN(Format):
                 c = np.zeros(shape)
                 c[(0,) * len(shape)] = scale
             else:
-                dims[name] = min(rank, int(np.prod(shape)), _outside(info, name, vecs))
-                c = np.eye(int(np.prod(shape)), dims[name]).reshape(shape + (dims[name],))
+                dims[name] = min(rank, math.prod(shape), _outside(info, name, vecs))
+                c = np.eye(math.prod(shape), dims[name]).reshape(shape + (dims[name],))
             arrays[name] = backend.asarray_like(c, like)
         return cls(info.tree, arrays)
 
@@ -387,7 +387,7 @@ def _rank_caps(info: TreeInfo, rank: Any) -> dict[str, int]:
 def _outside(info: TreeInfo, name: str, vecs: Sequence[Any]) -> int:
     """Product of the mode sizes outside the subtree of ``name`` (a bond's largest useful rank)."""
     inside = set(info.sites[name])
-    return int(np.prod([v.shape[0] for k, v in enumerate(vecs) if k not in inside]))
+    return math.prod(int(v.shape[0]) for k, v in enumerate(vecs) if k not in inside)
 
 
 def _complete(v: Any, r: int) -> Any:
