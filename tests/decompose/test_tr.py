@@ -223,3 +223,14 @@ def test_ctrl_c_returns_last_sweep():
     t = tr(x, 2, init="random", improvement_tol=0, progress=stop)
     assert t.options["interrupted"] is True
     assert len(t.history) == 2
+
+
+def test_matrix_input_and_float32():
+    x = ring((8, 9), (3, 2), 18).to_tensor()
+    for method in ("svd", "als"):
+        assert rel(tr(x, (3, 2), method=method), x) <= 1e-8
+    y = ring((10, 11, 12, 13), (3, 3, 3, 3), 19).to_tensor().astype(np.float32)
+    t = tr(y, 3)
+    assert t.cores[0].dtype == np.float32
+    assert rel(t, y) <= 1e-5
+    assert t.history[-1] == pytest.approx(rel(t, y), rel=1e-3)
