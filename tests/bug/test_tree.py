@@ -103,3 +103,15 @@ def test_bad_input():
         SumOfProducts((2, 2), [(1.0, {0: np.eye(2)})]) and bug.integrate(
             DenseOperator(lambda t, y: y, (2,) * 8), Y8, 1.0, dt=0.1, substep="expm"
         )
+
+
+def test_torch_state_matches_numpy():
+    torch = pytest.importorskip("torch")
+    tree = problems.binary_tree(4)
+    op = problems.transverse_field_ising(4)
+    y0 = problems.all_up(tree, rank=2)
+    for method in bug.METHODS:
+        a, _ = bug.integrate(op, y0, 0.125, dt=1 / 32, method=method)
+        b, _ = bug.integrate(op, y0.to("torch"), 0.125, dt=1 / 32, method=method)
+        assert isinstance(b["node"], torch.Tensor)
+        assert np.linalg.norm(b.to_tensor().numpy() - a.to_tensor()) < 1e-12
