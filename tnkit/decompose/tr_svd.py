@@ -34,6 +34,9 @@ from .. import backend, linalg
 
 N_DRAWS = 2
 N_REFINE = 2
+# the split builds an R^2 x R^2 form (R = r_a r_b, cost ~R^4 r_a r_c); above this R the
+# plain reshape is used (ALS then does the work)
+MAX_SPLIT = 49
 _MAX_TRIES = 30
 
 
@@ -76,7 +79,7 @@ def tr_svd(x: Any, ranks: tuple[int, ...], *, seed: int = 0) -> list[Any]:
     u1, w = _first_step(xr, r0 * r1)
     xp = backend.namespace(x)
     t = None
-    if split and r0 > 1 and r1 > 1:
+    if split and r0 > 1 and r1 > 1 and r0 * r1 <= MAX_SPLIT:
         t = _kron_split(w, tuple(int(d) for d in xr.shape), r0, r1, rr[1], seed)
     cores = _finish(xp, xr, u1, w, t, r0, r1, ranks=rr[1:-1], max_error=None)
     return cores[-s:] + cores[:-s] if s else cores
@@ -120,7 +123,7 @@ def _tol_candidate(
     xp = backend.namespace(xr)
     dims = tuple(int(d) for d in xr.shape)
     t = None
-    if len(dims) >= 3 and r0 > 1 and r1 > 1:
+    if len(dims) >= 3 and r0 > 1 and r1 > 1 and r0 * r1 <= MAX_SPLIT:
         _, s2, _, _ = linalg.truncated_svd(xp.reshape(w, (r0 * r1 * dims[1], -1)), max_error=delta)
         r2 = max(1, -(-int(s2.shape[0]) // r0))
         if dims[1] >= r1 * r2 and math.prod(dims[2:]) >= r0 * r2:
