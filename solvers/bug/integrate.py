@@ -50,8 +50,9 @@ def integrate(
     executor: Executor | None = None,
     workers: int = 1,
     max_rejections: int = 8,
+    t0: float = 0.0,
 ) -> Evolution:
-    """Integrate ``Ẏ = F(t, Y)`` from ``Y(0) = y0`` to ``t_final`` with steps ``dt``.
+    """Integrate ``Ẏ = F(t, Y)`` from ``Y(t0) = y0`` to ``t_final`` with steps ``dt``.
 
     Parameters
     ----------
@@ -74,6 +75,7 @@ def integrate(
         pool of ``workers`` threads). The parallel method runs every leaf and node step of a
         step concurrently; the others run siblings (matrix: K and L) concurrently.
     max_rejections : parallel method: at most this many rejected attempts per step.
+    t0 : start time (resume an interrupted run from its last state and time).
 
     Returns
     -------
@@ -83,26 +85,26 @@ def integrate(
     step) and ``observables`` ({name: list}), plus
     ``interrupted`` (Ctrl-C stops the run and returns what was done).
     """
-    _check_options(method, tol, substep, dt, t_final, max_rejections, operator)
+    _check_options(method, tol, substep, dt, t_final, t0, max_rejections, operator)
     state, kind = _as_state(y0, operator)
     observables = dict(observables or {})
     _check_rank_max(rank_max, state, kind)
     for name, obs in {"operator": operator, **observables}.items():
         _check_sites(obs, state, kind, name)
     run = _Runner(operator, kind, method, tol, rank_max, solver(substep), max_rejections)
-    n_steps = max(1, math.ceil(t_final / dt - 1e-9))
+    n_steps = max(1, math.ceil((t_final - t0) / dt - 1e-9))
     history = _new_history(observables)
     own_pool = ThreadPoolExecutor(workers) if executor is None and workers > 1 else None
     pool = executor or own_pool
     bar = _progress_bar(progress, n_steps)
-    t, envs = 0.0, {}
+    t, envs = float(t0), {}
     _record(history, state, kind, t, 0, (0.0, 0.0), operator, observables, envs)
     try:
         for n in range(n_steps):
             h = min(dt, t_final - t)
             start, cpu = time.perf_counter(), time.process_time()
             state, rejected = run.step(state, t, h, pool)
-            t = (n + 1) * dt if n + 1 < n_steps else float(t_final)
+            t = t0 + (n + 1) * dt if n + 1 < n_steps else float(t_final)
             elapsed = (time.perf_counter() - start, time.process_time() - cpu)
             _record(history, state, kind, t, rejected, elapsed, operator, observables, envs)
             if bar is not None:
@@ -320,16 +322,20 @@ def _progress_bar(progress: Any, n_steps: int) -> Any:
 
 
 # ---------------------------------------------------------------------------- validation
-def _check_options(method, tol, substep, dt, t_final, max_rejections, operator) -> None:
+def _check_options(method, tol, substep, dt, t_final, t0, max_rejections, operator) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if substep not in SUBSTEPS:
         raise ValueError(f"substep must be one of {SUBSTEPS}, got {substep!r}")
     if not isinstance(tol, (int, float)) or not 0 < tol < 1:
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
-    for name, v in (("dt", dt), ("t_final", t_final)):
-        if not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    for name, v in (("dt", dt), ("t_final", t_final), ("t0", t0)):
+        if not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise TypeError(f"{name} must be a finite number, got {v!r}")
+    if dt <= 0 or t_final <= t0:
+        raise ValueError(
+            f"need dt > 0 and t_final > t0; got dt={dt!r}, t0={t0!r}, t_final={t_final!r}"
+        )
     if int(max_rejections) != max_rejections or max_rejections < 0:
         raise ValueError(f"max_rejections must be a non-negative integer, got {max_rejections!r}")
     if not isinstance(operator, (SumOfProducts, DenseOperator, FactorOperator)):

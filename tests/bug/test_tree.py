@@ -115,3 +115,16 @@ def test_torch_state_matches_numpy():
         b, _ = bug.integrate(op, y0.to("torch"), 0.125, dt=1 / 32, method=method)
         assert isinstance(b["node"], torch.Tensor)
         assert np.linalg.norm(b.to_tensor().numpy() - a.to_tensor()) < 1e-12
+
+
+def test_ctrl_c_returns_the_state_so_far_and_resumes():
+    def stop_after_two(step, total, t):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    y, hist = bug.integrate(OP8, Y8, 0.25, dt=1 / 16, progress=stop_after_two)
+    assert hist["interrupted"] and hist["time"][-1] == pytest.approx(0.125)
+    rest, hist2 = bug.integrate(OP8, y, 0.25, dt=1 / 16, t0=hist["time"][-1])
+    full, _ = bug.integrate(OP8, Y8, 0.25, dt=1 / 16)
+    assert hist2["time"][0] == pytest.approx(0.125) and len(hist2["time"]) == 3
+    assert np.linalg.norm(rest.to_tensor() - full.to_tensor()) < 1e-12
