@@ -47,27 +47,46 @@ def tr(
 
     Parameters
     ----------
-    x : data tensor with N >= 2 modes (numpy, torch or cupy; integers become float64).
-    rank : int (all bonds) or N ints; ``rank[k]`` joins core ``k`` and ``k+1 mod N``. Each
-        ALS core needs ``rank[k-1] * rank[k] <= prod_{j != k} n_j`` (its normal equations);
-        ``method="svd"`` also needs some mode with ``n_s >= rank[s-1] * rank[s]``.
-    tol : relative Frobenius error target in (0, 1). ``"svd"``: ranks chosen so that the
-        error is at most ``tol`` (guaranteed). ``"als"`` without ``rank``: ranks grow until
-        the error is below ``tol``; with ``rank``: ALS stops once the error is below ``tol``.
-    method : ``"als"`` or ``"svd"``.
-    init : ``"svd"`` (Kronecker-split TR-SVD), ``"random"`` or a :class:`TR` of the right shape.
-    max_iter : maximum ALS sweeps (per rank stage when ranks grow).
-    improvement_tol : ALS stops when a sweep lowers the relative error by less than this.
-    seed : seed of the random sketches, draws and random initialisation.
-    progress : ``True`` for a tqdm bar, or a callable ``f(sweep, error)``.
+    x : array
+        Data tensor with N >= 2 modes (numpy, torch or cupy; integers become float64).
+    rank : int or sequence of int, optional
+        One rank for all bonds or N ranks; ``rank[k]`` joins core ``k`` and ``k+1 mod N``.
+        Each ALS core needs ``rank[k-1] * rank[k] <= prod_{j != k} n_j`` (its normal
+        equations); ``method="svd"`` also needs a mode with ``n_s >= rank[s-1] * rank[s]``.
+    tol : float, optional
+        Relative Frobenius error target in (0, 1). ``"svd"``: ranks chosen so that the error
+        is at most ``tol`` (guaranteed). ``"als"`` without ``rank``: ranks grow until the
+        error is below ``tol``; with ``rank``: ALS stops once the error is below ``tol``.
+    method : {"als", "svd"}
+        TR-ALS (default) or the direct Kronecker-split TR-SVD.
+    init : {"svd", "random"} or TR
+        ALS start: the Kronecker-split TR-SVD, random cores, or a given ring.
+    max_iter : int
+        Maximum ALS sweeps (per rank stage when ranks grow).
+    improvement_tol : float
+        ALS stops when a sweep lowers the relative error by less than this.
+    seed : int
+        Seed of the random sketches, draws and random initialisation.
+    progress : bool or callable
+        ``True`` for a tqdm bar, or a callable ``f(sweep, error)``.
 
     Returns
     -------
-    TR with ``.history`` (relative error after each ALS sweep, from the normal equations, so
-    accurate to about ``sqrt(eps)``; the last entry is recomputed from the dense
-    reconstruction; ``[error]`` for ``"svd"``) and ``.options``. Ctrl-C during ALS returns
-    the ring of the last finished sweep (``options["interrupted"] = True``). The zero tensor
-    gives zero cores.
+    TR
+        With ``.history`` (relative error after each ALS sweep, from the normal equations, so
+        accurate to about ``sqrt(eps)``; the last entry is recomputed from the dense
+        reconstruction; ``[error]`` for ``"svd"``) and ``.options``. Ctrl-C during ALS
+        returns the ring of the last finished sweep (``options["interrupted"] = True``). The
+        zero tensor gives zero cores.
+
+    Examples
+    --------
+    >>> import numpy as np, tnkit as tk
+    >>> rng = np.random.default_rng(0)
+    >>> x = tk.TR([rng.standard_normal((2, 6, 2)) for _ in range(3)]).to_tensor()
+    >>> ring = tk.tr(x, 2, method="svd")
+    >>> bool(np.linalg.norm(ring.to_tensor() - x) < 1e-8 * np.linalg.norm(x))
+    True
     """
     x = backend.as_data_tensor(x, "x", min_ndim=2)
     if method not in METHODS:

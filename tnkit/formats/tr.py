@@ -28,7 +28,8 @@ class TR(TensorNetwork):
 
     Parameters
     ----------
-    cores : sequence of N >= 2 arrays of shape ``(r_{k-1}, n_k, r_k)`` with
+    cores : sequence of arrays
+        N >= 2 arrays of shape ``(r_{k-1}, n_k, r_k)`` with
         ``cores[k].shape[2] == cores[k+1 mod N].shape[0]``.
 
     Examples
