@@ -22,14 +22,13 @@ bases are orthonormal; the root has no parent axis.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
 import opt_einsum
 
 from tnkit import backend, contract
-from tnkit.formats.ttn import TreeInfo, mode_product
+from tnkit.formats.ttn import TreeInfo, mode_product, unfold_t
 
 from .operators import SumOfProducts
 
@@ -61,18 +60,9 @@ def apply_local(x: Any, terms: list[tuple[complex, dict[int, Any]]]) -> Any:
     return x * 0 if out is None else out
 
 
-def _unfold_t(x: Any, axis: int) -> Any:
-    """``Mat_axis(x)ᵀ``: (rest, x.shape[axis]), rest in C order of the other axes."""
-    shape = tuple(x.shape)
-    pre, post = math.prod(shape[:axis]), math.prod(shape[axis + 1 :])
-    if post == 1:
-        return x.reshape(pre, shape[axis])
-    return x.reshape(pre, shape[axis], post).swapaxes(1, 2).reshape(pre * post, shape[axis])
-
-
 def bracket(bra: Any, ket: Any, axis: int) -> Any:
     """``E[a, b] = Σ_rest conj(bra[.., a, ..]) ket[.., b, ..]`` with ``a, b`` on ``axis``."""
-    return _unfold_t(bra, axis).conj().T @ _unfold_t(ket, axis)
+    return unfold_t(bra, axis).conj().T @ unfold_t(ket, axis)
 
 
 class SumOfProductsEnv:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tnkit import backend, linalg, lowrank
-from tnkit.formats.ttn import TreeInfo, mode_product, orthonormalize
+from tnkit.formats.ttn import TreeInfo, fold_t, mode_product, orthonormalize, unfold_t
 
 Solve = Callable[[Callable, Any, float, float], Any]
 
@@ -43,10 +43,8 @@ def _shape_as(m: Any, like_shape: tuple[int, ...]) -> Any:
 
 def _qr_slot(c: Any, i: int) -> tuple[Any, Any]:
     """``Mat_i(c)ᵀ = Q R``; returns (``Q`` as a tensor shaped like ``c``, ``R``)."""
-    xp = backend.namespace(c)
-    moved = xp.moveaxis(c, i, -1)
-    q, r = linalg.qr(xp.reshape(moved, (-1, c.shape[i])))
-    return xp.moveaxis(xp.reshape(q, tuple(moved.shape[:-1]) + (q.shape[1],)), -1, i), r
+    q, r = linalg.qr(unfold_t(c, i))
+    return fold_t(q, tuple(c.shape), i), r
 
 
 def _map(executor: Executor | None, func: Callable, items: list) -> list:
@@ -232,22 +230,16 @@ def truncate_tree(
     weight: dict[str, Any] = {}
     for x in reversed(info.inner):
         c = out[x]
-        last = c.ndim - 1
-        cw = c if x == info.root else mode_product(c, weight[x], last)
+        cw = c if x == info.root else c * weight[x]  # weights act on the last (parent) axis
         for i, ch in enumerate(info.children[x]):
-            xp = backend.namespace(cw)
-            moved = xp.moveaxis(cw, i, 0)
             svd = linalg.truncated_svd(
-                xp.reshape(moved, (cw.shape[i], -1)),
-                rank=rank_max,
-                max_error=max_error,
-                method="lapack",
+                unfold_t(cw, i).T, rank=rank_max, max_error=max_error, method="lapack"
             )
             p, ph = svd.u, lowrank.ct(svd.u)
             c, cw = mode_product(c, ph, i), mode_product(cw, ph, i)
             child = out[ch]
             out[ch] = child @ p if ch in info.site else mode_product(child, p.T, child.ndim - 1)
-            weight[ch] = lowrank.diag(svd.s, p)
+            weight[ch] = svd.s
         out[x] = c
     return orthonormalize(info, out)
 

@@ -429,3 +429,23 @@ def mode_product(x: Any, m: Any, axis: int) -> Any:
     if pre == 1:
         return (m @ x.reshape(shape[axis], post)).reshape(out)
     return (m @ x.reshape(pre, shape[axis], post)).reshape(out)
+
+
+def unfold_t(x: Any, axis: int) -> Any:
+    """``Mat_axis(x)ᵀ``: a (rest, x.shape[axis]) matrix, rest in C order of the other axes."""
+    shape = tuple(x.shape)
+    pre, post = math.prod(shape[:axis]), math.prod(shape[axis + 1 :])
+    if post == 1:
+        return x.reshape(pre, shape[axis])
+    return x.reshape(pre, shape[axis], post).swapaxes(1, 2).reshape(pre * post, shape[axis])
+
+
+def fold_t(m: Any, shape: tuple[int, ...], axis: int) -> Any:
+    """Inverse of :func:`unfold_t` for a (rest, k) matrix: a tensor of ``shape`` with
+    ``shape[axis]`` replaced by ``k``."""
+    shape = tuple(shape)
+    pre, post, k = math.prod(shape[:axis]), math.prod(shape[axis + 1 :]), m.shape[1]
+    out = shape[:axis] + (k,) + shape[axis + 1 :]
+    if post == 1:
+        return m.reshape(out)
+    return m.reshape(pre, post, k).swapaxes(1, 2).reshape(out)
