@@ -51,10 +51,13 @@ class Evaluator:
         self.best: dict | None = None
         self.started = time.perf_counter()
         self.fit_seconds = 0.0
+        self.stopped = False
+        self.last: dict = {}
 
     @property
     def exhausted(self) -> bool:
-        return self.n_evaluations >= self.budget
+        """True once the budget is spent or the progress callable asked to stop."""
+        return self.stopped or self.n_evaluations >= self.budget
 
     # ------------------------------------------------------------------ public API
     def evaluate(
@@ -131,7 +134,7 @@ class Evaluator:
                 todo.append(i)
         # the same key twice in one batch is fitted once
         unique = list(dict.fromkeys(jobs[i][0] for i in todo))
-        room = max(self.budget - self.n_evaluations, 0)
+        room = 0 if self.stopped else max(self.budget - self.n_evaluations, 0)
         unique = unique[:room]
         first = {jobs[i][0]: i for i in reversed(todo)}
         run_idx = [first[k] for k in unique]
@@ -174,8 +177,10 @@ class Evaluator:
             if meta["kind"] == "fit":
                 record["structure"] = meta["structure"]
             self.log.append(record)
-        if self.progress is not None:
-            self.progress(self.status())
+        if meta["kind"] == "fit":
+            self.last = {"rse": res["rse"], "n_params": res["n_params"], "f": res["f"]}
+        if self.progress is not None and self.progress(self.status()) is True:
+            self.stopped = True
         return res
 
     def status(self) -> dict:
@@ -190,4 +195,5 @@ class Evaluator:
             "best_n_params": best.get("n_params", 0),
             "evals_per_s": self.n_evaluations / elapsed if elapsed > 0 else 0.0,
             "elapsed": elapsed,
+            "last": self.last,
         }

@@ -26,7 +26,7 @@ import numpy as np
 
 from .driver import run_search
 from .evaluator import Evaluator
-from .objective import FitOptions, grow
+from .objective import FitOptions, grow, shrink
 from .result import SearchResult
 from .structure import Structure
 
@@ -70,7 +70,10 @@ def greedy(
     seed
         Makes the search reproducible whatever the executor.
     progress
-        ``True`` for a live bar or a callable receiving a status dict.
+        ``True`` for a live bar, or a callable receiving a status dict after each evaluation
+        (``n_evaluations``, ``best_f``, ``best_rse``, ``best_n_params``, ``evals_per_s``,
+        ``elapsed``, ``last``: the latest fit's rse/n_params/f); if it returns ``True`` the
+        search stops (with the best result so far).
     max_arity
         Largest number of bonds per node (``None``: unlimited).
     score_sweeps, max_iter
@@ -121,7 +124,7 @@ def _greedy(ev, rng, max_arity, score_sweeps, prune, holdout) -> None:
     while record is not None and not ev.exhausted:
         if target is not None and record["rse"] <= target:
             break
-        edges = _edges(current, max_arity)
+        edges = _edges(current, ev.x.shape, max_arity)
         if not edges:
             break
         scores = ev.score_edges(current, edges, score_sweeps, train, held)
@@ -153,7 +156,12 @@ def _prune(ev: Evaluator, current: Structure, target: float) -> None:
         n = current.order
         pairs = [(a, b) for a in range(n) for b in range(a + 1, n) if current.ranks[a][b] > 1]
         children = [current.with_rank(a, b, current.ranks[a][b] - 1) for a, b in pairs]
-        results = ev.evaluate(children, parents=[current] * len(children))
+        net = ev.network(ev.cache[current.key_string()])
+        starts = [
+            {"structure": c, "arrays": shrink(net, c, a, b, ev.x.shape)}
+            for c, (a, b) in zip(children, pairs)
+        ]
+        results = ev.evaluate(children, starts=starts)
         ok = [
             (r["n_params"], i)
             for i, r in enumerate(results)
@@ -165,15 +173,23 @@ def _prune(ev: Evaluator, current: Structure, target: float) -> None:
         current = children[i]
 
 
-def _edges(current: Structure, max_arity: int | None) -> list[tuple[int, int]]:
+def _edges(
+    current: Structure, shape: tuple[int, ...], max_arity: int | None
+) -> list[tuple[int, int]]:
+    """Mode pairs whose bond may grow: within ``max_arity`` and below the redundancy bound
+    (a bond rank above the product of a node's other dimensions adds nothing)."""
     n = current.order
+    ranks = np.array(current.ranks)
     out = []
     for a in range(n):
         for b in range(a + 1, n):
-            if max_arity is not None and current.ranks[a][b] == 1:
+            r = ranks[a, b]
+            if max_arity is not None and r == 1:
                 if current.degree(a) >= max_arity or current.degree(b) >= max_arity:
                     continue
-            out.append((a, b))
+            cap = min(shape[m] * np.prod(ranks[m]) // r for m in (a, b))
+            if r + 1 <= cap:
+                out.append((a, b))
     return out
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tnkit.decompose.network import fit_network
+from tnkit.decompose.network import fit_network, reproducible_contract
 
 from .structure import Structure
 
@@ -53,10 +53,10 @@ class Objective:
 class FitOptions:
     """How one candidate is fitted: ALS sweeps, restarts, stopping rules."""
 
-    max_iter: int = 100
+    max_iter: int = 60
     restarts: int = 2
     tol: float | None = None
-    stall: float = 1e-5
+    stall: float = 1e-4
     noise: float = 1e-2
 
     def to_json(self) -> dict:
@@ -69,22 +69,50 @@ def job_seed(seed: int, key: str) -> int:
     return int.from_bytes(digest[:8], "little") % (2**63)
 
 
-def fit_job(payload: dict) -> dict:
-    """Fit ``payload["structure"]`` to ``x``: the best of ``restarts`` ALS runs.
+def aligned_payload(payload: dict) -> dict:
+    """The payload with every array copied to 64-byte-aligned memory.
 
-    The first run starts from ``parent`` arrays padded with noise when given (warm start);
-    the others from random normal nodes. Returns rse (on the observed entries), the arrays
-    of the best run and the seconds spent.
+    BLAS kernels round differently depending on where an input starts in memory, and an
+    array unpickled on a worker starts anywhere; aligned copies give the same bits in every
+    process.
+    """
+    out = dict(payload)
+    for key in ("x", "mask", "score_mask"):
+        if out.get(key) is not None:
+            out[key] = _aligned(out[key])
+    if out.get("parent") is not None:
+        arrays = {k: _aligned(v) for k, v in out["parent"]["arrays"].items()}
+        out["parent"] = dict(out["parent"], arrays=arrays)
+    return out
+
+
+def _aligned(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    buf = np.empty(a.nbytes + 64, dtype=np.uint8)
+    offset = (-buf.ctypes.data) % 64
+    out = buf[offset : offset + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def fit_job(payload: dict) -> dict:
+    """Fit ``payload["structure"]`` to ``x`` by ALS.
+
+    With ``parent`` arrays (warm start: the parent's nodes padded with noise) one run; without,
+    the best of ``restarts`` runs from random normal nodes. Returns rse (on the observed
+    entries), the arrays of the best run and the seconds spent.
     """
     started = time.perf_counter()
+    payload = aligned_payload(payload)
     x, mask, opts = payload["x"], payload["mask"], payload["options"]
     structure = payload["structure"]
     seed = payload["seed"]
     best = None
     with threadpool_limits(1):
-        for k in range(opts.restarts):
+        warm = payload.get("parent") is not None
+        for k in range(1 if warm else opts.restarts):
             rng_seed = seed + k
-            if k == 0 and payload.get("parent") is not None:
+            if warm:
                 start = structure.embed(
                     _as_network(payload["parent"]), x.shape, rng_seed, opts.noise
                 )
@@ -116,12 +144,13 @@ def score_edge_job(payload: dict) -> dict:
     error of ``T'`` on ``score_mask`` (held-out entries) or on all observed entries.
     """
     started = time.perf_counter()
+    payload = aligned_payload(payload)
     x, mask, opts = payload["x"], payload["mask"], payload["options"]
     parent = _as_network(payload["parent"])
     structure: Structure = payload["structure"]
     a, b = payload["edge"]
     with threadpool_limits(1):
-        dense = parent.contract()
+        dense = reproducible_contract(parent)
         slice_net = _slice_network(parent, structure, a, b, x.shape, payload["seed"], opts.noise)
         residual = x - dense
         s = fit_network(
@@ -132,7 +161,7 @@ def score_edge_job(payload: dict) -> dict:
             nodes=(f"n{a}", f"n{b}"),
             stall=0.0,
         )
-        diff = residual - s.contract()
+        diff = residual - reproducible_contract(s)
         score_mask = payload.get("score_mask")
         if score_mask is None:
             score_mask = mask
@@ -162,6 +191,26 @@ def grow(parent: Any, structure: Structure, a: int, b: int, slices: dict, shape)
         new[tuple(index)] = slices[name]
         arrays[name] = new
     return child.with_arrays(arrays)
+
+
+def shrink(net: Any, child: Structure, a: int, b: int, shape) -> dict[str, np.ndarray]:
+    """Start arrays for ``child`` (bond (a, b) one smaller than in ``net``): the two nodes are
+    merged over the bond and split again by a truncated SVD (the best local truncation)."""
+    na, nb, bond = f"n{a}", f"n{b}", f"b{min(a, b)}_{max(a, b)}"
+    rank = child.mode_ranks()[a, b]
+    merged = net.contract_nodes(na, nb, name="merged")
+    left = [g for g in net.legs(na) if g != bond]
+    right = [g for g in net.legs(nb) if g != bond]
+    split = merged.split_node("merged", left, right, rank=int(rank), bond=bond, names=(na, nb))
+    target = child.to_network(shape, 0)
+    arrays = {}
+    for name in target.nodes:
+        arr, legs = np.asarray(split[name]), list(split.legs(name))
+        if bond in legs and bond not in target.legs(name):
+            arr = arr.take(0, axis=legs.index(bond))
+            legs.remove(bond)
+        arrays[name] = np.transpose(arr, [legs.index(g) for g in target.legs(name)])
+    return arrays
 
 
 def _slice_network(parent, structure, a, b, shape, seed, noise):

@@ -52,7 +52,7 @@ def tnale(
     init_trips: int = 2,
     search_perm: bool | None = None,
     restarts: int = 2,
-    max_iter: int = 100,
+    max_iter: int = 60,
 ) -> SearchResult:
     """TnALE structure search (see the module docstring).
 

@@ -40,7 +40,7 @@ def tnls(
     samples: int = 60,
     search_perm: bool | None = None,
     restarts: int = 2,
-    max_iter: int = 100,
+    max_iter: int = 60,
 ) -> SearchResult:
     """TNLS structure search (see the module docstring); arguments as in :func:`tnale`,
     ``samples`` points per generation."""

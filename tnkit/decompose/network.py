@@ -12,10 +12,14 @@ solves the normal equations
 with a small Tikhonov ridge on ``G`` (see e.g. Holtz, Rohwedder & Schneider, "The alternating
 linear scheme for tensor format representations", SIAM J. Sci. Comput. 34, 2012, and
 Hashemizadeh et al., "Adaptive learning of tensor network structures", 2020, whose greedy
-search uses exactly this solver). ``G`` is contracted from two layers of the other nodes (ket
-and conjugated bra) and ``R`` from ``x`` and the conjugated other nodes, each with an
-opt_einsum expression planned once per structure, so no operator larger than the squared
-node size is ever formed.
+search uses exactly this solver). The operator ``G`` is never larger than the squared node
+size. For small environments (``rest x bond`` at most ``DENSE_MAX`` entries, the structure
+search's regime) ``E`` is contracted once per update and ``G = E^T conj(E)``,
+``R = X_(o) conj(E)`` are two matrix products; for larger ones ``G`` is contracted from two
+layers of the other nodes (ket and conjugated bra) and ``R`` from ``x`` and the conjugated
+other nodes, without forming ``E``. Contraction plans are built once per structure and
+cached; they run in a fixed pairwise order (:mod:`tnkit.decompose._pairwise`) so that a fit
+gives the same bits in every process, which structure search relies on.
 
 With a ``mask`` (tensor completion) only observed entries count. This module uses the exact
 per-slice normal equations: with ``W`` the 0/1 mask,
@@ -23,8 +27,8 @@ per-slice normal equations: with ``W`` the 0/1 mask,
     G[o, b, b'] = sum_r W[o, r] E[r, b] conj(E[r, b']),
     R[o, b'] = sum_r W[o, r] X[o, r] conj(E[r, b'])
 
-and one small ``b x b`` system per value of ``o`` (a batched solve). The environment ``E`` is
-contracted densely at the size of ``x`` times the bond dimension of the node.
+and one small ``b x b`` system per value of ``o`` (a batched solve), with ``E`` contracted
+densely.
 
 The error after each sweep comes for free from the last node's ``G`` and ``R``:
 ``||W(X - T)||^2 = ||W X||^2 - 2 Re <A, R> + <A G, A>``; the final history entry is recomputed
@@ -41,13 +45,14 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
-from .. import backend, contract
+from .. import backend
 from ..network import TensorNetwork
+from . import _pairwise
 
 INITS = ("given", "random")
 RIDGE = 1e-12  # relative Tikhonov regularisation of the normal equations
 EXACT_BELOW = 1e-4  # below this estimated error, compute the error from the dense network
-OPTIMIZE = "greedy"  # contraction planner: fast to plan, the search plans thousands of graphs
+DENSE_MAX = 2**22  # largest environment matrix (entries) formed densely
 
 
 def fit_network(
@@ -109,7 +114,7 @@ def fit_network(
     xp = backend.namespace(x)
     arrays = {k: backend.asarray_like(a, x) for k, a in zip(net.nodes, net.arrays)}
     arrays = {k: xp.astype(a, x.dtype) if a.dtype != x.dtype else a for k, a in arrays.items()}
-    plan = _Plan(net, x, w is not None)
+    plan = _Plan(net, x, w)
     xw = x if w is None else x * w
     xnorm2 = float(backend.to_numpy(xp.sum(xp.abs(xw) ** 2)))
     if xnorm2 == 0.0:
@@ -121,7 +126,7 @@ def fit_network(
     try:
         for sweep in range(max_iter):
             for name in update:
-                arrays[name], fit = plan.update(name, arrays, xw, w, ridge)
+                arrays[name], fit = plan.update(name, arrays, xw, ridge)
             err = math.sqrt(max(xnorm2 - fit, 0.0) / xnorm2)
             if err < EXACT_BELOW:  # the cheap estimate loses digits to cancellation here
                 err = _exact_error(net.with_arrays(arrays), x, w, xnorm2)
@@ -212,97 +217,94 @@ def _check_mask(mask: Any, x: Any) -> Any:
 
 # ---------------------------------------------------------------------------- the solver
 class _Plan:
-    """The einsum equations of one node update, built once per network structure."""
+    """The einsum equations of every node update, built once per network structure.
 
-    def __init__(self, net: TensorNetwork, x: Any, masked: bool) -> None:
-        self.order = net.nodes
-        self.legs = {n: net.legs(n) for n in net.nodes}
+    Node ``k`` is solved from its environment matrix ``E`` (rest x bond), contracted densely
+    when that matrix has at most ``DENSE_MAX`` entries (or with a mask), else from the
+    two-layer contractions of ``G`` and ``R`` that never form ``E``.
+    """
+
+    def __init__(self, net: TensorNetwork, x: Any, w: Any) -> None:
+        xp = backend.namespace(x)
+        order = net.nodes
+        node_legs = {n: net.legs(n) for n in order}
         dims = net.leg_dims
         opened = net.open_legs
-        labels = list(dict.fromkeys(g for n in self.order for g in self.legs[n]))
+        labels = list(dict.fromkeys(g for n in order for g in node_legs[n]))
         ket = {g: opt_einsum.get_symbol(i) for i, g in enumerate(labels)}
         bra = {
             g: (ket[g] if g in opened else opt_einsum.get_symbol(len(labels) + i))
             for i, g in enumerate(labels)
         }
         xterm = "".join(ket[g] for g in opened)
-        self.info: dict[str, tuple] = {}
-        for name in self.order:
-            legs = self.legs[name]
+        sym_dims = {ket[g]: dims[g] for g in labels} | {bra[g]: dims[g] for g in labels}
+        xw = x if w is None else x * w
+        self.info: dict[str, dict] = {}
+        for name in order:
+            legs = node_legs[name]
             own_open = tuple(g for g in legs if g in opened)
             own_bond = tuple(g for g in legs if g not in opened)
-            others = [n for n in self.order if n != name]
+            rest = tuple(g for g in opened if g not in own_open)
+            others = [n for n in order if n != name]
             o_size = math.prod(dims[g] for g in own_open)
             b_size = math.prod(dims[g] for g in own_bond)
+            r_size = math.prod(dims[g] for g in rest)
             perm = tuple(legs.index(g) for g in own_open + own_bond)
-            inv = tuple(int(i) for i in np.argsort(perm))
-            shape_ob = tuple(dims[g] for g in own_open + own_bond)
-            kt = [("".join(ket[g] for g in self.legs[n])) for n in others]
-            bt = [("".join(bra[g] for g in self.legs[n])) for n in others]
-            shp = [tuple(dims[g] for g in self.legs[n]) for n in others]
+            kt = tuple("".join(ket[g] for g in node_legs[n]) for n in others)
             bond_ket = "".join(ket[g] for g in own_bond)
-            bond_bra = "".join(bra[g] for g in own_bond)
-            o_term = "".join(ket[g] for g in own_open)
-            xshape = tuple(dims[g] for g in opened)
-            if not masked:
-                gram = contract.expression(
-                    ",".join(kt + bt) + "->" + bond_ket + bond_bra, *shp, *shp, optimize=OPTIMIZE
-                )
-                rhs = contract.expression(
-                    ",".join([xterm] + bt) + "->" + o_term + bond_bra,
-                    xshape,
-                    *shp,
-                    optimize=OPTIMIZE,
-                )
-                env = None
+            info = {
+                "others": others,
+                "sizes": (o_size, b_size, r_size),
+                "inv": tuple(int(i) for i in np.argsort(perm)),
+                "shape_ob": tuple(dims[g] for g in own_open + own_bond),
+            }
+            dense = w is not None or r_size * b_size <= DENSE_MAX
+            if dense:
+                xaxes = tuple(opened.index(g) for g in own_open + rest)
+                info["x"] = xp.reshape(xp.permute_dims(xw, xaxes), (o_size, r_size))
+                if w is not None:
+                    info["w"] = xp.reshape(xp.permute_dims(w, xaxes), (o_size, r_size))
+                rterm = "".join(ket[g] for g in rest)
+                info["env"] = _plan(kt, rterm + bond_ket, sym_dims) if others else None
             else:
-                rest = "".join(ket[g] for g in opened if g not in own_open)
-                env = (
-                    contract.expression(
-                        ",".join(kt) + "->" + rest + bond_ket, *shp, optimize=OPTIMIZE
-                    )
-                    if others
-                    else None
-                )
-                eshape = tuple(dims[g] for g in opened if g not in own_open) + tuple(
-                    dims[g] for g in own_bond
-                )
-                gram = contract.expression(
-                    f"{xterm},{rest + bond_ket},{rest + bond_bra}->{o_term + bond_ket + bond_bra}",
-                    xshape,
-                    eshape,
-                    eshape,
-                    optimize=OPTIMIZE,
-                )
-                rhs = contract.expression(
-                    f"{xterm},{rest + bond_bra}->{o_term + bond_bra}",
-                    xshape,
-                    eshape,
-                    optimize=OPTIMIZE,
-                )
-            self.info[name] = (others, gram, rhs, env, o_size, b_size, perm, inv, shape_ob)
+                bt = tuple("".join(bra[g] for g in node_legs[n]) for n in others)
+                bond_bra = "".join(bra[g] for g in own_bond)
+                o_term = "".join(ket[g] for g in own_open)
+                info["gram"] = _plan(kt + bt, bond_ket + bond_bra, sym_dims)
+                info["rhs"] = _plan((xterm, *bt), o_term + bond_bra, sym_dims)
+            self.info[name] = info
 
-    def update(self, name: str, arrays: dict, xw: Any, w: Any, ridge: float) -> tuple[Any, float]:
+    def update(self, name: str, arrays: dict, xw: Any, ridge: float) -> tuple[Any, float]:
         """Solve the normal equations for node ``name``; return it and the drop of the squared
         error below ``||W x||^2``."""
-        others, gram, rhs, env, o_size, b_size, perm, inv, shape_ob = self.info[name]
+        info = self.info[name]
+        o_size, b_size, r_size = info["sizes"]
         xp = backend.namespace(xw)
-        ops = [arrays[n] for n in others]
-        conj_ops = [xp.conj(a) for a in ops] if backend.is_complex(xw) else ops
-        if w is None:
-            g = xp.reshape(gram(*ops, *conj_ops), (b_size, b_size))
-            r = xp.reshape(rhs(xw, *conj_ops), (o_size, b_size))
-            a = _solve(xp, g, r, ridge)
-            fit = _quad(xp, a, g, r)
+        cplx = backend.is_complex(xw)
+        ops = [arrays[n] for n in info["others"]]
+        if "env" in info:
+            env = info["env"]
+            e = xp.reshape(env(*ops), (r_size, b_size)) if env is not None else _ones(xw)
+            ec = xp.conj(e) if cplx else e
+            r = info["x"] @ ec
+            if "w" in info:
+                g = xp.matrix_transpose(info["w"][:, :, None] * e[None, :, :]) @ ec[None, :, :]
+                a = _solve_batched(xp, g, r, ridge)
+            else:
+                g = xp.matrix_transpose(e) @ ec
+                a = _solve(xp, g, r, ridge)
         else:
-            e = env(*ops) if env is not None else xp.ones((), dtype=xw.dtype)
-            ec = xp.conj(e) if backend.is_complex(xw) else e
-            g = xp.reshape(gram(w, e, ec), (o_size, b_size, b_size))
-            r = xp.reshape(rhs(xw, ec), (o_size, b_size))
-            a = _solve_batched(xp, g, r, ridge)
-            fit = _quad(xp, a, g, r)
-        a = xp.permute_dims(xp.reshape(a, shape_ob), inv)
-        return a, fit
+            conj_ops = [xp.conj(op) for op in ops] if cplx else ops
+            g = xp.reshape(info["gram"](*ops, *conj_ops), (b_size, b_size))
+            r = xp.reshape(info["rhs"](xw, *conj_ops), (o_size, b_size))
+            a = _solve(xp, g, r, ridge)
+        fit = _quad(xp, a, g, r)
+        return xp.permute_dims(xp.reshape(a, info["shape_ob"]), info["inv"]), fit
+
+
+def _ones(like: Any) -> Any:
+    """The 1 x 1 environment of a network with a single node."""
+    return backend.asarray_like(np.ones((1, 1)), like, dtype=like.dtype)
 
 
 def _solve(xp: Any, g: Any, r: Any, ridge: float) -> Any:
@@ -341,17 +343,36 @@ def _device(a: Any) -> dict:
 
 
 def _random_start(net, x, plan, arrays, seed, xnorm):
+    xp = backend.namespace(x)
     rng = np.random.default_rng(seed)
     out = {k: backend.random_normal(tuple(a.shape), x, rng) for k, a in arrays.items()}
-    out = {k: backend.namespace(x).astype(a, x.dtype) for k, a in out.items()}
-    norm = net.with_arrays(out).norm()
+    out = {k: xp.astype(a, x.dtype) for k, a in out.items()}
+    dense = reproducible_contract(net.with_arrays(out))
+    norm = math.sqrt(float(backend.to_numpy(xp.sum(xp.abs(dense) ** 2))))
     factor = (xnorm / norm) ** (1.0 / len(out)) if norm > 0 else 1.0
     return {k: a * factor for k, a in out.items()}
 
 
+def reproducible_contract(net: TensorNetwork) -> Any:
+    """``net.contract()`` with the same bits in every process (see :mod:`._pairwise`)."""
+    labels = list(dict.fromkeys(g for n in net.nodes for g in net.legs(n)))
+    sym = {g: opt_einsum.get_symbol(i) for i, g in enumerate(labels)}
+    dims = net.leg_dims
+    terms = tuple("".join(sym[g] for g in net.legs(n)) for n in net.nodes)
+    output = "".join(sym[g] for g in net.open_legs)
+    return _plan(terms, output, {sym[g]: dims[g] for g in labels})(*net.arrays)
+
+
+def _plan(terms: tuple[str, ...], output: str, dims: dict[str, int]) -> Any:
+    used = set("".join(terms))
+    return _pairwise.plan(
+        terms, output, tuple(sorted((c, d) for c, d in dims.items() if c in used))
+    )
+
+
 def _exact_error(net: TensorNetwork, x: Any, w: Any, xnorm2: float) -> float:
     xp = backend.namespace(x)
-    diff = net.contract() - x
+    diff = reproducible_contract(net) - x
     if w is not None:
         diff = diff * w
     return math.sqrt(float(backend.to_numpy(xp.sum(xp.abs(diff) ** 2)))) / math.sqrt(xnorm2)

@@ -1,0 +1,34 @@
+"""The runner resubmits a job whose worker died, and keeps the input order."""
+
+import os
+
+from solvers.search.executors import Runner
+
+
+def square(p):
+    return p["v"] ** 2
+
+
+def die_once(p):
+    if p["v"] == 2 and not os.path.exists(p["marker"]):
+        open(p["marker"], "w").close()
+        os._exit(1)  # the worker process dies mid-job
+    return p["v"] * 10
+
+
+def test_order_kept_with_processes():
+    runner = Runner(workers=2)
+    try:
+        assert runner.map(square, [{"v": v} for v in range(6)]) == [v * v for v in range(6)]
+    finally:
+        runner.close()
+
+
+def test_dead_worker_costs_a_resubmission(tmp_path):
+    runner = Runner(workers=2)
+    marker = str(tmp_path / "died")
+    try:
+        out = runner.map(die_once, [{"v": v, "marker": marker} for v in range(4)])
+    finally:
+        runner.close()
+    assert out == [0, 10, 20, 30] and os.path.exists(marker)

@@ -1,0 +1,125 @@
+"""Small deterministic searches that find a known structure; resume; executors; bad inputs."""
+
+import numpy as np
+import pytest
+
+from solvers import search
+from solvers.search import SearchResult, Structure
+
+
+def target(structure, shape, seed=0):
+    x = structure.to_network(shape, seed).contract()
+    return x / np.linalg.norm(x)
+
+
+CHAIN = Structure.from_bonds(4, {(0, 1): 2, (1, 2): 3, (2, 3): 2})
+LOOP = Structure.from_bonds(4, {(0, 1): 2, (1, 2): 2, (2, 3): 2, (0, 3): 2})
+RING = Structure.topology("ring", (2, 3, 2, 2), (0, 2, 1, 3))
+
+
+@pytest.mark.parametrize("truth", [CHAIN, LOOP], ids=["chain", "loop"])
+def test_greedy_finds_ground_truth(truth):
+    x = target(truth, (4, 4, 4, 4))
+    res = search.greedy(x, target_rse=1e-6, budget=100, seed=0)
+    assert res.structure == truth
+    assert res.rse <= 1e-6 and res.n_params == truth.n_params(x.shape)
+    assert np.linalg.norm(res.network.contract() - x) <= 1e-6
+
+
+def test_tnale_finds_ring_and_permutation():
+    x = target(RING, (3, 3, 3, 3))
+    res = search.tnale(x, lam=200, budget=60, seed=0, max_rank=4)
+    assert res.structure == RING
+    assert res.rse <= 1e-4 and res.n_params == 60
+    assert res.first_hit(1e-4, 60) == res.best_evaluation <= 60
+
+
+def test_tnls_runs_on_the_same_machinery():
+    x = target(RING, (3, 3, 3, 3))
+    res = search.tnls(x, lam=200, budget=25, seed=0, max_rank=4, samples=8)
+    assert res.n_evaluations <= 25 and res.f == min(h["f"] for h in res.history)
+
+
+def test_greedy_completion_with_mask():
+    x = target(CHAIN, (6, 6, 6, 6))
+    mask = np.random.default_rng(0).random(x.shape) < 0.5
+    res = search.greedy(x, target_rse=1e-5, budget=100, mask=mask, seed=0)
+    missing = np.linalg.norm((res.network.contract() - x)[~mask]) / np.linalg.norm(x[~mask])
+    assert res.structure == CHAIN and missing <= 1e-4
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path):
+    x = target(RING, (3, 3, 3, 3))
+    kw = dict(lam=200, budget=30, seed=1, max_rank=4)
+    full = search.tnale(x, **kw)
+    log = tmp_path / "run.jsonl"
+    cut = search.tnale(x, checkpoint=str(log), progress=lambda st: st["n_evaluations"] >= 12, **kw)
+    assert 12 <= cut.n_evaluations < full.n_evaluations
+    resumed = search.tnale(x, checkpoint=str(log), resume=True, **kw)
+    assert resumed.structure == full.structure
+    assert resumed.rse == full.rse and resumed.n_evaluations == full.n_evaluations
+    assert resumed.history == full.history
+    saved = SearchResult.load(f"{log}.best.npz")
+    assert saved.structure == resumed.structure and saved.rse == resumed.rse
+
+
+def test_local_processes_give_the_serial_result():
+    x = target(CHAIN, (4, 4, 4, 4))
+    a = search.greedy(x, target_rse=1e-6, budget=40, seed=0)
+    b = search.greedy(x, target_rse=1e-6, budget=40, seed=0, workers=2)
+    assert a.history == b.history and a.structure == b.structure
+
+
+def test_dask_local_cluster_gives_the_serial_result():
+    distributed = pytest.importorskip("distributed")
+    x = target(RING, (3, 3, 3, 3))
+    kw = dict(lam=200, budget=20, seed=2, max_rank=4)
+    serial = search.tnale(x, **kw)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = search.tnale(x, scheduler=client, **kw)
+    assert remote.history == serial.history and remote.structure == serial.structure
+
+
+def test_save_plot_and_summary(tmp_path):
+    x = target(CHAIN, (4, 4, 4, 4))
+    res = search.greedy(x, target_rse=1e-6, budget=40, seed=0)
+    res.save(tmp_path / "r.npz")
+    back = SearchResult.load(tmp_path / "r.npz")
+    assert back.structure == res.structure and back.history == res.history
+    np.testing.assert_allclose(back.network.contract(), res.network.contract())
+    assert res.plot() is not None and "greedy" in res.summary()
+
+
+def test_bad_inputs(tmp_path):
+    x = target(CHAIN, (4, 4, 4, 4))
+    with pytest.raises(ValueError, match="budget"):
+        search.greedy(x, budget=0)
+    bad = x.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        search.tnale(bad)
+    with pytest.raises(ValueError, match="max_rank"):
+        search.tnale(x, max_rank=0)
+    with pytest.raises(ValueError, match="topology"):
+        search.tnls(x, topology="star")
+    with pytest.raises(ValueError, match="either"):
+        search.greedy(x, lam=1.0, target_rse=0.1)
+    with pytest.raises(ValueError, match="target_rse"):
+        search.greedy(x, target_rse=2.0)
+    with pytest.raises(ValueError, match="mask"):
+        search.greedy(x, mask=np.ones((4, 4)))
+    with pytest.raises(ValueError, match="workers"):
+        search.greedy(x, workers=0)
+    with pytest.raises(TypeError, match="scheduler"):
+        search.greedy(x, scheduler=3.5)
+    with pytest.raises(ValueError, match="resume"):
+        search.greedy(x, resume=True)
+    with pytest.raises(FileNotFoundError):
+        search.greedy(x, checkpoint=str(tmp_path / "none.jsonl"), resume=True)
+    with pytest.raises(ValueError, match="at least 2 modes"):
+        search.greedy(np.ones(5))
