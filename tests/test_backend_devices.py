@@ -57,3 +57,12 @@ def test_gpu_probing_and_synchronize_without_a_gpu():
         backend.cuda_available("jax")
     lines = backend.describe_devices()
     assert lines[0].startswith("cpu:") and any(line.startswith("torch") for line in lines)
+
+
+def test_asarray_like_takes_arrays_of_the_target_library_without_the_host():
+    like = torch.zeros(2, dtype=torch.float32)
+    with backend.watch_transfers() as log:
+        out = backend.asarray_like(torch.ones((2, 2), dtype=torch.float64), like)
+    assert out.dtype == torch.float32 and log.events == []
+    assert backend.asarray_like(torch.ones(3), np.zeros(1)).dtype == np.float64
+    np.testing.assert_array_equal(backend.asarray_like([1, 2], like).numpy(), [1.0, 2.0])

@@ -166,15 +166,31 @@ def to_numpy(x: Any) -> np.ndarray:
 
 
 def asarray_like(data: Any, like: Any, dtype: Any = None) -> Any:
-    """``data`` (numpy or python) as an array of ``like``'s backend, device and dtype."""
+    """``data`` as an array of ``like``'s backend, device and dtype.
+
+    ``data`` may be python data, a numpy array, or a torch/cupy array: an array already of
+    ``like``'s library is cast (and moved between devices) without passing through the host,
+    and GPU arrays of the other library come over by DLPack.
+    """
     name = backend_name(like)
     dtype = like.dtype if dtype is None else dtype
+    try:
+        src = backend_name(data)
+    except TypeError:  # lists, tuples: host data
+        src = "numpy"
+    if src != "numpy":
+        data = to_backend(data, name, device(like))
     if name == "numpy":
         return np.asarray(data, dtype=dtype)
     if name == "torch":
-        lib = native("torch")
-        return lib.as_tensor(np.asarray(data), device=like.device).to(dtype)
-    return native("cupy").asarray(np.asarray(data), dtype=dtype)
+        if src == "numpy":
+            data = native("torch").as_tensor(np.asarray(data), device=like.device)
+        return data.to(dtype)
+    cupy = native("cupy")
+    if src == "numpy":
+        with cupy.cuda.Device(like.device.id):
+            return cupy.asarray(np.asarray(data), dtype=dtype)
+    return data.astype(dtype, copy=False)
 
 
 def dtype_name(x: Any) -> str:

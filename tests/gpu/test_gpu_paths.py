@@ -82,6 +82,15 @@ def test_masked_fit_network_on_device(device, cases):
     cases.assert_close(ref.contract(), out.contract(), rtol=RTOL)
 
 
+def test_fit_network_from_a_network_on_device(device, cases):
+    x = cases.low_rank_ring(4)
+    net = cases.Structure.topology("ring", [2, 2, 2]).to_network(x.shape, 0)
+    ref = tk.fit_network(x, net, max_iter=3)
+    out = tk.fit_network(device.put(x), net.to(device.backend, device.device), max_iter=3)
+    assert device.holds(out.arrays)
+    cases.assert_close(ref.contract(), out.contract(), rtol=RTOL)
+
+
 def test_structure_search_evaluation_on_device(device, cases, request):
     if device.real_gpu:
         request.applymarker(
