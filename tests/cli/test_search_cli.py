@@ -1,0 +1,30 @@
+"""``tnkit search``: a short run, the comparison table, saved result, user errors."""
+
+import numpy as np
+
+from solvers.search import SearchResult, Structure
+from tnkit.cli import main
+
+CHAIN = Structure.from_bonds(4, {(0, 1): 2, (1, 2): 3, (2, 3): 2})
+
+
+def test_search_command(tmp_path, capsys):
+    data = tmp_path / "x.npy"
+    np.save(data, CHAIN.to_network((4, 4, 4, 4), 0).contract().reshape(16, 16))
+    out = tmp_path / "r.npz"
+    argv = ["search", str(data), "--reshape", "4,4,4,4", "--target-rse", "1e-6"]
+    rc = main([*argv, "--budget", "60", "--quiet", "-o", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "TT-SVD" in text and "Tucker" in text and "TR-SVD" in text
+    res = SearchResult.load(out)
+    assert res.structure == CHAIN and res.rse <= 1e-6
+
+
+def test_search_command_user_errors(tmp_path, capsys):
+    data = tmp_path / "x.npy"
+    np.save(data, np.ones((3, 3, 3)))
+    assert main(["search", str(data), "--budget", "0", "--quiet"]) == 2
+    assert main(["search", str(data), "--reshape", "5,5", "--quiet"]) == 2
+    assert main(["search", str(tmp_path / "missing.npy"), "--quiet"]) == 2
+    assert "error" in capsys.readouterr().err
