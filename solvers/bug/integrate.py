@@ -151,14 +151,13 @@ class _Runner:
                 rank_max=self.rank_max,
                 executor=pool,
             )
-            r_old, r_new = y.s.shape[0], new.s.shape[0]
-            if (
-                aug is None
-                or not self._rejects(r_old, aug.s.shape[0], r_new)
-                or (attempt == self.max_rejections)
-            ):
+            if aug is None or attempt == self.max_rejections:
                 return new, attempt
             s = tree._pad_to(y.s, (aug.u.shape[1], aug.v.shape[1]))
+            r_old, r_new = y.s.shape[0], new.s.shape[0]
+            grow = self._rejects(r_old, aug.s.shape[0], r_new)
+            if not grow and not self._neglects_too_much(t, h, y, LowRank(aug.u, s, aug.v)):
+                return new, attempt
             y = LowRank(aug.u, s, aug.v)
         raise AssertionError("unreachable")
 
@@ -166,6 +165,38 @@ class _Runner:
         """All new directions kept on a bond that could still grow: redo with the bigger basis."""
         cap = self.rank_max is None or r_aug < self.rank_max
         return r_aug > r_old and r_new == r_aug and cap
+
+    def _neglects_too_much(self, t: float, h: float, y: LowRank, padded: LowRank) -> bool:
+        """The η rule of the parallel BUG: reject when ``h ‖Ũᴴ F(Y0) Ṽ‖ > tol ‖Y0‖``.
+
+        The new-new block that the parallel step sets to zero is ``≈ h Ũᴴ F(Y0) Ṽ``; it comes
+        from one Galerkin right-hand side in the padded bases ``[U0, Ũ]``, ``[V0, Ṽ]``.
+        """
+        r, q = y.u.shape[1], y.v.shape[1]
+        if padded.u.shape[1] == r or padded.v.shape[1] == q:
+            return False
+        if self.rank_max is not None and min(padded.u.shape[1], padded.v.shape[1]) >= self.rank_max:
+            return False
+        f = self.fop.s(t, padded.s, padded.u, padded.v)[r:, q:]
+        xp = backend.namespace(f)
+        eta = float(xp.linalg.matrix_norm(f))
+        return h * eta > self.tol * float(xp.linalg.matrix_norm(y.s))
+
+    def _tree_neglects(self, old: dict, padded: dict, t: float, h: float, norm: float) -> bool:
+        """The η rule on a tree: reject when, at some node, ``h`` times the norm of ``F(Y0)``
+        projected on the blocks with two or more new child directions (the blocks the parallel
+        step sets to zero) exceeds ``tol ‖Y0‖``."""
+        info = self.info
+        prep = tree.Prepared(info, padded, self.env)
+        for x in info.inner:
+            kids = info.children[x]
+            if sum(padded[c].shape[-1] > old[c].shape[-1] for c in kids) < 2:
+                continue
+            f = self.env.node_rhs(x, [prep.ups[c] for c in kids], prep.down[x])(t, prep.init[x])
+            f = f * backend.asarray_like(tree.new_block_mask(old, padded, kids, f.shape), f)
+            if h * float(backend.namespace(f).linalg.vector_norm(f)) > self.tol * norm:
+                return True
+        return False
 
     def _tree_step(self, arrays: dict, t: float, h: float, pool) -> tuple[dict, int]:
         info = self.info
@@ -191,13 +222,17 @@ class _Runner:
         for attempt in range(self.max_rejections + 1):
             aug, dims = tree.parallel_step(info, arrays, self.env, self.solve, t, h, executor=pool)
             new = tree.truncate_tree(info, aug, max_error=self.tol * norm, rank_max=self.rank_max)
-            reject = any(
+            if attempt == self.max_rejections:
+                return new, attempt
+            padded = tree.padded_state(info, aug, arrays[info.root])
+            grow = any(
                 self._rejects(int(arrays[x].shape[-1]), dims[x], int(new[x].shape[-1]))
                 for x in info.order[:-1]
             )
-            if not reject or attempt == self.max_rejections:
+            capped = self.rank_max is not None and max(dims.values()) >= self.rank_max
+            if not grow and (capped or not self._tree_neglects(arrays, padded, t, h, norm)):
                 return new, attempt
-            arrays = tree.padded_state(info, aug, arrays[info.root])
+            arrays = padded
         raise AssertionError("unreachable")
 
 

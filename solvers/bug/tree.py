@@ -250,3 +250,16 @@ def padded_state(info: TreeInfo, augmented: dict[str, Any], old_root: Any) -> di
     dims = [augmented[c].shape[-1] for c in info.children[info.root]]
     out[info.root] = _pad_to(old_root, dims)
     return out
+
+
+def new_block_mask(
+    old: dict[str, Any], new: dict[str, Any], kids: tuple[str, ...], shape: tuple[int, ...]
+) -> np.ndarray:
+    """0/1 mask over a node tensor of ``shape``: 1 on the blocks that are new in two or more
+    children (the blocks the parallel BUG sets to zero)."""
+    count = np.zeros(tuple(int(n) for n in shape[: len(kids)]), dtype=int)
+    for j, c in enumerate(kids):
+        is_new = np.arange(int(new[c].shape[-1])) >= int(old[c].shape[-1])
+        count = count + is_new.reshape((1,) * j + (-1,) + (1,) * (len(kids) - j - 1))
+    mask = (count >= 2).astype(float)
+    return mask.reshape(mask.shape + (1,) * (len(shape) - len(kids)))

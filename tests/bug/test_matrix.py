@@ -46,12 +46,20 @@ def test_parallel_converges():
     assert e2 < 0.7 * e1 and e2 < 1e-2
 
 
+def test_parallel_step_rejection_keeps_ranks_growing():
+    stalled, h0 = _error("parallel", 0.02, tol=1e-6, max_rejections=0)
+    growing, h1 = _error("parallel", 0.02, tol=1e-6)
+    assert sum(h1["rejected"]) > 0 and sum(h0["rejected"]) == 0
+    assert growing < 1e-3 < stalled
+
+
 def test_matrix_step_equals_two_leaf_ttn_step():
     y0 = problems.matrix_initial(30, rank=3, seed=1)
     op = problems.matrix_schrodinger(30)
+    kw = dict(dt=0.05, tol=1e-8, max_rejections=0)  # the η rejection rule is matrix-only
     for method in bug.METHODS:
-        ym, _ = bug.integrate(op, y0, 0.1, dt=0.05, method=method, tol=1e-8)
-        yt, _ = bug.integrate(op, tk.TTN.from_lowrank(*y0), 0.1, dt=0.05, method=method, tol=1e-8)
+        ym, _ = bug.integrate(op, y0, 0.1, method=method, **kw)
+        yt, _ = bug.integrate(op, tk.TTN.from_lowrank(*y0), 0.1, method=method, **kw)
         assert np.linalg.norm(to_dense(ym) - yt.to_tensor()) < 1e-12, method
 
 

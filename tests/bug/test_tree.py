@@ -111,8 +111,8 @@ def test_torch_state_matches_numpy():
     op = problems.transverse_field_ising(4)
     y0 = problems.all_up(tree, rank=2)
     for method in bug.METHODS:
-        a, _ = bug.integrate(op, y0, 0.125, dt=1 / 32, method=method)
-        b, _ = bug.integrate(op, y0.to("torch"), 0.125, dt=1 / 32, method=method)
+        a, _ = bug.integrate(op, y0, 0.0625, dt=1 / 32, method=method)
+        b, _ = bug.integrate(op, y0.to("torch"), 0.0625, dt=1 / 32, method=method)
         assert isinstance(b["node"], torch.Tensor)
         assert np.linalg.norm(b.to_tensor().numpy() - a.to_tensor()) < 1e-12
 
