@@ -66,3 +66,12 @@ def test_asarray_like_takes_arrays_of_the_target_library_without_the_host():
     assert out.dtype == torch.float32 and log.events == []
     assert backend.asarray_like(torch.ones(3), np.zeros(1)).dtype == np.float64
     np.testing.assert_array_equal(backend.asarray_like([1, 2], like).numpy(), [1.0, 2.0])
+
+
+def test_implicit_numpy_conversion_can_be_refused_as_on_a_gpu():
+    t = torch.ones(3)
+    with backend.watch_transfers(implicit=False):
+        with pytest.raises(TypeError, match="refused on GPUs"):
+            np.linalg.norm(t)
+        assert backend.to_numpy(t).sum() == 3.0  # the explicit way is fine
+    assert np.linalg.norm(t) == pytest.approx(3**0.5)

@@ -311,6 +311,7 @@ class TransferLog:
 
     def __init__(self) -> None:
         self.events: list[Transfer] = []
+        self.implicit = True  # False: np.asarray(tensor) raises, as on a GPU
 
     def d2h(self, *, scalars: bool | None = None) -> list[Transfer]:
         """Device-to-host copies; ``scalars=True`` only one-element ones, ``False`` the rest."""
@@ -339,7 +340,7 @@ _DEPTH = threading.local()
 
 
 @contextlib.contextmanager
-def watch_transfers() -> Iterator[TransferLog]:
+def watch_transfers(*, implicit: bool = True) -> Iterator[TransferLog]:
     """Record every host <-> device copy of torch and cupy arrays made inside the block.
 
     Device to host: ``.item()``, ``.tolist()``, ``float()``/``int()``/``bool()``/``complex()``
@@ -350,10 +351,15 @@ def watch_transfers() -> Iterator[TransferLog]:
     prove that an algorithm keeps its arrays on the backend. Copies made by a library's own
     internals are counted once, at the outermost call.
 
+    ``implicit=False`` makes ``np.asarray(tensor)`` (and so any numpy function applied to a
+    torch tensor) raise ``TypeError`` as it does for CUDA tensors and cupy arrays: torch CPU
+    tensors then also reveal the numpy calls that would fail on a GPU.
+
     A diagnostic: while a block is active the methods above are wrapped on the classes, for
     every thread. Libraries not yet imported are not watched.
     """
     log = TransferLog()
+    log.implicit = implicit
     if not _WATCH["logs"]:
         _install_watch()
     _WATCH["logs"].append(log)
@@ -396,6 +402,12 @@ def _install_watch() -> None:
 def _watched(original: Any, direction: str, label: str, method: bool) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         depth = getattr(_DEPTH, "value", 0)
+        if depth == 0 and label == "Tensor.__array__":
+            if not all(log.implicit for log in _WATCH["logs"]):
+                raise TypeError(
+                    "implicit conversion of a tensor to numpy (np.asarray, a numpy function) "
+                    f"at {_call_site()}: refused on GPUs; use tnkit.backend.to_numpy"
+                )
         if depth == 0 and args:
             shape = _host_shape(args[0]) if direction == "h2d" and not method else None
             if method:
