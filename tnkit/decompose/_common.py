@@ -1,0 +1,217 @@
+"""Pieces shared by the decomposition algorithms: mode products, Gram matrices of unfoldings,
+option validation, progress reporting and masked (EM) imputation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import backend, linalg
+
+# kept singular values below this fraction of the largest lose digits through a Gram matrix
+_GRAM_SAFE_RATIO = 1e-4
+
+
+# ---------------------------------------------------------------------- multilinear algebra
+def mode_product(x: Any, m: Any, mode: int) -> Any:
+    """``x ×_mode m``: contract axis ``mode`` of ``x`` (size n) with the columns of ``m`` (p, n).
+
+    Uses one batched matrix product on a free reshape ``(pre, n, post)`` of ``x`` — no
+    transposed copy of ``x`` is made.
+    """
+    xp = backend.namespace(x)
+    shape = tuple(int(d) for d in x.shape)
+    pre, post = math.prod(shape[:mode]), math.prod(shape[mode + 1 :])
+    p = int(m.shape[0])
+    if pre == 1:
+        y = m @ xp.reshape(x, (shape[mode], post))
+    elif post == 1:
+        y = xp.reshape(x, (pre, shape[mode])) @ m.T
+    else:
+        y = xp.matmul(m, xp.reshape(x, (pre, shape[mode], post)))
+    return xp.reshape(y, (*shape[:mode], p, *shape[mode + 1 :]))
+
+
+def mode_gram(x: Any, mode: int) -> Any:
+    """``X_(mode) X_(mode)ᴴ`` (n × n), the Gram matrix of the mode-``mode`` unfolding."""
+    return mode_cross(x, x, mode)
+
+
+def mode_cross(a: Any, b: Any, mode: int) -> Any:
+    """``A_(mode) B_(mode)ᴴ``: contract every axis but ``mode`` of ``a`` with ``conj(b)``.
+
+    ``a`` and ``b`` agree on every axis but ``mode``; free reshapes ``(pre, n, post)`` and
+    (batched) matrix products, no transposed copy unless the batch of products is large.
+    """
+    xp = backend.namespace(a, b)
+    shape = tuple(int(d) for d in a.shape)
+    pre, post = math.prod(shape[:mode]), math.prod(shape[mode + 1 :])
+    n, m = shape[mode], int(b.shape[mode])
+    bc = xp.conj(b) if backend.is_complex(b) else b
+    if pre == 1:
+        return xp.reshape(a, (n, post)) @ xp.reshape(bc, (m, post)).T
+    if post == 1:
+        return xp.reshape(a, (pre, n)).T @ xp.reshape(bc, (pre, m))
+    a3, b3 = xp.reshape(a, (pre, n, post)), xp.reshape(bc, (pre, m, post))
+    if pre * n * m <= 4 * pre * n * post:  # the batch of small products is cheap to store
+        return xp.sum(xp.matmul(a3, xp.permute_dims(b3, (0, 2, 1))), axis=0)
+    a2 = xp.reshape(xp.permute_dims(a3, (1, 0, 2)), (n, pre * post))
+    b2 = xp.reshape(xp.permute_dims(b3, (1, 0, 2)), (m, pre * post))
+    return a2 @ b2.T
+
+
+def eigh_desc(g: Any) -> tuple[Any, Any]:
+    """Eigen-pairs of a Hermitian PSD matrix, largest first, as (singular values, vectors)."""
+    xp = backend.namespace(g)
+    w, v = xp.linalg.eigh(g)
+    w = xp.flip(w, axis=0)
+    v = xp.flip(v, axis=1)
+    return xp.sqrt(xp.clip(w, 0.0, None)), v
+
+
+def unfold(x: Any, mode: int) -> Any:
+    """Mode-``mode`` unfolding ``X_(mode)`` (n_mode × rest), a copy unless ``mode`` is 0."""
+    xp = backend.namespace(x)
+    n = int(x.shape[mode])
+    return xp.reshape(xp.moveaxis(x, mode, 0), (n, -1))
+
+
+def left_subspace(x: Any, mode: int, cap: int, max_err: float | None) -> tuple[Any, float]:
+    """Orthonormal basis ``u`` (n × r) of the leading left singular subspace of ``X_(mode)``.
+
+    ``r <= cap`` and, when ``max_err`` is given, the smallest rank whose discarded singular
+    values have norm ``<= max_err`` (:func:`tnkit.linalg.rank_for_error`). Uses the eigen-
+    decomposition of the Gram matrix (no copy of ``x``) when that is accurate enough, else a
+    LAPACK SVD of the unfolding. Returns ``(u, norm of the discarded singular values)``.
+    """
+    s, v = eigh_desc(mode_gram(x, mode))
+    s_np = backend.to_numpy(s).astype(np.float64)
+    s0 = float(s_np[0])
+    if s0 == 0.0:
+        return v[:, :1], 0.0
+    # Gram eigenvalues carry errors ~ n·eps·s0²: keep a margin so the true tail meets max_err
+    margin = 10.0 * math.sqrt(int(x.shape[mode]) * backend.eps(x)) * s0
+    r = min(cap, s_np.size)
+    ok = True
+    if max_err is not None:
+        ok = max_err > 2 * margin
+        r = min(r, linalg.rank_for_error(s_np, max_err - margin)) if ok else r
+    if ok and s_np[r - 1] >= _GRAM_SAFE_RATIO * s0:
+        return v[:, :r], float(np.sqrt(np.sum(s_np[r:] ** 2)))
+    u, _, _, err = linalg.truncated_svd(
+        unfold(x, mode), rank=cap, max_error=max_err, method="lapack"
+    )
+    return u, err
+
+
+def ct(x: Any) -> Any:
+    """Conjugate transpose of a matrix."""
+    xp = backend.namespace(x)
+    return xp.conj(x.T) if backend.is_complex(x) else x.T
+
+
+def fro(x: Any) -> float:
+    """Frobenius norm as a Python float."""
+    xp = backend.namespace(x)
+    return float(xp.linalg.vector_norm(x))
+
+
+# ---------------------------------------------------------------------- validation
+def check_tol(tol: float | None, name: str = "tol") -> None:
+    """``tol`` must be None or a number in (0, 1)."""
+    if tol is None:
+        return
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ValueError(f"{name} must be a relative error in (0, 1), got {tol!r}")
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_ranks(rank: Any, bounds: list[int], what: str) -> list[int]:
+    """``rank`` (one int or one per entry of ``bounds``) as a list, each in [1, bound].
+
+    A single int is a cap for every entry (clamped to each bound); an entry of a sequence
+    above its bound raises ``ValueError`` naming the bound.
+    """
+    if isinstance(rank, (int, np.integer)) and not isinstance(rank, bool):
+        if rank < 1:
+            raise ValueError(f"rank must be a positive integer, got {rank!r}")
+        return [min(int(rank), b) for b in bounds]
+    elif isinstance(rank, (list, tuple)):
+        ranks = list(rank)
+    else:
+        raise TypeError(f"rank must be an int or a sequence of ints, got {type(rank).__name__}")
+    if len(ranks) != len(bounds):
+        raise ValueError(f"rank must give {len(bounds)} {what}, got {len(ranks)}: {rank!r}")
+    for k, (r, b) in enumerate(zip(ranks, bounds)):
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
+            raise ValueError(f"rank[{k}] must be a positive integer, got {r!r}")
+        if r > b:
+            raise ValueError(f"rank[{k}] = {r} exceeds the largest possible {what[:-1]}, {b}")
+    return [int(r) for r in ranks]
+
+
+def check_mask(mask: Any, x: Any) -> Any:
+    """A boolean/0-1 mask of ``x``'s shape as an array of ``x``'s backend and dtype (1 = seen)."""
+    if mask is None:
+        return None
+    m = backend.to_numpy(mask) if not isinstance(mask, (list, tuple)) else np.asarray(mask)
+    if tuple(m.shape) != tuple(int(d) for d in x.shape):
+        raise ValueError(f"mask must have the data's shape {tuple(x.shape)}, got {m.shape}")
+    if m.dtype.kind not in "biuf" or not np.all((m == 0) | (m == 1)):
+        raise ValueError("mask must hold booleans or 0/1 values")
+    if not m.any():
+        raise ValueError("mask observes no entry")
+    return backend.asarray_like(m.astype(np.float64), x, dtype=_real_dtype(x))
+
+
+def _real_dtype(x: Any) -> Any:
+    xp = backend.namespace(x)
+    return getattr(xp, backend.real_dtype_name(x))
+
+
+def impute(x: Any, mask: Any, approx: Any) -> Any:
+    """EM step for missing data: observed entries from ``x``, the rest from ``approx``."""
+    return mask * x + (1 - mask) * approx
+
+
+def masked_error(x: Any, mask: Any, approx: Any) -> float:
+    """Relative error on the observed entries only."""
+    return fro(mask * (x - approx)) / max(fro(mask * x), 1e-300)
+
+
+# ---------------------------------------------------------------------- progress
+class Progress:
+    """Per-sweep progress: ``progress=True`` shows a tqdm bar (when tqdm is installed), a
+    callable is called as ``progress(sweep, rel_error)``, ``False``/``None`` does nothing."""
+
+    def __init__(self, progress: bool | Callable[[int, float], Any] | None, total: int, desc: str):
+        self._call = progress if callable(progress) else None
+        self._bar = None
+        if progress is True:
+            try:
+                from tqdm.auto import tqdm
+
+                self._bar = tqdm(total=total, desc=desc, leave=False)
+            except ImportError:
+                self._bar = None
+        elif progress not in (None, False) and not callable(progress):
+            raise TypeError(f"progress must be a bool or a callable, got {progress!r}")
+
+    def update(self, sweep: int, error: float) -> None:
+        if self._call is not None:
+            self._call(sweep, error)
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(error=f"{error:.3g}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,448 @@
+"""CP decomposition by alternating least squares, with extrapolation and stabilisation.
+
+ALS (Carroll & Chang 1970; Harshman 1970; Kolda & Bader, SIAM Review 2009, §3.4): for each mode
+``A_k ← M_k Γ_k⁻¹`` with the MTTKRP ``M_k = X_(k) conj(⊙_{j≠k} A_j)`` and
+``Γ_k = ⊛_{j≠k} A_jᵀ conj(A_j)`` (Hadamard product of Gram matrices). The MTTKRPs come from a
+two-level dimension tree (Phan, Tichavský & Cichocki, IEEE TSP 2013): the modes are split into
+a left and a right group of about equal size; one GEMM ``W_L = X_(L) conj(KR_R)`` against the
+Khatri–Rao product of the *right* group only (never the full one) serves every left-mode
+update, and one GEMM against the left group serves every right-mode update — two passes over
+the data per sweep whatever N.
+
+Line search: Bro's extrapolation (Bro 1998; as in TensorLy) tries
+``A + s·(A - A_prev)`` with ``s = t^{1/p}`` after sweep ``t`` and keeps it if the error drops.
+
+``stable=True``: the error-preserving correction of Phan et al., "Stable low-rank tensor
+decomposition for compression of convolutional neural network" (ECCV 2020): keeping the ALS
+error ``δ``, minimise the sum of squared norms of the rank-one terms ``Σ_r λ_r²`` mode by mode:
+``min ||A||_F²`` s.t. ``||X_(k) - A Kᵀ||_F ≤ δ``, solved in the eigenbasis of ``Γ`` with a
+scalar Lagrange multiplier. Diagnostics of degeneracy are reported in ``result.diagnostics``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import backend, contract, linalg
+from ..formats.cp import CP
+from . import _common as cm
+
+INITS = ("svd", "random")
+
+
+def cp(
+    x: Any,
+    rank: int,
+    *,
+    init: str | CP = "svd",
+    max_iter: int = 500,
+    tol: float | None = None,
+    stop_tol: float | None = 1e-10,
+    seed: int = 0,
+    line_search: bool = True,
+    stable: bool = False,
+    stable_slack: float = 0.01,
+    mask: Any = None,
+    progress: bool | Callable[[int, float], Any] = False,
+) -> CP:
+    """Rank-``rank`` CP decomposition of ``x`` by ALS (see the module docstring).
+
+    Parameters
+    ----------
+    x : N-way array (N >= 2; numpy, torch or cupy; float or complex).
+    rank : number of rank-one terms, at most ``prod(shape) / max(shape)`` (an upper bound on
+        the CP rank of any tensor of this shape).
+    init : ``"svd"`` (leading left singular vectors of each unfolding from a cheap randomized
+        sketch; random columns where ``rank > n_k``), ``"random"`` or a :class:`CP`.
+    max_iter : maximum number of sweeps.
+    tol : stop once the relative error is ``<= tol`` (in (0, 1)).
+    stop_tol : stop when a sweep lowers the relative error by less than this (None: never).
+    seed : seed of the random parts of the initialisation.
+    line_search : Bro's extrapolation between sweeps.
+    stable : apply the error-preserving norm correction (Phan et al. 2020) after ALS.
+    stable_slack : the correction keeps the error ``<= (1 + stable_slack) ×`` the ALS error.
+        With 0 a fully converged ALS solution cannot move (each mode is already the unique
+        least-squares point); a small slack such as 0.01 lets degenerate fits shed their
+        cancelling norms.
+    mask : boolean array of ``x``'s shape, True where observed; missing entries are imputed by
+        EM and the error counts observed entries only.
+    progress : True for a progress bar, or a callable ``progress(sweep, rel_error)``.
+
+    Returns
+    -------
+    CP with unit-norm factor columns and the scale in ``weights`` (sorted descending),
+    ``history`` (relative error per sweep) and ``options`` (including ``diagnostics``:
+    ``norm_ratio = ||λ||₂ / ||X̂||`` (1 for orthogonal terms, large for cancelling,
+    degenerate terms), ``max_term_ratio = max|λ| / ||X̂||`` and ``sensitivity`` (Tichavský,
+    Phan & Cichocki 2019, for factors scaled to equal column norms, relative to ``||X̂||²``)).
+    Ctrl-C returns the current model.
+    """
+    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    shape = tuple(int(d) for d in x.shape)
+    bound = math.prod(shape) // max(shape)
+    rank = cm.check_positive_int(rank, "rank")
+    if rank > bound:
+        raise ValueError(
+            f"rank {rank} exceeds {bound} = prod(shape)/max(shape), the largest CP rank a "
+            f"tensor of shape {shape} can need"
+        )
+    max_iter = cm.check_positive_int(max_iter, "max_iter")
+    cm.check_tol(tol)
+    mask = cm.check_mask(mask, x)
+    if not isinstance(init, CP) and init not in INITS:
+        raise ValueError(f"init must be one of {INITS} or a CP, got {init!r}")
+    options: dict[str, Any] = {"rank": rank, "init": init if isinstance(init, str) else "CP"}
+    options.update(max_iter=max_iter, tol=tol, stop_tol=stop_tol, seed=seed)
+    options.update(line_search=line_search, stable=stable, stable_slack=stable_slack)
+    options["masked"] = mask is not None
+    if stable_slack < 0:
+        raise ValueError(f"stable_slack must be >= 0, got {stable_slack!r}")
+    if cm.fro(x) == 0.0:
+        zero = [backend.asarray_like(np.eye(d, rank), x) for d in shape]
+        return CP(backend.asarray_like(np.zeros(rank), x), zero, options=options)
+    factors = _initial_factors(x, rank, init, seed)
+    history: list[float] = []
+    factors = _als(x, mask, factors, max_iter, tol, stop_tol, line_search, progress, history)
+    if stable:
+        data = x if mask is None else cm.impute(x, mask, _full(factors))
+        factors = _stabilize(data, factors, max_iter, stable_slack)
+    weights, factors = _normalize(factors)
+    options["diagnostics"] = _diagnostics(weights, factors)
+    return CP(weights, factors, history=history, options=options)
+
+
+# ---------------------------------------------------------------------- initialisation
+def _initial_factors(x: Any, rank: int, init: str | CP, seed: int) -> list[Any]:
+    if isinstance(init, CP):
+        if init.shape != tuple(x.shape) or init.rank != rank:
+            raise ValueError(
+                f"init CP has shape {init.shape} and rank {init.rank}; "
+                f"expected {tuple(x.shape)} and {rank}"
+            )
+        xp = backend.namespace(x)
+        fs = [
+            xp.astype(backend.to_backend(f, backend.backend_name(x)), x.dtype) for f in init.factors
+        ]
+        fs[-1] = fs[-1] * xp.astype(
+            backend.to_backend(init.weights, backend.backend_name(x)), x.dtype
+        )
+        return fs
+    rng = np.random.default_rng(seed)
+    if init == "random":
+        return [backend.random_normal((d, rank), x, rng) for d in x.shape]
+    return [_sketched_singular_vectors(x, k, rank, rng) for k in range(x.ndim)]
+
+
+def _sketched_singular_vectors(x: Any, mode: int, rank: int, rng: np.random.Generator) -> Any:
+    """Leading ``min(rank, n)`` left singular vectors of ``X_(mode)`` from a Kronecker sketch
+    ``x ×_{j≠mode} Ω_jᵀ`` (Gaussian Ω_j), padded with random columns up to ``rank``."""
+    xp = backend.namespace(x)
+    n = int(x.shape[mode])
+    others = [int(d) for j, d in enumerate(x.shape) if j != mode]
+    want = min(rank, n) + 8
+    per = max(2, math.ceil(want ** (1.0 / len(others))))
+    y = x
+    for j in range(x.ndim - 1, -1, -1):
+        if j != mode:
+            s = min(per, int(x.shape[j]))
+            y = cm.mode_product(y, backend.random_normal((s, int(x.shape[j])), x, rng), j)
+    u, _, _, _ = linalg.truncated_svd(cm.unfold(y, mode), rank=min(rank, n), method="lapack")
+    if u.shape[1] < rank:
+        extra = backend.random_normal((n, rank - int(u.shape[1])), x, rng)
+        u = xp.concat([u, extra / math.sqrt(n)], axis=1)
+    return u
+
+
+# ---------------------------------------------------------------------- ALS
+class _Tree:
+    """Two-level dimension tree: modes ``[0, h)`` and ``[h, N)``; see the module docstring."""
+
+    def __init__(self, x: Any) -> None:
+        shape = [int(d) for d in x.shape]
+        n = len(shape)
+        logs = np.cumsum(np.log(shape))
+        self.h = int(np.argmin([abs(2 * logs[h - 1] - logs[-1]) for h in range(1, n)])) + 1
+        self.shape = shape
+        self.groups = (list(range(self.h)), list(range(self.h, n)))
+        self.p_left = math.prod(shape[: self.h])
+
+    def partial(self, data: Any, factors: list[Any], group: int) -> Any:
+        """``W`` for the update of ``group`` (0 = left): ``data`` contracted with the
+        conjugated factors of the other group, shape (n_g..., R)."""
+        xp = backend.namespace(data)
+        mat = xp.reshape(data, (self.p_left, -1))
+        other = self.groups[1 - group]
+        kr = _conj(khatri_rao([factors[j] for j in other]))
+        w = mat @ kr if group == 0 else mat.T @ kr
+        dims = [self.shape[j] for j in self.groups[group]]
+        return xp.reshape(w, (*dims, int(kr.shape[1])))
+
+    def mttkrp(self, w: Any, factors: list[Any], group: int, mode: int) -> Any:
+        """MTTKRP of ``mode`` from the group partial ``w``."""
+        modes = self.groups[group]
+        if len(modes) == 1:
+            return w
+        letters = [chr(ord("a") + i) for i in range(len(modes))]
+        ops, terms = [w], ["".join(letters) + "z"]
+        for i, j in enumerate(modes):
+            if j != mode:
+                ops.append(_conj(factors[j]))
+                terms.append(letters[i] + "z")
+        eq = ",".join(terms) + "->" + letters[modes.index(mode)] + "z"
+        return contract.einsum(eq, *ops)
+
+
+def khatri_rao(mats: list[Any]) -> Any:
+    """Column-wise Kronecker product, rows in C order (last matrix's index fastest)."""
+    xp = backend.namespace(*mats)
+    out = mats[0]
+    for m in mats[1:]:
+        out = xp.reshape(out[:, None, :] * m[None, :, :], (-1, int(m.shape[1])))
+    return out
+
+
+def _conj(a: Any) -> Any:
+    return backend.namespace(a).conj(a) if backend.is_complex(a) else a
+
+
+def _gram(a: Any) -> Any:
+    """``Aᵀ conj(A)`` (R × R)."""
+    return a.T @ _conj(a)
+
+
+def _solve(m: Any, gamma: Any) -> Any:
+    """``A = M Γ⁻¹`` with a tiny ridge so rank-deficient Γ stays solvable."""
+    xp = backend.namespace(m)
+    r = int(gamma.shape[0])
+    eye = xp.eye(r, dtype=gamma.dtype, **_dev(gamma))
+    ridge = backend.eps(gamma) * float(xp.max(xp.abs(xp.linalg.diagonal(gamma)))) * r
+    return xp.linalg.solve((gamma + ridge * eye).T, m.T).T
+
+
+def _dev(a: Any) -> dict[str, Any]:
+    return {"device": a.device} if backend.backend_name(a) != "numpy" else {}
+
+
+def _hadamard(mats: list[Any]) -> Any:
+    out = mats[0]
+    for m in mats[1:]:
+        out = out * m
+    return out
+
+
+def _model_norm2(grams: list[Any]) -> float:
+    xp = backend.namespace(grams[0])
+    return float(xp.real(xp.sum(_hadamard(grams))))
+
+
+def _full(factors: list[Any]) -> Any:
+    xp = backend.namespace(factors[0])
+    shape = tuple(int(f.shape[0]) for f in factors)
+    return xp.reshape(khatri_rao(factors[:-1]) @ factors[-1].T, shape)
+
+
+def _als(
+    x: Any,
+    mask: Any,
+    factors: list[Any],
+    max_iter: int,
+    tol: float | None,
+    stop_tol: float | None,
+    line_search: bool,
+    progress: Any,
+    history: list[float],
+) -> list[Any]:
+    """ALS sweeps; appends the relative error after each sweep to ``history``."""
+    xp = backend.namespace(x)
+    tree = _Tree(x)
+    norm = cm.fro(x)
+    data = x if mask is None else cm.impute(x, mask, _full(factors))
+    bar = cm.Progress(progress, max_iter, "CP-ALS")
+    prev, w_left, power, fails = None, None, 3.0, 0
+    try:
+        for t in range(1, max_iter + 1):
+            if mask is not None and t > 1:
+                data = cm.impute(x, mask, _full(factors))
+                w_left = None
+            new, err2, w_left = _sweep(data, factors, tree, w_left, norm)
+            err = _error(x, mask, new, err2, norm)
+            if line_search and prev is not None and mask is None:
+                step = t ** (1.0 / power)
+                trial = [a + step * (a - b) for a, b in zip(new, prev)]
+                w_trial = tree.partial(data, trial, 0)
+                t_err = _error(
+                    x, mask, trial, _fit_from_left(tree, data, trial, w_trial, norm), norm
+                )
+                if t_err < err:
+                    new, err, w_left = trial, t_err, w_trial
+                else:
+                    fails += 1
+                    if fails == 4:
+                        power, fails = power + 1.0, 0
+            prev, factors = factors, new
+            history.append(err)
+            bar.update(t, err)
+            if tol is not None and err <= tol:
+                break
+            if stop_tol is not None and t > 1 and abs(history[-2] - err) < stop_tol:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bar.close()
+    del xp
+    return factors
+
+
+def _sweep(
+    data: Any, factors: list[Any], tree: _Tree, w_left: Any, norm: float
+) -> tuple[list[Any], float, Any]:
+    """One ALS sweep. Returns the new factors, the squared residual estimate and ``W_L`` of
+    the new right factors (``None``: the caller recomputes it)."""
+    factors = list(factors)
+    grams = [_gram(a) for a in factors]
+    last_m = None
+    for group in (0, 1):
+        w = w_left if group == 0 and w_left is not None else tree.partial(data, factors, group)
+        for k in tree.groups[group]:
+            m = tree.mttkrp(w, factors, group, k)
+            a = _solve(m, _hadamard([g for j, g in enumerate(grams) if j != k]))
+            if k < len(factors) - 1:
+                a = a / _column_norms(a)[None, :]
+            factors[k], grams[k], last_m = a, _gram(a), m
+    xp = backend.namespace(data)
+    inner = float(xp.real(xp.sum(_conj(factors[-1]) * last_m)))
+    err2 = norm**2 - 2 * inner + _model_norm2(grams)
+    return factors, err2, None
+
+
+def _fit_from_left(tree: _Tree, data: Any, factors: list[Any], w_left: Any, norm: float) -> float:
+    """Squared residual of ``factors`` from the left partial ``W_L`` (no extra data pass)."""
+    xp = backend.namespace(data)
+    k = tree.groups[0][0]
+    m = tree.mttkrp(w_left, factors, 0, k)
+    inner = float(xp.real(xp.sum(_conj(factors[k]) * m)))
+    return norm**2 - 2 * inner + _model_norm2([_gram(a) for a in factors])
+
+
+def _error(x: Any, mask: Any, factors: list[Any], err2: float, norm: float) -> float:
+    """Relative error; exact (from the dense model) when the estimate is near round-off."""
+    if mask is not None:
+        return cm.masked_error(x, mask, _full(factors))
+    if err2 > 1e-10 * norm**2:
+        return math.sqrt(err2) / norm
+    return cm.fro(x - _full(factors)) / norm
+
+
+def _column_norms(a: Any) -> Any:
+    xp = backend.namespace(a)
+    n = xp.linalg.vector_norm(a, axis=0)
+    return xp.where(n > 0, n, xp.ones_like(n))
+
+
+def _normalize(factors: list[Any]) -> tuple[Any, list[Any]]:
+    """Unit-norm columns, weights = product of the column norms, sorted descending."""
+    xp = backend.namespace(factors[0])
+    weights = None
+    out = []
+    for a in factors:
+        n = xp.linalg.vector_norm(a, axis=0)
+        weights = n if weights is None else weights * n
+        out.append(a / xp.where(n > 0, n, xp.ones_like(n))[None, :])
+    order = xp.argsort(-weights)
+    weights = xp.astype(xp.take(weights, order), factors[0].dtype)
+    return weights, [xp.take(a, order, axis=1) for a in out]
+
+
+# ---------------------------------------------------------------------- stabilisation
+def _stabilize(x: Any, factors: list[Any], max_rounds: int, slack: float) -> list[Any]:
+    """Error-preserving norm correction (module docstring), ``δ = (1 + slack)·`` the current
+    error."""
+    xp = backend.namespace(x)
+    norm2 = cm.fro(x) ** 2
+    delta2 = ((1.0 + slack) * cm.fro(x - _full(factors))) ** 2
+    factors = list(factors)
+    n = len(factors)
+    prev = None
+    for _ in range(max_rounds):
+        for k in range(n):
+            scale = None
+            for j in range(n):
+                if j != k:
+                    cn = _column_norms(factors[j])
+                    factors[j] = factors[j] / cn[None, :]
+                    scale = cn if scale is None else scale * cn
+            factors[k] = factors[k] * scale[None, :]
+            m = _full_mttkrp(x, factors, k)
+            gamma = _hadamard([_gram(a) for j, a in enumerate(factors) if j != k])
+            factors[k] = _min_norm_update(m, gamma, norm2, delta2)
+        size = float(xp.sum(xp.abs(factors[-1]) ** 2))
+        if prev is not None and abs(prev - size) <= 1e-8 * prev:
+            break
+        prev = size
+    return factors
+
+
+def _full_mttkrp(x: Any, factors: list[Any], mode: int) -> Any:
+    letters = [chr(ord("a") + i) for i in range(x.ndim)]
+    ops, terms = [x], ["".join(letters)]
+    for j, a in enumerate(factors):
+        if j != mode:
+            ops.append(_conj(a))
+            terms.append(letters[j] + "z")
+    return contract.einsum(",".join(terms) + "->" + letters[mode] + "z", *ops)
+
+
+def _min_norm_update(m: Any, gamma: Any, norm2: float, delta2: float) -> Any:
+    """``argmin ||A||²`` s.t. ``||X||² - 2Re tr(Aᴴ M) + tr(A Γ Aᴴ) <= δ²``.
+
+    Stationarity gives ``A = μ M (I + μΓ)⁻¹``; in the eigenbasis ``Γ = V Σ Vᴴ`` with
+    ``Z = M V`` the residual is ``f(μ) = ||X||² - Σ_r |z_r|² (2 d_r - σ_r d_r²)``,
+    ``d_r = μ / (1 + μ σ_r)``, decreasing in μ; μ solves ``f(μ) = δ²`` by bisection in log μ.
+    """
+    xp = backend.namespace(m)
+    sig, v = xp.linalg.eigh(gamma)
+    z = m @ v
+    zn = backend.to_numpy(xp.sum(xp.abs(z) ** 2, axis=0)).astype(np.float64)
+    sg = np.maximum(backend.to_numpy(sig).astype(np.float64), 0.0)
+
+    def resid(mu: float) -> float:
+        d = mu / (1.0 + mu * sg)
+        return norm2 - float(np.sum(zn * (2 * d - sg * d * d)))
+
+    lo, hi = -40.0, 40.0
+    if resid(math.exp(hi)) >= delta2:  # only the least-squares solution meets δ
+        d = np.where(sg > 0, 1.0 / np.where(sg > 0, sg, 1.0), 0.0)
+    else:
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if resid(math.exp(mid)) > delta2 else (lo, mid)
+        mu = math.exp(hi)
+        d = mu / (1.0 + mu * sg)
+    dd = backend.asarray_like(d, z)
+    return (z * dd[None, :]) @ cm.ct(v)
+
+
+def _diagnostics(weights: Any, factors: list[Any]) -> dict[str, float]:
+    w = np.abs(backend.to_numpy(weights)).astype(np.float64)
+    model = math.sqrt(
+        max(
+            _model_norm2(
+                [_gram(a) for a in factors[:-1]] + [_gram(factors[-1] * weights[None, :])]
+            ),
+            0.0,
+        )
+    )
+    if model == 0.0:
+        return {"norm_ratio": 0.0, "max_term_ratio": 0.0, "sensitivity": 0.0}
+    n = len(factors)
+    sens = n * float(np.sum(w ** (2.0 * (n - 1) / n))) / model ** (2.0 * (n - 1) / n)
+    return {
+        "norm_ratio": float(np.sqrt(np.sum(w**2))) / model,
+        "max_term_ratio": float(w.max()) / model,
+        "sensitivity": sens,
+    }

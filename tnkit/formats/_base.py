@@ -1,0 +1,55 @@
+"""What every format shares: open legs ``i0..i{N-1}``, ``to_tensor``, ``history``/``options``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..network import TensorNetwork
+
+
+def mode_legs(n: int) -> tuple[str, ...]:
+    """The open-leg labels of an ``n``-mode format: ``("i0", ..., "i{n-1}")``."""
+    return tuple(f"i{k}" for k in range(n))
+
+
+class Format(TensorNetwork):
+    """Base class of the fixed-topology formats (CP, Tucker, TT, TR).
+
+    Subclasses build their nodes in ``__init__`` and call :meth:`_init_extras`. ``history`` is
+    the relative error after each sweep of the algorithm that produced the object ([] when it
+    was built from arrays) and ``options`` the options that algorithm used; both are saved.
+    """
+
+    history: list[float]
+    options: dict[str, Any]
+
+    def _init_extras(
+        self, history: list[float] | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        self.history = [float(h) for h in history or []]
+        self.options = dict(options or {})
+
+    @property
+    def ndim(self) -> int:
+        """Number of modes of the represented tensor."""
+        return len(self.open_legs)
+
+    def to_tensor(self) -> Any:
+        """The dense tensor, axes in mode order."""
+        return self.contract(output=mode_legs(self.ndim))
+
+    def _saved_attrs(self) -> dict[str, Any]:
+        return {"history": [float(h) for h in self.history], "options": self.options}
+
+    def _restore_attrs(self, attrs: dict[str, Any]) -> None:
+        self._init_extras(attrs.get("history"), attrs.get("options"))
+
+
+def check_arrays(arrays: list[Any], what: str) -> None:
+    """All ``arrays`` must be arrays of one backend (raises TypeError naming ``what``)."""
+    from .. import backend
+
+    try:
+        backend.namespace(*arrays)
+    except TypeError as err:
+        raise TypeError(f"{what} must be numpy, torch or cupy arrays of one library") from err

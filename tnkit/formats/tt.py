@@ -1,0 +1,258 @@
+"""Tensor-train (TT / MPS) format and its arithmetic.
+
+.. math::  X[i_0, ..., i_{N-1}] = G_0[:, i_0, :] \\, G_1[:, i_1, :] \\cdots G_{N-1}[:, i_{N-1}, :]
+
+with cores ``G_k`` of shape (r_{k-1}, n_k, r_k), r_{-1} = r_{N-1} = 1 (Oseledets, "Tensor-train
+decomposition", SIAM J. Sci. Comput. 2011). As a network: nodes ``"core{k}"`` joined by bonds
+``"b{k}"`` (between cores k-1 and k); the first and last node store 2-D arrays because a
+dimension-1 boundary leg would be an open leg, and :attr:`TT.cores` returns 3-D views.
+
+Rounding (Oseledets 2011, Alg. 2): orthogonalise right-to-left, then truncate left-to-right
+with the per-bond error ``tol * ||X|| / sqrt(N-1)``, so the total relative error is ``<= tol``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import backend, io, linalg
+from ._base import Format, check_arrays
+
+
+@io.register
+class TT(Format):
+    """Tensor train from a list of 3-D cores (r_{k-1}, n_k, r_k) with boundary ranks 1."""
+
+    def __init__(
+        self,
+        cores: list[Any],
+        *,
+        history: list[float] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        cores = list(cores)
+        if not cores:
+            raise ValueError("cores must hold at least one core")
+        check_arrays(cores, "cores")
+        shapes = [tuple(int(d) for d in c.shape) for c in cores]
+        if any(len(s) != 3 for s in shapes):
+            raise ValueError(f"cores must be 3-D (r_prev, n, r_next), got shapes {shapes}")
+        if shapes[0][0] != 1 or shapes[-1][2] != 1:
+            raise ValueError(f"boundary ranks must be 1, got shapes {shapes}")
+        for k in range(1, len(shapes)):
+            if shapes[k - 1][2] != shapes[k][0]:
+                raise ValueError(
+                    f"rank mismatch between core {k - 1} {shapes[k - 1]} and core {k} {shapes[k]}"
+                )
+        xp = backend.namespace(cores[0])
+        n = len(cores)
+        for k, c in enumerate(cores):
+            if n == 1:
+                self.add_node("core0", xp.reshape(c, (c.shape[1],)), ("i0",))
+            elif k == 0:
+                self.add_node("core0", c[0], ("i0", "b1"))
+            elif k == n - 1:
+                self.add_node(f"core{k}", c[:, :, 0], (f"b{k}", f"i{k}"))
+            else:
+                self.add_node(f"core{k}", c, (f"b{k}", f"i{k}", f"b{k + 1}"))
+        self._init_extras(history, options)
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def cores(self) -> list[Any]:
+        """The cores as 3-D arrays (r_{k-1}, n_k, r_k)."""
+        n = len(self)
+        out = []
+        for k in range(n):
+            a = self[f"core{k}"]
+            xp = backend.namespace(a)
+            if n == 1:
+                out.append(xp.reshape(a, (1, a.shape[0], 1)))
+            elif k == 0:
+                out.append(xp.reshape(a, (1, *a.shape)))
+            elif k == n - 1:
+                out.append(xp.reshape(a, (*a.shape, 1)))
+            else:
+                out.append(a)
+        return out
+
+    @property
+    def rank(self) -> tuple[int, ...]:
+        """The N-1 inner bond ranks."""
+        return tuple(int(c.shape[2]) for c in self.cores[:-1])
+
+    def to_tensor(self) -> Any:
+        """Dense tensor by sequential matrix products (left to right)."""
+        cores = self.cores
+        xp = backend.namespace(cores[0])
+        t = xp.reshape(cores[0], (cores[0].shape[1], cores[0].shape[2]))
+        for c in cores[1:]:
+            r, m, s = c.shape
+            t = xp.reshape(t @ xp.reshape(c, (r, m * s)), (-1, s))
+        return xp.reshape(t, tuple(int(c.shape[1]) for c in cores))
+
+    # ------------------------------------------------------------------ canonical forms
+    def orthogonalize(self, center: int = 0) -> TT:
+        """An equal TT whose cores left of ``center`` are left-orthonormal and right of it
+        right-orthonormal (QR sweeps); ``center`` carries the norm."""
+        n = len(self)
+        if not isinstance(center, int) or not 0 <= center < n:
+            raise ValueError(f"center must be an integer in [0, {n - 1}], got {center!r}")
+        cores = list(self.cores)
+        xp = backend.namespace(cores[0])
+        for k in range(center):
+            r, m, s = cores[k].shape
+            q, rr = linalg.qr(xp.reshape(cores[k], (r * m, s)))
+            cores[k] = xp.reshape(q, (r, m, q.shape[1]))
+            cores[k + 1] = _left_mul(xp, rr, cores[k + 1])
+        for k in range(n - 1, center, -1):
+            r, m, s = cores[k].shape
+            q, rr = linalg.qr(_ct(xp, xp.reshape(cores[k], (r, m * s))))
+            cores[k] = xp.reshape(_ct(xp, q), (q.shape[1], m, s))
+            cores[k - 1] = _right_mul(xp, cores[k - 1], _ct(xp, rr))
+        return self._like(cores)
+
+    def round(self, tol: float | None = None, rank: int | list[int] | None = None) -> TT:
+        """TT-rounding: recompress to relative error ``<= tol`` and/or bond ranks ``<= rank``.
+
+        ``rank`` is one int for every bond or a list of N-1 ints.
+        """
+        n = len(self)
+        if tol is None and rank is None:
+            raise ValueError("round needs tol= or rank=")
+        if tol is not None and not 0 <= tol < 1:
+            raise ValueError(f"tol must be in [0, 1), got {tol!r}")
+        ranks = _bond_ranks(rank, n)
+        cores = self.orthogonalize(0).cores
+        xp = backend.namespace(cores[0])
+        norm = float(xp.linalg.vector_norm(cores[0]))
+        max_err = None if tol is None else tol * norm / math.sqrt(max(n - 1, 1))
+        for k in range(n - 1):
+            r, m, s = cores[k].shape
+            u, sv, vh, _ = linalg.truncated_svd(
+                xp.reshape(cores[k], (r * m, s)), rank=ranks[k], max_error=max_err
+            )
+            cores[k] = xp.reshape(u, (r, m, u.shape[1]))
+            sv = xp.astype(sv, vh.dtype)
+            cores[k + 1] = _left_mul(xp, sv[:, None] * vh, cores[k + 1])
+        return self._like(cores)
+
+    def _like(self, cores: list[Any]) -> TT:
+        return TT(cores, history=self.history, options=self.options)
+
+    # ------------------------------------------------------------------ arithmetic
+    def _check_same_shape(self, other: Any, op: str) -> None:
+        if not isinstance(other, TT):
+            raise TypeError(f"{op} needs another TT, got {type(other).__name__}")
+        if self.shape != other.shape:
+            raise ValueError(f"{op}: shapes differ, {self.shape} vs {other.shape}")
+
+    def __add__(self, other: TT) -> TT:
+        """Sum of two TTs; bond ranks add (block-diagonal cores). Round afterwards."""
+        self._check_same_shape(other, "+")
+        a, b = self.cores, other.cores
+        xp = backend.namespace(a[0], b[0])
+        n = len(a)
+        if n == 1:
+            return TT([a[0] + b[0]])
+        out = []
+        for k in range(n):
+            ca, cb = a[k], b[k]
+            if k == 0:
+                out.append(xp.concat([ca, cb], axis=2))
+            elif k == n - 1:
+                out.append(xp.concat([ca, cb], axis=0))
+            else:
+                top = xp.concat([ca, _zeros(xp, (ca.shape[0], ca.shape[1], cb.shape[2]), ca)], 2)
+                bot = xp.concat([_zeros(xp, (cb.shape[0], cb.shape[1], ca.shape[2]), ca), cb], 2)
+                out.append(xp.concat([top, bot], axis=0))
+        return TT(out)
+
+    def __neg__(self) -> TT:
+        return self * -1.0
+
+    def __sub__(self, other: TT) -> TT:
+        self._check_same_shape(other, "-")
+        return self + (-other)
+
+    def __mul__(self, other: Any) -> TT:
+        """Scalar multiple (``tt * 2.0``) or Hadamard product with another TT (ranks multiply)."""
+        if isinstance(other, (int, float, complex)):
+            cores = self.cores
+            return TT([cores[0] * other, *cores[1:]])
+        self._check_same_shape(other, "*")
+        xp = backend.namespace(self.cores[0], other.cores[0])
+        out = []
+        for ca, cb in zip(self.cores, other.cores):
+            c = ca[:, None, :, :, None] * cb[None, :, :, None, :]
+            r1, r2, m, s1, s2 = c.shape
+            out.append(xp.reshape(c, (r1 * r2, m, s1 * s2)))
+        return TT(out)
+
+    __rmul__ = __mul__
+
+    def dot(self, other: TT) -> Any:
+        """``<self, other> = sum conj(self) * other`` by a left-to-right transfer sweep."""
+        self._check_same_shape(other, "dot")
+        xp = backend.namespace(self.cores[0], other.cores[0])
+        env = None
+        for ca, cb in zip(self.cores, other.cores):
+            ca = xp.conj(ca) if backend.is_complex(ca) else ca
+            if env is None:
+                env = ca[0].T @ cb[0]  # (s_a, s_b)
+                continue
+            r, m, s = ca.shape
+            t = _left_mul(xp, env.T, ca)  # (r_b, m, s_a): env^T @ ca over r_a
+            rb, _, sb = cb.shape
+            env = xp.reshape(t, (rb * m, s)).T @ xp.reshape(cb, (rb * m, sb))
+        return env[0, 0]
+
+    def inner(self, other: Any) -> Any:
+        """Inner product; a TT partner uses the fast :meth:`dot`."""
+        if isinstance(other, TT) and self.shape == other.shape:
+            return self.dot(other)
+        return super().inner(other)
+
+    def to_tensorly(self) -> Any:
+        """TensorLy ``TTTensor`` (needs tensorly; arrays are shared)."""
+        from tensorly.tt_tensor import TTTensor
+
+        return TTTensor(self.cores)
+
+    @classmethod
+    def from_tensorly(cls, tt_tensor: Any) -> TT:
+        """Build from a TensorLy ``TTTensor`` or a list of 3-D cores."""
+        return cls(list(tt_tensor))
+
+
+def _ct(xp: Any, a: Any) -> Any:
+    return xp.conj(a.T) if backend.is_complex(a) else a.T
+
+
+def _left_mul(xp: Any, m: Any, core: Any) -> Any:
+    """``m @ core`` over the first core axis: (p, r) x (r, n, s) -> (p, n, s)."""
+    r, n, s = core.shape
+    return xp.reshape(m @ xp.reshape(core, (r, n * s)), (m.shape[0], n, s))
+
+
+def _right_mul(xp: Any, core: Any, m: Any) -> Any:
+    """``core @ m`` over the last core axis: (r, n, s) x (s, p) -> (r, n, p)."""
+    r, n, s = core.shape
+    return xp.reshape(xp.reshape(core, (r * n, s)) @ m, (r, n, m.shape[1]))
+
+
+def _zeros(xp: Any, shape: tuple[int, ...], like: Any) -> Any:
+    kw = {"device": like.device} if backend.backend_name(like) != "numpy" else {}
+    return xp.zeros(shape, dtype=like.dtype, **kw)
+
+
+def _bond_ranks(rank: int | list[int] | None, n: int) -> list[int | None]:
+    """``rank`` as a list of N-1 bond caps (None = uncapped); validates it."""
+    if rank is None:
+        return [None] * max(n - 1, 0)
+    ranks = [rank] * (n - 1) if isinstance(rank, int) else list(rank)
+    if len(ranks) != n - 1 or any(not isinstance(r, int) or r < 1 for r in ranks):
+        raise ValueError(f"rank must be a positive int or a list of {n - 1} of them, got {rank!r}")
+    return ranks
