@@ -1,0 +1,59 @@
+"""``tnkit decompose``: every format, output file, and user errors as exit code 2."""
+
+import numpy as np
+import pytest
+
+import tnkit as tk
+from tnkit.cli import main
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    fs = [rng.standard_normal((n, 2)) for n in (6, 7, 5)]
+    x = np.einsum("ir,jr,kr->ijk", *fs)
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    return path, x
+
+
+@pytest.mark.parametrize(
+    "fmt,size",
+    [("cp", ["--rank", "2"]), ("tucker", ["--rank", "2,2,2"]), ("tt", ["--tol", "1e-6"])],
+)
+def test_decompose_prints_and_saves(data, tmp_path, capsys, fmt, size):
+    path, x = data
+    out = tmp_path / "r.npz"
+    assert main(["decompose", str(path), "--format", fmt, *size, "--quiet", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    err = float(text.split("relative error")[1].split()[0])
+    assert err <= 1e-6 and "compression" in text and "time" in text and "parameters" in text
+    back = tk.load(out)
+    np.testing.assert_allclose(back.to_tensor(), x, atol=1e-5 * np.linalg.norm(x))
+
+
+def test_decompose_tr(data, capsys):
+    path, _ = data
+    assert main(["decompose", str(path), "--format", "tr", "--rank", "2", "--quiet"]) == 0
+    assert "tr of" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--format", "cp", "--tol", "0.1"], "needs one integer --rank"),
+        (["--format", "tt", "--rank", "x"], "--rank must be"),
+        (["--format", "tucker", "--rank", "9,2,2"], "exceeds"),
+        (["--format", "tt", "--tol", "1.5"], "tol"),
+        (["--format", "cp", "--rank", "2", "--method", "hooi"], "--method"),
+    ],
+)
+def test_user_errors_exit_2(data, capsys, args, msg):
+    path, _ = data
+    assert main(["decompose", str(path), *args, "--quiet"]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_missing_file(capsys):
+    assert main(["decompose", "nope.npy", "--format", "tt", "--rank", "2"]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,81 @@
+"""``tnkit decompose DATA`` — CP, Tucker, TT or TR decomposition of a data tensor."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+FORMATS = ("cp", "tucker", "tt", "tr")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "decompose",
+        help="decompose a data tensor (.npy .npz .mat .h5 or image) into CP/Tucker/TT/TR",
+    )
+    p.add_argument("data", help="data tensor file")
+    p.add_argument("--format", choices=FORMATS, required=True, help="the tensor format")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--rank", help="one rank, or comma-separated ranks (e.g. 5 or 4,6,3)")
+    size.add_argument("--tol", type=float, help="relative error target in (0, 1)")
+    p.add_argument("--key", help="array name inside .npz/.mat/.h5 files")
+    p.add_argument("--method", help="tucker: hooi|sthosvd; tr: als|svd")
+    p.add_argument("--max-iter", type=int, help="maximum sweeps of iterative methods")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-o", "--output", help="save the result as a tnkit network (.npz)")
+    return p
+
+
+def _parse_rank(text: str | None) -> int | list[int] | None:
+    if text is None:
+        return None
+    try:
+        ranks = [int(t) for t in text.split(",")]
+    except ValueError:
+        msg = f"--rank must be an integer or comma-separated integers, got {text!r}"
+        raise ValueError(msg) from None
+    return ranks[0] if len(ranks) == 1 else ranks
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import tnkit as tk
+
+    x = tk.load_tensor(args.data, key=args.key)
+    rank = _parse_rank(args.rank)
+    kw: dict = {}
+    if args.max_iter is not None:
+        kw["max_iter"] = args.max_iter
+    if args.method is not None:
+        if args.format not in ("tucker", "tr"):
+            raise ValueError(f"--method applies to tucker and tr, not {args.format}")
+        kw["method"] = args.method
+    progress = not args.quiet
+    start = time.perf_counter()
+    if args.format == "cp":
+        if rank is None or isinstance(rank, list):
+            raise ValueError("--format cp needs one integer --rank")
+        result = tk.cp(x, rank, seed=args.seed, progress=progress, **kw)
+    elif args.format == "tucker":
+        result = tk.tucker(x, rank=rank, tol=args.tol, seed=args.seed, progress=progress, **kw)
+    elif args.format == "tt":
+        if kw:
+            raise ValueError("--format tt (TT-SVD) takes no --max-iter")
+        result = tk.tt(x, rank=rank, tol=args.tol)
+    else:
+        result = tk.tr(x, rank=rank, tol=args.tol, seed=args.seed, progress=progress, **kw)
+    elapsed = time.perf_counter() - start
+    xf = np.asarray(x, dtype=np.result_type(x.dtype, np.float64))
+    approx = tk.backend.to_numpy(result.to_tensor())
+    error = float(np.linalg.norm(approx - xf) / max(np.linalg.norm(xf), 1e-300))
+    print(f"{args.format} of {args.data}: shape {tuple(x.shape)}, rank {result.rank}")
+    print(f"relative error  {error:.6g}")
+    print(f"parameters      {result.n_params:,} (dense {x.size:,})")
+    print(f"compression     {x.size / result.n_params:.2f}x")
+    print(f"time            {elapsed:.3f} s")
+    if args.output:
+        tk.save(result, args.output)
+        print(f"saved to {args.output}")
+    return 0
