@@ -10,9 +10,10 @@
    error is recorded and the ALS core of an evaluation (``fit_network`` from the candidate's
    random start) is timed instead, labelled so.
 
-Every measurement runs in its own ``try`` and its figures or error go into the JSON report,
-which is rewritten after each step (a time-out keeps what was done). Without a GPU the script
-prints that and exits 0.
+It also records the host <-> device copies per ALS sweep on the GPU
+(``backend.watch_transfers``). Every measurement runs in its own ``try`` and its figures or
+error go into the JSON report, which is rewritten after each step (a time-out keeps what was
+done). Without a GPU the script prints that and exits 0.
 
 Run: ``python examples/benchmarks/gpu.py [--quick] [--out DIR] [--no-tests]``; the report is
 ``DIR/gpu_check.json`` with ``DIR`` = ``--out``, else ``$OUT``, else ``out/gpu``. Sized to finish
@@ -194,7 +195,10 @@ def decomposition(
 ) -> dict[str, Any]:
     fit = DECOMPOSE[name]
     small = tuple(min(n, 16) for n in x_cpu.shape)  # compiles the kernels
-    fit(target.put(x_cpu[tuple(slice(0, n) for n in small)]))
+    try:  # compile the kernels on a small tensor first
+        fit(target.put(x_cpu[tuple(slice(0, n) for n in small)]))
+    except Exception:  # noqa: BLE001 - the full-size run below reports any real error
+        pass
     gpu = timed(lambda: fit(x_gpu), repeats, 20)
     cpu = timed(lambda: fit(x_cpu), repeats, 30)
     model = fit(x_gpu)
@@ -213,6 +217,31 @@ def decomposition(
         "goal_speedup": 10.0,
         "goal_met": speedup >= 10.0,
     }
+
+
+# ---------------------------------------------------------------------------- transfers
+SWEEPS = {
+    "cp": lambda x, n: tk.cp(x, rank=5, max_iter=n, stop_tol=None),
+    "tucker": lambda x, n: tk.tucker(x, rank=5, max_iter=n, stop_tol=-1.0),
+    "tr": lambda x, n: tk.tr(x, rank=3, max_iter=n, improvement_tol=0.0),
+}
+
+
+def transfers_per_sweep(target: Target, x_gpu: Any) -> dict[str, Any]:
+    """Host <-> device copies per ALS sweep on the GPU (difference of 2- and 4-sweep runs)."""
+    out = {}
+    for name, run in SWEEPS.items():
+        try:
+            logs = []
+            for n in (2, 4):
+                with backend.watch_transfers() as log:
+                    sweeps = len(run(x_gpu, n).history)
+                logs.append((log.summary(), sweeps))
+            (a, na), (b, nb) = logs
+            out[name] = {k: (b[k] - a[k]) / max(nb - na, 1) for k in a}
+        except Exception as err:  # noqa: BLE001
+            out[name] = {"error": f"{type(err).__name__}: {err}"[:500]}
+    return out
 
 
 # ---------------------------------------------------------------------------- 3. search
@@ -308,6 +337,8 @@ def main() -> int:
             f"decompose_{name}",
             lambda n=name: decomposition(target, n, data["cpu"], data["gpu"], repeats),
         )
+    small = data["cpu"][tuple(slice(0, 40) for _ in sizes["shape"])]
+    report.step("transfers_per_sweep", lambda: transfers_per_sweep(target, target.put(small)))
     data.clear()  # free the device memory before the search
     report.step(
         "search",

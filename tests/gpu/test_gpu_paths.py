@@ -25,7 +25,7 @@ def test_contraction_on_device(device, cases):
     out = contract.einsum(eq, *device.put(ops))
     assert device.holds([out])
     cases.assert_close(np.einsum(eq, *ops), out)
-    sliced = contract.einsum(eq, *device.put(ops), memory_limit=400)
+    sliced = contract.einsum(eq, *device.put(ops), memory_limit=100)
     assert device.holds([sliced])
     cases.assert_close(np.einsum(eq, *ops), sliced)
 
