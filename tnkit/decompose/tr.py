@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..formats.tr import TR
+from ..formats.tr import TR, dense
 from . import tr_als, tr_svd
 
 METHODS = ("als", "svd")
@@ -118,26 +118,66 @@ def tr(
         "seed": seed,
         "init": init if isinstance(init, str) else "TR",
     }
+    x, flip = _c_layout(x)
     xp = backend.namespace(x)
     norm = float(xp.linalg.vector_norm(x))
     if norm == 0.0:
         return _finish(_zeros(x, shape, ranks or (1,) * len(shape)), [0.0], options)
+    if flip:  # decompose the C-ordered transpose: the ring of the reversed modes
+        ranks = _reverse_ranks(ranks)
+        init = TR(_reverse_cores(init.cores)) if isinstance(init, TR) else init
     if method == "svd":
         cores = (
             tr_svd.tr_svd(x, ranks, seed=seed) if ranks else tr_svd.tr_svd_tol(x, tol, seed=seed)
         )
-        return _finish(cores, [_error(x, cores, norm)], options)
-    fit = _Fit(x, norm**2, max_iter, improvement_tol, tol, progress)
-    try:
-        if ranks is not None:
-            cores, history = fit.run(_initial(x, ranks, init, seed, norm))
-        else:
-            cores, history = _grow(x, fit, norm, seed, init)
-    finally:
-        fit.close()
-    if history:  # the sweep formula cancels below ~sqrt(eps): recompute the final error
-        history[-1] = _error(x, cores, norm)
-    return _finish(cores, history, {**options, "interrupted": fit.interrupted})
+        history = [_error(x, cores, norm)]
+    else:
+        fit = _Fit(x, norm**2, max_iter, improvement_tol, tol, progress)
+        try:
+            if ranks is not None:
+                cores, history = fit.run(_initial(x, ranks, init, seed, norm))
+            else:
+                cores, history = _grow(x, fit, norm, seed, init)
+        finally:
+            fit.close()
+        if history:  # the sweep formula cancels below ~sqrt(eps): recompute the final error
+            history[-1] = _error(x, cores, norm)
+        options["interrupted"] = fit.interrupted
+    return _finish(_reverse_cores(cores) if flip else cores, history, options)
+
+
+def _c_layout(x: Any) -> tuple[Any, bool]:
+    """``x`` in C order without copying when possible: ``(x, False)``, or the reversed-axes view
+    ``(x^T, True)`` for Fortran-ordered data; other layouts are copied once to C order.
+
+    Every unfolding is a free reshape of a C-ordered array; on any other layout each reshape
+    would copy the whole tensor again.
+    """
+    xp = backend.namespace(x)
+    rev = xp.permute_dims(x, tuple(range(x.ndim - 1, -1, -1)))
+    for candidate, flip in ((x, False), (rev, True)):
+        flags = getattr(candidate, "flags", None)  # numpy, cupy
+        if flags is not None and flags.c_contiguous:
+            return candidate, flip
+        if hasattr(candidate, "is_contiguous") and candidate.is_contiguous():  # torch
+            return candidate, flip
+    if hasattr(x, "contiguous"):
+        return x.contiguous(), False
+    return x.copy(order="C"), False
+
+
+def _reverse_ranks(ranks: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """Bond ranks of the ring of the reversed modes (bond ``j`` of it is bond ``N-2-j``)."""
+    if ranks is None:
+        return None
+    n = len(ranks)
+    return tuple(ranks[(n - 2 - j) % n] for j in range(n))
+
+
+def _reverse_cores(cores: list[Any]) -> list[Any]:
+    """``trace(G_0 ... G_{N-1}) = trace(G_{N-1}^T ... G_0^T)``: the ring of the reversed modes."""
+    xp = backend.namespace(*cores)
+    return [xp.permute_dims(g, (2, 1, 0)) for g in reversed(cores)]
 
 
 def _grow(x: Any, fit: _Fit, norm: float, seed: int, init: str) -> tuple[list[Any], list[float]]:
@@ -245,8 +285,15 @@ def _zeros(x: Any, shape: tuple[int, ...], ranks: tuple[int, ...]) -> list[Any]:
 
 
 def _error(x: Any, cores: list[Any], norm: float) -> float:
+    """``||x - ring|| / norm``, built in slabs of mode 0 so only a slab is held at a time."""
     xp = backend.namespace(x)
-    return float(xp.linalg.vector_norm(TR(cores).to_tensor() - x)) / norm
+    n0 = int(x.shape[0])
+    step = max(1, (1 << 22) * n0 // max(math.prod(int(d) for d in x.shape), 1))
+    err2 = 0.0
+    for start in range(0, n0, step):
+        slab = dense([cores[0][:, start : start + step, :], *cores[1:]])
+        err2 += float(xp.linalg.vector_norm(slab - x[start : start + step])) ** 2
+    return math.sqrt(err2) / norm
 
 
 def _check_int(value: Any, name: str) -> int:
