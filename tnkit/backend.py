@@ -93,7 +93,7 @@ def to_backend(x: Any, name: str, device: str | None = None) -> Any:
     if device is not None and not device.startswith("cuda"):
         raise ValueError(f"cupy arrays live on a CUDA device, got device={device!r}")
     if src == "torch" and on_gpu:  # torch CUDA -> cupy without a host copy
-        x, src = lib.from_dlpack(x.detach().resolve_conj()), "cupy"
+        x, src = lib.from_dlpack(x.detach().resolve_conj().resolve_neg()), "cupy"
         if device is None or _same_device(x, device):
             return x
     with _cupy_device(lib, device):
