@@ -153,7 +153,7 @@ class _Runner:
             )
             if aug is None or attempt == self.max_rejections:
                 return new, attempt
-            s = tree._pad_to(y.s, (aug.u.shape[1], aug.v.shape[1]))
+            s = tree.pad_to(y.s, (aug.u.shape[1], aug.v.shape[1]))
             r_old, r_new = y.s.shape[0], new.s.shape[0]
             grow = self._rejects(r_old, aug.s.shape[0], r_new)
             if not grow and not self._neglects_too_much(t, h, y, LowRank(aug.u, s, aug.v)):

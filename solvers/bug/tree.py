@@ -174,7 +174,7 @@ def parallel_step(
         if x == info.root:
             new[x] = c_hat
             continue
-        old_m = _mat0(_pad_to(old, tuple(c_hat.shape[:-1]) + (old.shape[-1],)))
+        old_m = _mat0(pad_to(old, tuple(c_hat.shape[:-1]) + (old.shape[-1],)))
         c_m = _mat0(c_hat)
         w = lowrank.augmented_basis(old_m, c_m)
         r = old.shape[-1]
@@ -184,7 +184,7 @@ def parallel_step(
     return new, dims
 
 
-def _pad_to(a: Any, shape: tuple[int, ...]) -> Any:
+def pad_to(a: Any, shape: tuple[int, ...]) -> Any:
     """``a`` zero-padded at the end of every axis to ``shape``."""
     shape = tuple(int(n) for n in shape)
     if shape == tuple(int(m) for m in a.shape):
@@ -203,7 +203,7 @@ def _assemble(info: TreeInfo, x: str, c_bar: Any, prep: Prepared, block: dict, n
     kids = info.children[x]
     old_dims = [prep.arrays[c].shape[-1] for c in kids]
     new_dims = [new[c].shape[-1] for c in kids]
-    out = _pad_to(c_bar, tuple(new_dims) + tuple(c_bar.shape[len(kids) :]))
+    out = pad_to(c_bar, tuple(new_dims) + tuple(c_bar.shape[len(kids) :]))
     for i, ch in enumerate(kids):
         if block.get(ch) is None:
             continue
@@ -248,7 +248,7 @@ def padded_state(info: TreeInfo, augmented: dict[str, Any], old_root: Any) -> di
     """The old state written in the augmented bases (root zero-padded): same tensor, higher rank."""
     out = {x: augmented[x] for x in info.order[:-1]}
     dims = [augmented[c].shape[-1] for c in info.children[info.root]]
-    out[info.root] = _pad_to(old_root, dims)
+    out[info.root] = pad_to(old_root, dims)
     return out
 
 
