@@ -128,3 +128,27 @@ def test_ctrl_c_returns_the_state_so_far_and_resumes():
     full, _ = bug.integrate(OP8, Y8, 0.25, dt=1 / 16)
     assert hist2["time"][0] == pytest.approx(0.125) and len(hist2["time"]) == 3
     assert np.linalg.norm(rest.to_tensor() - full.to_tensor()) < 1e-12
+
+
+def test_tucker_random_hamiltonian_all_methods_converge():
+    rng = np.random.default_rng(0)
+
+    def herm(n):
+        a = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+        return (a + a.conj().T) / 2
+
+    dims = (6, 5, 4)
+    terms = [(1.0, {k: herm(n)}) for k, n in enumerate(dims)]
+    terms += [(0.5, {0: herm(6), 1: herm(5)}), (0.5, {1: herm(5), 2: herm(4)})]
+    op = SumOfProducts(dims, terms).scaled(-1j)
+    y0 = tk.TTN.random((0, 1, 2), dims, 2, seed=1, dtype="complex128").orthonormalize()
+    tucker = tk.Tucker(y0["node"] / y0.norm(), y0.leaves)
+    ref = problems.reference(op, tucker.to_tensor(), 0.5)
+    errs = {}
+    for method in bug.METHODS:
+        for h in (0.05, 0.025):
+            y, _ = bug.integrate(op, tucker, 0.5, dt=h, method=method, tol=1e-8)
+            errs[method, h] = np.linalg.norm(y.to_tensor() - ref)
+    assert 1.6 < errs["adaptive", 0.05] / errs["adaptive", 0.025] < 2.6  # first order
+    assert errs["parallel", 0.025] < errs["parallel", 0.05] / 2
+    assert errs["fixed", 0.025] > 0.5  # rank 2 cannot follow this dynamics
