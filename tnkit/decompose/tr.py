@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import backend
 from ..formats.tr import TR, dense
+from . import _common as cm
 from . import tr_als, tr_svd
 
 METHODS = ("als", "svd")
@@ -93,10 +94,10 @@ def tr(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     shape = tuple(int(d) for d in x.shape)
     ranks = _check_rank(rank, shape)
-    tol = _check_tol(tol)
+    cm.check_tol(tol)
     if method == "svd" and ranks is not None and tol is not None:
         raise ValueError("method='svd' takes rank= or tol=, not both")
-    _check_int(max_iter, "max_iter")
+    cm.check_positive_int(max_iter, "max_iter")
     if not isinstance(improvement_tol, (int, float)) or improvement_tol < 0:
         raise ValueError(f"improvement_tol must be a number >= 0, got {improvement_tol!r}")
     if not (isinstance(init, TR) or init in INITS):
@@ -139,7 +140,7 @@ def tr(
             else:
                 cores, history = _grow(x, fit, norm, seed, init)
         finally:
-            fit.close()
+            fit.bar.close()
         if history:  # the sweep formula cancels below ~sqrt(eps): recompute the final error
             history[-1] = _error(x, cores, norm)
         options["interrupted"] = fit.interrupted
@@ -215,7 +216,7 @@ class _Fit:
     ) -> None:
         self.x, self.x_norm2, self.max_iter = x, x_norm2, max_iter
         self.improvement_tol, self.tol = improvement_tol, tol if tol is not None else 0.0
-        self.report, self.close = _reporter(progress, max_iter)
+        self.bar = cm.Progress(progress, max_iter, "TR-ALS")
         self.interrupted = False
 
     def run(self, cores: list[Any]) -> tuple[list[Any], list[float]]:
@@ -224,7 +225,7 @@ class _Fit:
             for sweep in range(self.max_iter):
                 cores, err = tr_als.sweep(self.x, cores, self.x_norm2)
                 history.append(err)
-                self.report(sweep + 1, err)
+                self.bar.update(sweep + 1, err)
                 if err <= self.tol:
                     break
                 if sweep and history[-2] - err < self.improvement_tol:
@@ -232,27 +233,6 @@ class _Fit:
         except KeyboardInterrupt:
             self.interrupted = True
         return cores, history
-
-
-def _reporter(
-    progress: bool | Callable[[int, float], Any], total: int
-) -> tuple[Callable[[int, float], Any], Callable[[], Any]]:
-    """``(report(sweep, error), close())`` for ``progress`` (bool or callable)."""
-    if callable(progress):
-        return progress, lambda: None
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be a bool or a callable, got {progress!r}")
-    if not progress:
-        return (lambda sweep, err: None), lambda: None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="TR-ALS", leave=False)
-
-    def report(sweep: int, err: float) -> None:
-        bar.update(1)
-        bar.set_postfix(error=f"{err:.3e}")
-
-    return report, bar.close
 
 
 def _initial(x: Any, ranks: tuple[int, ...], init: str | TR, seed: int, norm: float) -> list[Any]:
@@ -273,10 +253,8 @@ def _initial(x: Any, ranks: tuple[int, ...], init: str | TR, seed: int, norm: fl
 
 
 def _finish(cores: list[Any], history: list[float], options: dict[str, Any]) -> TR:
-    ring = TR(cores)
-    ring.history = [float(e) for e in history]
-    ring.options = {**options, "rank": list(ring.rank)}
-    return ring
+    ranks = [int(g.shape[2]) for g in cores]
+    return TR(cores, history=history, options={**options, "rank": ranks})
 
 
 def _zeros(x: Any, shape: tuple[int, ...], ranks: tuple[int, ...]) -> list[Any]:
@@ -296,20 +274,6 @@ def _error(x: Any, cores: list[Any], norm: float) -> float:
     return math.sqrt(err2) / norm
 
 
-def _check_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_tol(tol: Any) -> float | None:
-    if tol is None:
-        return None
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
-    return float(tol)
-
-
 def _check_rank(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
     if rank is None:
         return None
@@ -317,10 +281,10 @@ def _check_rank(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
     if isinstance(rank, (int, np.integer)) and not isinstance(rank, bool):
         ranks = (int(rank),) * n
     elif isinstance(rank, (list, tuple)) and len(rank) == n:
-        ranks = tuple(_check_int(r, "rank entries") for r in rank)
+        ranks = tuple(cm.check_positive_int(r, f"rank[{k}]") for k, r in enumerate(rank))
     else:
         raise ValueError(f"rank must be a positive int or a sequence of {n} ints, got {rank!r}")
-    _check_int(ranks[0], "rank")
+    cm.check_positive_int(ranks[0], "rank")
     problem = _rank_error(ranks, shape)
     if problem:
         raise ValueError(problem)

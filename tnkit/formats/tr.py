@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from .. import backend, io, linalg
-from ..network import TensorNetwork
+from ._base import Format, check_arrays, mode_legs
 
 
 @io.register
-class TR(TensorNetwork):
+class TR(Format):
     """A tensor ring (see the module docstring).
 
     Parameters
@@ -31,6 +31,8 @@ class TR(TensorNetwork):
     cores : sequence of arrays
         N >= 2 arrays of shape ``(r_{k-1}, n_k, r_k)`` with
         ``cores[k].shape[2] == cores[k+1 mod N].shape[0]``.
+    history, options
+        Relative error per sweep and options of the algorithm that produced the ring.
 
     Examples
     --------
@@ -41,14 +43,20 @@ class TR(TensorNetwork):
     ((4, 5), (3, 2))
     """
 
-    def __init__(self, cores: Sequence[Any]) -> None:
+    def __init__(
+        self,
+        cores: Sequence[Any],
+        *,
+        history: list[float] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         cores = _check_cores(cores)
         n = len(cores)
+        legs = mode_legs(n)
         for k, g in enumerate(cores):
-            self.add_node(f"core{k}", g, (f"b{(k - 1) % n}", f"i{k}", f"b{k}"))
-        self.history: list[float] = []
-        self.options: dict[str, Any] = {}
+            self.add_node(f"core{k}", g, (f"b{(k - 1) % n}", legs[k], f"b{k}"))
+        self._init_extras(history, options)
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -134,17 +142,8 @@ class TR(TensorNetwork):
         rotated = cores[1:] + cores[:1]
         delta2 = budget / n / math.sqrt(rotated[0].shape[0])
         rotated = _round_chain(rotated, delta2, 1)
-        out = TR(rotated[-1:] + rotated[:-1])
-        out.history, out.options = list(self.history), {**self.options, "round_tol": float(tol)}
-        return out
-
-    # ------------------------------------------------------------------ io
-    def _saved_attrs(self) -> dict[str, Any]:
-        return {"history": [float(e) for e in self.history], "options": dict(self.options)}
-
-    def _restore_attrs(self, attrs: dict[str, Any]) -> None:
-        self.history = list(attrs.get("history", []))
-        self.options = dict(attrs.get("options", {}))
+        options = {**self.options, "round_tol": float(tol)}
+        return TR(rotated[-1:] + rotated[:-1], history=self.history, options=options)
 
 
 def dense(cores: Sequence[Any]) -> Any:
@@ -188,7 +187,7 @@ def _check_cores(cores: Sequence[Any]) -> list[Any]:
                 f"bond {k}: cores[{k}] has right dimension {g.shape[2]} but "
                 f"cores[{(k + 1) % len(cores)}] has left dimension {nxt.shape[0]}"
             )
-    backend.namespace(*cores)  # one array library for all cores
+    check_arrays(cores, "cores")
     return cores
 
 
