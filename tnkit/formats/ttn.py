@@ -260,7 +260,8 @@ class TTN(Format):
             zt = xp.permute_dims(z, tuple(axes + rest))
             rows = int(np.prod([zt.shape[i] for i in range(len(axes))]))
             mat = xp.reshape(zt, (rows, -1))
-            svd = linalg.truncated_svd(mat, rank=caps.get(name), max_error=max_error)
+            method = "auto" if max_error is None else "lapack"  # randomized ignores max_error
+            svd = linalg.truncated_svd(mat, rank=caps.get(name), max_error=max_error, method=method)
             u = svd.u
             arrays[name] = xp.reshape(u, tuple(zt.shape[: len(axes)]) + (u.shape[1],))
             z = xp.reshape(_ct(u) @ mat, (u.shape[1],) + tuple(zt.shape[len(axes) :]))
