@@ -21,7 +21,6 @@ Run ``python examples/benchmarks/structure_search.py [--quick] [--cases tnale,gr
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
@@ -30,6 +29,7 @@ import numpy as np
 import tnkit as tk
 from solvers import search
 from solvers.search import Structure
+from tnkit import datasets
 
 TR_DEMO = Structure.topology("ring", (3, 4, 2, 2, 3, 2), (0, 3, 2, 1, 4, 5))
 GREEDY_TARGETS = {
@@ -124,9 +124,7 @@ def tt_svd_floor(x: np.ndarray, max_rse: float) -> tuple[int, float]:
 
 
 def case_image(budget: int, workers: int) -> list[str]:
-    path = os.path.join(os.path.dirname(tk.__file__), "data", "images.npz")
-    img = np.load(path)["coffee"].astype(np.float64) / 255.0
-    x = img.reshape((4,) * 8)
+    x = datasets.image_tensor("coffee", order=8)
     tt_params, tt_rse = tt_svd_floor(x, 0.10)
     started = time.perf_counter()
     res = search.greedy(x, target_rse=0.10, budget=budget, seed=0, workers=workers)

@@ -114,13 +114,13 @@ def fit_network(
     xp = backend.namespace(x)
     arrays = {k: backend.asarray_like(a, x) for k, a in zip(net.nodes, net.arrays)}
     arrays = {k: xp.astype(a, x.dtype) if a.dtype != x.dtype else a for k, a in arrays.items()}
-    plan = _Plan(net, x, w)
+    plan = _Plan(net, x, w, update)
     xw = x if w is None else x * w
     xnorm2 = float(backend.to_numpy(xp.sum(xp.abs(xw) ** 2)))
     if xnorm2 == 0.0:
         raise ValueError("x is zero (on the observed entries): nothing to fit")
     if init == "random":
-        arrays = _random_start(net, x, plan, arrays, seed, math.sqrt(xnorm2))
+        arrays = _random_start(net, x, arrays, seed, math.sqrt(xnorm2))
     report = _progress(progress, max_iter)
     history: list[float] = []
     try:
@@ -224,7 +224,7 @@ class _Plan:
     two-layer contractions of ``G`` and ``R`` that never form ``E``.
     """
 
-    def __init__(self, net: TensorNetwork, x: Any, w: Any) -> None:
+    def __init__(self, net: TensorNetwork, x: Any, w: Any, update: tuple[str, ...]) -> None:
         xp = backend.namespace(x)
         order = net.nodes
         node_legs = {n: net.legs(n) for n in order}
@@ -240,7 +240,7 @@ class _Plan:
         sym_dims = {ket[g]: dims[g] for g in labels} | {bra[g]: dims[g] for g in labels}
         xw = x if w is None else x * w
         self.info: dict[str, dict] = {}
-        for name in order:
+        for name in update:
             legs = node_legs[name]
             own_open = tuple(g for g in legs if g in opened)
             own_bond = tuple(g for g in legs if g not in opened)
@@ -342,7 +342,7 @@ def _device(a: Any) -> dict:
     return {} if backend.backend_name(a) == "numpy" else {"device": a.device}
 
 
-def _random_start(net, x, plan, arrays, seed, xnorm):
+def _random_start(net, x, arrays, seed, xnorm):
     xp = backend.namespace(x)
     rng = np.random.default_rng(seed)
     out = {k: backend.random_normal(tuple(a.shape), x, rng) for k, a in arrays.items()}
