@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tnkit as tk
 
@@ -72,3 +74,32 @@ def test_save_load_round_trip(tmp_path):
 def test_bad_trees_raise(tree):
     with pytest.raises((ValueError, TypeError)):
         tk.TTN.from_tensor(np.ones((2, 2, 2)), tree)
+
+
+@st.composite
+def _trees(draw):
+    n = draw(st.integers(2, 5))
+    order = draw(st.permutations(range(n)))
+
+    def split(items):
+        if len(items) == 1:
+            return items[0]
+        k = draw(st.integers(2, min(3, len(items))))
+        cuts = sorted(draw(st.sets(st.integers(1, len(items) - 1), min_size=k - 1, max_size=k - 1)))
+        parts = [items[a:b] for a, b in zip([0, *cuts], [*cuts, len(items)])]
+        return tuple(split(p) for p in parts)
+
+    dims = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    return split(list(order)), dims
+
+
+@given(_trees(), st.integers(1, 3), st.integers(0, 10))
+def test_orthonormalize_and_hsvd_keep_the_tensor(spec, rank, seed):
+    tree, dims = spec
+    a = tk.TTN.random(tree, dims, rank, seed=seed)
+    x = a.to_tensor()
+    o = a.orthonormalize()
+    assert o.is_orthonormal()
+    assert np.allclose(o.to_tensor(), x, atol=1e-12 * max(1.0, np.abs(x).max()))
+    h = tk.TTN.from_tensor(x, tree)
+    assert np.allclose(h.to_tensor(), x, atol=1e-10 * max(1.0, np.abs(x).max()))
