@@ -31,6 +31,7 @@ import numpy as np
 import scipy.linalg
 
 from .. import backend, linalg
+from . import _common as cm
 
 N_DRAWS = 2
 N_REFINE = 2
@@ -74,14 +75,14 @@ def rotation(shape: tuple[int, ...], ranks: tuple[int, ...]) -> tuple[int, bool]
 def tr_svd(x: Any, ranks: tuple[int, ...], *, seed: int = 0) -> list[Any]:
     """Cores of a TR at the prescribed ``ranks`` (Kronecker-split TR-SVD when feasible)."""
     s, split = rotation(tuple(int(d) for d in x.shape), ranks)
-    xr, rr = _rotate(x, ranks, s)
+    dims, rr = _rotated(x.shape, s), _rotated(ranks, s)
     r0, r1 = rr[-1], rr[0]
-    u1, w = _first_step(xr, r0 * r1)
-    xp = backend.namespace(x)
+    u1, _ = cm.left_subspace(x, s, r0 * r1, None)
+    w = _project(x, s, u1)
     t = None
     if split and r0 > 1 and r1 > 1 and r0 * r1 <= MAX_SPLIT:
-        t = _kron_split(w, tuple(int(d) for d in xr.shape), r0, r1, rr[1], seed)
-    cores = _finish(xp, xr, u1, w, t, r0, r1, ranks=rr[1:-1], max_error=None)
+        t = _kron_split(w, dims, r0, r1, rr[1], seed)
+    cores = _finish(dims, u1, w, t, r0, r1, ranks=rr[1:-1], max_error=None)
     return cores[-s:] + cores[:-s] if s else cores
 
 
@@ -100,28 +101,27 @@ def tr_svd_tol(x: Any, tol: float, *, seed: int = 0) -> list[Any]:
     shape = tuple(int(d) for d in x.shape)
     n = len(shape)
     s = int(np.argmax(shape))
-    xr, _ = _rotate(x, (1,) * n, s)
     delta = tol * float(xp.linalg.vector_norm(x)) / math.sqrt(n - 1)
-    x0 = xp.reshape(xr, (shape[s], -1))
-    u1, sv, vh, _ = linalg.truncated_svd(x0, max_error=delta)
-    a, b = _factor_pair(int(sv.shape[0]), min(x0.shape))
-    if a * b > int(sv.shape[0]):
-        u1, sv, vh, _ = linalg.truncated_svd(x0, rank=a * b)
-    w = (xp.astype(sv, vh.dtype) if backend.is_complex(vh) else sv)[:, None] * vh
+    cap = min(shape[s], math.prod(shape) // shape[s])
+    u1, _ = cm.left_subspace(x, s, cap, delta)
+    a, b = _factor_pair(int(u1.shape[1]), cap)
+    if a * b > int(u1.shape[1]):
+        u1, _ = cm.left_subspace(x, s, a * b, None)
+    w = _project(x, s, u1)
+    dims = _rotated(shape, s)
     best = None
-    for r0, r1 in {(a, b), (b, a)}:
-        cores = _tol_candidate(xr, u1, w, r0, r1, delta, seed)
+    for r0, r1 in dict.fromkeys([(a, b), (b, a)]):
+        cores = _tol_candidate(dims, u1, w, r0, r1, delta, seed)
         if best is None or sum(_size(g) for g in cores) < sum(_size(g) for g in best):
             best = cores
     return best[-s:] + best[:-s] if s else best
 
 
 def _tol_candidate(
-    xr: Any, u1: Any, w: Any, r0: int, r1: int, delta: float, seed: int
+    dims: tuple[int, ...], u1: Any, w: Any, r0: int, r1: int, delta: float, seed: int
 ) -> list[Any]:
     """The rotated-frame ring for the bond pair ``(r0, r1)`` under the error budget ``delta``."""
-    xp = backend.namespace(xr)
-    dims = tuple(int(d) for d in xr.shape)
+    xp = backend.namespace(w)
     t = None
     if len(dims) >= 3 and r0 > 1 and r1 > 1 and r0 * r1 <= MAX_SPLIT:
         _, s2, _, _ = linalg.truncated_svd(xp.reshape(w, (r0 * r1 * dims[1], -1)), max_error=delta)
@@ -129,7 +129,7 @@ def _tol_candidate(
         if dims[1] >= r1 * r2 and math.prod(dims[2:]) >= r0 * r2:
             t = _kron_split(w, dims, r0, r1, r2, seed)
     scale = 1.0 if t is None else float(np.linalg.norm(backend.to_numpy(t), 2))
-    return _finish(xp, xr, u1, w, t, r0, r1, ranks=None, max_error=delta / scale)
+    return _finish(dims, u1, w, t, r0, r1, ranks=None, max_error=delta / scale)
 
 
 def _size(a: Any) -> int:
@@ -146,19 +146,27 @@ def _factor_pair(r: int, limit: int) -> tuple[int, int]:
     return a, r // a
 
 
-def _rotate(x: Any, ranks: tuple[int, ...], s: int) -> tuple[Any, tuple[int, ...]]:
-    """``x`` with modes ``s, s+1, ..., s-1`` and the ranks in the same rotated frame."""
-    n = x.ndim
+def _rotated(seq: Any, s: int) -> tuple[int, ...]:
+    """``seq`` in the frame where mode ``s`` comes first: ``seq[s], seq[s+1], ..., seq[s-1]``."""
+    n = len(seq)
+    return tuple(int(seq[(s + k) % n]) for k in range(n))
+
+
+def _project(x: Any, s: int, u: Any) -> Any:
+    """``W = U^H X_(s)`` with the columns in cyclic order ``(i_{s+1}, ..., i_{s-1})``.
+
+    The product runs on a free reshape ``(A, n_s, B)`` of ``x`` (no copy of the data); only the
+    result, ``R / n_s`` of the data's size, is permuted to ``(R, B, A)``.
+    """
     xp = backend.namespace(x)
-    order = tuple((s + k) % n for k in range(n))
-    xr = x if s == 0 else xp.permute_dims(x, order)
-    return xr, tuple(ranks[(s + k) % n] for k in range(n))
-
-
-def _first_step(xr: Any, size: int) -> tuple[Any, Any]:
-    """Top ``size`` left singular vectors ``U`` of the mode-0 unfolding and ``W = U^H X``."""
-    xp = backend.namespace(xr)
-    return _top_left(xp.reshape(xr, (int(xr.shape[0]), -1)), size)
+    uh = xp.conj(u.T) if backend.is_complex(u) else u.T
+    y = cm.mode_product(x, uh, s)
+    shape = tuple(int(d) for d in x.shape)
+    a, b, r = math.prod(shape[:s]), math.prod(shape[s + 1 :]), int(u.shape[1])
+    if a == 1:
+        return xp.reshape(y, (r, b))
+    y = xp.permute_dims(xp.reshape(y, (a, r, b)), (1, 2, 0))
+    return xp.reshape(y, (r, b * a))
 
 
 def _top_left(c: Any, rank: int) -> tuple[Any, Any]:
@@ -181,8 +189,7 @@ def _top_left(c: Any, rank: int) -> tuple[Any, Any]:
 
 
 def _finish(
-    xp: Any,
-    xr: Any,
+    dims: tuple[int, ...],
     u1: Any,
     w: Any,
     t: Any,
@@ -193,7 +200,7 @@ def _finish(
     max_error: float | None,
 ) -> list[Any]:
     """First core ``U T`` and the TT-SVD of ``T^{-1} W`` (in the rotated frame)."""
-    dims = tuple(int(d) for d in xr.shape)
+    xp = backend.namespace(w)
     if t is not None:
         u1 = u1 @ t
         w = xp.linalg.inv(t) @ w  # T is small and balanced: cheaper than a many-RHS solve
