@@ -57,14 +57,16 @@ def cp(
     rank : number of rank-one terms, at most ``prod(shape) / max(shape)`` (an upper bound on
         the CP rank of any tensor of this shape).
     init : ``"svd"`` (leading left singular vectors of each unfolding from a cheap randomized
-        sketch; random columns where ``rank > n_k``), ``"random"`` or a :class:`CP`.
+        sketch, random columns where ``rank > n_k``, refined by ALS on the tensor compressed
+        onto those vectors), ``"random"`` or a :class:`CP`.
     max_iter : maximum number of sweeps.
     tol : stop once the relative error is ``<= tol`` (in (0, 1)).
     stop_tol : stop when a sweep lowers the relative error by less than this (None: never).
     seed : seed of the random parts of the initialisation.
     line_search : Bro's extrapolation between sweeps.
     stable : apply the error-preserving norm correction (Phan et al. 2020) after ALS.
-    stable_slack : the correction keeps the error ``<= (1 + stable_slack) ×`` the ALS error.
+    stable_slack : the correction (its final relative error is ``options["stable_error"]``;
+        ``history`` is that of ALS) keeps the error ``<= (1 + stable_slack) ×`` the ALS error.
         With 0 a fully converged ALS solution cannot move (each mode is already the unique
         least-squares point); a small slack such as 0.01 lets degenerate fits shed their
         cancelling norms.
@@ -105,11 +107,14 @@ def cp(
         zero = [backend.asarray_like(np.eye(d, rank), x) for d in shape]
         return CP(backend.asarray_like(np.zeros(rank), x), zero, options=options)
     factors = _initial_factors(x, rank, init, seed)
+    if init == "svd" and mask is None:
+        factors = _compressed_start(x, factors, rank, line_search)
     history: list[float] = []
     factors = _als(x, mask, factors, max_iter, tol, stop_tol, line_search, progress, history)
     if stable:
         data = x if mask is None else cm.impute(x, mask, _full(factors))
         factors = _stabilize(data, factors, max_iter, stable_slack)
+        options["stable_error"] = cm.fro(data - _full(factors)) / cm.fro(data)
     weights, factors = _normalize(factors)
     options["diagnostics"] = _diagnostics(weights, factors)
     return CP(weights, factors, history=history, options=options)
@@ -135,6 +140,22 @@ def _initial_factors(x: Any, rank: int, init: str | CP, seed: int) -> list[Any]:
     if init == "random":
         return [backend.random_normal((d, rank), x, rng) for d in x.shape]
     return [_sketched_singular_vectors(x, k, rank, rng) for k in range(x.ndim)]
+
+
+def _compressed_start(x: Any, factors: list[Any], rank: int, line_search: bool) -> list[Any]:
+    """Refine the SVD start by ALS on the Tucker-compressed tensor (CANDELINC; Carroll,
+    Pruzansky & Kruskal 1980; Bro & Andersson 1998): with ``Q_k`` the sketched leading singular
+    vectors, CP-ALS on ``core = x ×_k Q_kᴴ`` costs almost nothing and ``A_k = Q_k B_k`` lifts
+    its solution. Skipped when the core would not be much smaller than ``x``."""
+    qs = [f[:, : min(rank, int(f.shape[0]))] for f in factors]
+    if math.prod(int(q.shape[1]) for q in qs) * 8 > math.prod(int(d) for d in x.shape):
+        return factors
+    core = x
+    for k, q in enumerate(qs):
+        core = cm.mode_product(core, cm.ct(q), k)
+    start = [cm.ct(q) @ f for q, f in zip(qs, factors)]
+    small = _als(core, None, start, 100, None, 1e-9, line_search, None, [])
+    return [q @ b for q, b in zip(qs, small)]
 
 
 def _sketched_singular_vectors(x: Any, mode: int, rank: int, rng: np.random.Generator) -> Any:

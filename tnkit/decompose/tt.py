@@ -60,8 +60,11 @@ def tt(x: Any, rank: int | list[int] | None = None, tol: float | None = None) ->
     for k in range(n - 1):
         m = r_prev * shape[k]
         mat = xp.reshape(c, (m, -1))
-        u, err = cm.left_subspace(mat, 0, caps[k], max_err)
-        c = cm.ct(u) @ mat
+        if max_err is None and caps[k] >= m:  # nothing to truncate: identity core, no pass
+            u, err, c = backend.asarray_like(np.eye(m), x), 0.0, mat
+        else:
+            u, err = cm.left_subspace(mat, 0, caps[k], max_err)
+            c = cm.ct(u) @ mat
         dropped += err**2
         cores.append(xp.reshape(u, (r_prev, shape[k], u.shape[1])))
         r_prev = int(u.shape[1])
