@@ -8,6 +8,7 @@ most ``tol · ‖Y‖`` (for a matrix: ``‖Σ_dropped‖_F <= tol ‖S‖_F``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -51,6 +52,7 @@ def integrate(
     workers: int = 1,
     max_rejections: int = 8,
     t0: float = 0.0,
+    blas_threads: int | None = 1,
 ) -> Evolution:
     """Integrate ``Ẏ = F(t, Y)`` from ``Y(t0) = y0`` to ``t_final`` with steps ``dt``.
 
@@ -76,6 +78,10 @@ def integrate(
         step concurrently; the others run siblings (matrix: K and L) concurrently.
     max_rejections : parallel method: at most this many rejected attempts per step.
     t0 : start time (resume an interrupted run from its last state and time).
+    blas_threads : BLAS threads during the run (via threadpoolctl when installed). The default
+        1 suits the many small products of a step (threaded BLAS only adds overhead there and
+        thrashes on a busy machine); concurrency comes from ``workers``. ``None`` leaves BLAS
+        as it is (large matrix problems on an idle machine).
 
     Returns
     -------
@@ -99,6 +105,7 @@ def integrate(
     bar = _progress_bar(progress, n_steps)
     t, envs = float(t0), {}
     _record(history, state, kind, t, 0, (0.0, 0.0), operator, observables, envs)
+    limits = _blas_limits(blas_threads)
     try:
         for n in range(n_steps):
             h = min(dt, t_final - t)
@@ -112,12 +119,29 @@ def integrate(
     except KeyboardInterrupt:
         history["interrupted"] = True
     finally:
+        limits.__exit__(None, None, None)
         if own_pool is not None:
             own_pool.shutdown()
         if hasattr(bar, "close"):
             bar.close()
     options = dict(method=method, dt=dt, tol=tol, rank_max=rank_max, substep=substep)
     return Evolution(_as_output(state, kind, y0, options), history)
+
+
+def _blas_limits(threads: int | None) -> Any:
+    """An entered context that limits BLAS to ``threads`` (no-op without threadpoolctl)."""
+    ctx: Any = contextlib.nullcontext()
+    if threads is not None:
+        if int(threads) != threads or threads < 1:
+            raise ValueError(f"blas_threads must be a positive integer or None, got {threads!r}")
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            pass
+        else:
+            ctx = threadpool_limits(limits=int(threads), user_api="blas")
+    ctx.__enter__()
+    return ctx
 
 
 # ---------------------------------------------------------------------------- stepping

@@ -95,6 +95,7 @@ def test_bad_input():
         {"dt": 0.1, "method": "euler"},
         {"dt": 0.1, "substep": "rk2"},
         {"dt": 0.1, "rank_max": 3},
+        {"dt": 0.1, "blas_threads": 0},
     ):
         with pytest.raises(ValueError):
             bug.integrate(OP, Y0, 1.0, **kw)
