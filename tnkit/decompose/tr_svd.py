@@ -77,7 +77,7 @@ def tr_svd(x: Any, ranks: tuple[int, ...], *, seed: int = 0) -> list[Any]:
     s, split = rotation(tuple(int(d) for d in x.shape), ranks)
     dims, rr = _rotated(x.shape, s), _rotated(ranks, s)
     r0, r1 = rr[-1], rr[0]
-    u1, _ = cm.left_subspace(x, s, r0 * r1, None)
+    u1 = _canonical(cm.left_subspace(x, s, r0 * r1, None)[0])
     w = _project(x, s, u1)
     t = None
     if split and r0 > 1 and r1 > 1 and r0 * r1 <= MAX_SPLIT:
@@ -107,6 +107,7 @@ def tr_svd_tol(x: Any, tol: float, *, seed: int = 0) -> list[Any]:
     a, b = _factor_pair(int(u1.shape[1]), cap)
     if a * b > int(u1.shape[1]):
         u1, _ = cm.left_subspace(x, s, a * b, None)
+    u1 = _canonical(u1)
     w = _project(x, s, u1)
     dims = _rotated(shape, s)
     best = None
@@ -150,6 +151,16 @@ def _rotated(seq: Any, s: int) -> tuple[int, ...]:
     """``seq`` in the frame where mode ``s`` comes first: ``seq[s], seq[s+1], ..., seq[s-1]``."""
     n = len(seq)
     return tuple(int(seq[(s + k) % n]) for k in range(n))
+
+
+def _canonical(u: Any) -> Any:
+    """``u`` with each column's phase fixed (``sum_i u_i |u_i|^2`` real and positive), so the
+    result does not depend on the sign conventions of the backend's eigensolver."""
+    xp = backend.namespace(u)
+    p = xp.sum(u * xp.abs(u) ** 2, axis=0)
+    size = xp.abs(p)
+    phase = xp.where(size > 0, p / xp.where(size > 0, size, xp.ones_like(size)), xp.ones_like(p))
+    return u * (xp.conj(phase) if backend.is_complex(u) else phase)[None, :]
 
 
 def _project(x: Any, s: int, u: Any) -> Any:
