@@ -131,3 +131,18 @@ def test_bad_input():
         tk.cp(np.ones(3), 1)
     zero = tk.cp(np.zeros((3, 4)), 2)  # the zero tensor: zero weights
     assert zero.norm() == 0.0 and zero.rank == 2
+
+
+def test_progress_callback_and_ctrl_c_returns_current_model():
+    rng = np.random.default_rng(9)
+    x = _exact(rng) + 0.01 * rng.standard_normal((8, 9, 10))
+    seen = []
+
+    def stop_after_three(sweep, err):
+        seen.append(err)
+        if sweep == 3:
+            raise KeyboardInterrupt
+
+    c = tk.cp(x, 3, init="random", progress=stop_after_three, stop_tol=None)
+    assert len(c.history) == 3 and seen == c.history
+    assert np.isclose(_rel(c, x), c.history[-1], rtol=1e-6)

@@ -107,3 +107,14 @@ def test_bad_input():
         tk.tucker(np.ones(4), rank=1)
     zero = tk.tucker(np.zeros((3, 4)), rank=[2, 2])
     assert zero.norm() == 0.0 and zero.rank == (2, 2)
+
+
+def test_ctrl_c_returns_current_model():
+    x = np.random.default_rng(10).standard_normal((6, 7, 8))
+
+    def stop(sweep, err):
+        if sweep == 2:
+            raise KeyboardInterrupt
+
+    t = tk.tucker(x, rank=[2, 2, 2], progress=stop, stop_tol=None)
+    assert len(t.history) == 2 and np.isclose(_rel(t, x), t.history[-1], rtol=1e-6)
