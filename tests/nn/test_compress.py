@@ -140,3 +140,15 @@ def test_fine_tune_lowers_loss():
     assert 0 <= tnn.evaluate(small, loader) <= 1
     with pytest.raises(ValueError, match="lr"):
         tnn.fine_tune(small, loader, epochs=1, lr=0)
+
+
+def test_cp_compress_per_layer_and_global():
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3))
+    x = torch.randn(2, 4, 6, 6)
+    for budget in ("per_layer", "global"):
+        small, report = tnn.compress(
+            model, "cp", ratio=0.3, budget=budget, max_iter=20, calibration=x
+        )
+        assert report.params_after <= 0.3 * report.params_before
+        assert [r.method for r in report.layers] == ["cp", "cp"]
+        assert small(x).shape == model(x).shape

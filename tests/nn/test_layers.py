@@ -143,3 +143,20 @@ def test_float32_layers_keep_dtype():
     new, err = factorize(conv, "svd", (2,))
     assert all(p.dtype == torch.float32 for p in new.parameters())
     assert 0 < err < 1
+
+
+@pytest.mark.parametrize("method,separable", [("cp", False), ("cp4", True)])
+def test_cp_conversion_recovers_exact_cp_kernel(method, separable):
+    conv = _conv(2, stride=2, padding=1)
+    lam, f_out, f_in, spatial = _cp_factors(conv, 2, separable, seed=3)
+    full = np.einsum("r,tr,sr->tsr", lam, f_out, f_in)
+    if separable:
+        full = np.einsum("tsr,ar,br->tsabr", full, *spatial).sum(-1)
+    else:
+        full = np.einsum("tsr,kr->tskr", full, spatial[0]).sum(-1).reshape(conv.weight.shape)
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(full))
+    new, err = factorize(conv, method, (2,), stable=True, max_iter=300)
+    x = _input(2)
+    assert err < 1e-6
+    assert _rel(new(x), conv(x)) < 1e-6

@@ -34,6 +34,7 @@ def compress(
     calibration: Any = None,
     weakening: float = 1.0,
     stable: bool = True,
+    max_iter: int | None = None,
     seed: int = 0,
     progress: bool | Callable[[int, int, str], None] = False,
 ) -> tuple[nn.Module, CompressionReport]:
@@ -62,6 +63,7 @@ def compress(
         errors of each layer and of the whole model.
     weakening : EVBMF weakening factor in [0, 1] (1 = plain EVBMF, 0 = full rank).
     stable : CP with the error-preserving norm correction (Phan et al., ECCV 2020).
+    max_iter : sweeps of the CP fits (default: :func:`tnkit.cp`'s).
     seed : seed of the randomized parts of the decompositions.
     progress : ``True`` for a progress bar, or a callable ``(i, n, name)``.
 
@@ -82,12 +84,13 @@ def compress(
     inputs, reference = _capture(work, [m for _, m in chosen], x)
     infos = [layer_info(m, None if x is None else tuple(inputs[m].shape)) for _, m in chosen]
     methods = [effective_method(m, method) for _, m in chosen]
-    plan = _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, stable, seed)
+    fit = {"stable": stable, "seed": seed, "max_iter": max_iter}
+    plan = _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fit)
     tick = _ticker(progress, len(chosen))
     try:
         for i, ((name, layer), meth, r) in enumerate(zip(chosen, methods, plan)):
             tick(i, name)
-            new, err = factorize(layer, meth, r, stable=stable, seed=seed)
+            new, err = factorize(layer, meth, r, **fit)
             report.layers.append(_row(name, layer, new, meth, r, err, inputs.get(layer)))
             work = new if not name else _replace(work, name, new)
     except KeyboardInterrupt:
@@ -201,7 +204,7 @@ def _layer_ranks(ranks, name: str) -> tuple[int, ...]:
     return value
 
 
-def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, stable, seed):
+def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fit):
     """The ranks of every selected layer."""
     if ranks is not None and ranks != "evbmf":
         return [_layer_ranks(ranks, n) for n, _ in chosen]
@@ -210,7 +213,7 @@ def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, 
         return [rk.evbmf_ranks(w, i, m, weakening) for w, i, m in zip(weights, infos, methods)]
     if tol is not None:
         return [
-            _cp_tol(layer, m, info, tol, stable, seed)
+            _cp_tol(layer, m, info, tol, fit)
             if m in ("cp", "cp4")
             else rk.tol_ranks(w, info, m, tol)
             for (_, layer), w, info, m in zip(chosen, weights, infos, methods)
@@ -222,9 +225,7 @@ def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, 
         ladder = rk.ladder(info, m, target)
         if m in ("cp", "cp4"):
             ladder = _spread(ladder, CP_CURVE_POINTS)
-            errors = np.array(
-                [factorize(layer, m, r, stable=stable, seed=seed)[1] ** 2 for r in ladder]
-            )
+            errors = np.array([factorize(layer, m, r, **fit)[1] ** 2 for r in ladder])
         else:
             errors = rk.error_curve(w, info, m, ladder)
         costs = np.array([rk.cost(info, m, r, target) for r in ladder], dtype=float)
@@ -241,13 +242,13 @@ def _spread(ladder: list, n: int) -> list:
     return [ladder[i] for i in idx]
 
 
-def _cp_tol(layer, method: str, info: LayerInfo, tol: float, stable: bool, seed: int):
+def _cp_tol(layer, method: str, info: LayerInfo, tol: float, fit: dict):
     """Smallest CP rank on the ladder whose fit meets ``tol`` (bisection on the ladder)."""
     ladder = rk.ladder(info, method)
     lo, hi = 0, len(ladder) - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        if factorize(layer, method, ladder[mid], stable=stable, seed=seed)[1] <= tol:
+        if factorize(layer, method, ladder[mid], **fit)[1] <= tol:
             hi = mid
         else:
             lo = mid + 1

@@ -1,0 +1,340 @@
+"""Compress a small CNN trained on scikit-learn's digits: tnkit vs TensorLy-Torch 0.5.
+
+For each seed a CNN (conv 1→32, conv 32→64, max-pool, conv 64→64, fc 1024→128, fc 128→10) is
+trained on the bundled 8×8 digits (Adam, 70/30 stratified split). Its two 32/64-channel 3×3
+convolutions are compressed to 1/4, 1/8, 1/16 and 1/32 of their parameters by
+
+* tnkit: truncated SVD per layer (the plain baseline), SVD with the global budget, Tucker-2
+  (per layer and global), CP-3 with the stable norm correction, TT;
+* TensorLy-Torch: ``FactorizedConv.from_conv(..., implementation="factorized")`` with Tucker
+  (``fixed_rank_modes="spatial"``, i.e. Tucker-2) and CP, ``rank=ratio``;
+
+then fine-tuned for 3 epochs (Adam 1e-3). Reported (mean ± std over seeds): test accuracy
+before/after fine-tuning, parameters and MACs of the two layers (FlopCounterMode), and CPU
+latency of the convolution stack at batch 256 relative to the dense stack measured in the same
+run. Last, DLRT low-rank training (tnkit.nn.DLRT) at several τ: final ranks, weights kept,
+accuracy.
+
+Run: ``python examples/benchmarks/compression.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+import warnings
+from collections import OrderedDict, defaultdict
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from torch import nn
+
+import tnkit.nn as tnn
+
+warnings.filterwarnings("ignore")
+LAYERS = ["features.conv2", "features.conv3"]
+CP_SWEEPS = 20  # CP-ALS sweeps (and correction sweeps) per layer; fine-tuning does the rest
+
+
+def data(batch: int = 64):
+    digits = load_digits()
+    x = torch.tensor(digits.images / 16.0, dtype=torch.float32)[:, None]
+    y = torch.tensor(digits.target)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)
+    return (xtr, ytr), (xte, yte)
+
+
+def batches(x, y, size, seed=None):
+    order = (
+        torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+        if seed is not None
+        else torch.arange(len(x))
+    )
+    return [(x[order[i : i + size]], y[order[i : i + size]]) for i in range(0, len(x), size)]
+
+
+def cnn(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    features = nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(1, 32, 3, padding=1),
+            act1=nn.ReLU(),
+            conv2=nn.Conv2d(32, 64, 3, padding=1),
+            act2=nn.ReLU(),
+            pool=nn.MaxPool2d(2),
+            conv3=nn.Conv2d(64, 64, 3, padding=1),
+            act3=nn.ReLU(),
+        )
+    )
+    head = nn.Sequential(nn.Flatten(), nn.Linear(1024, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(OrderedDict(features=features, head=head))
+
+
+def train(model, train_set, epochs, seed, lr=1e-3):
+    torch.manual_seed(seed)
+    loader = [b for e in range(epochs) for b in batches(*train_set, 64, seed * 1000 + e)]
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    for x, y in loader:
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    return model.eval()
+
+
+def tltorch_compress(model, factorization, ratio):
+    import tltorch
+
+    small = copy.deepcopy(model)
+    extra = {"fixed_rank_modes": "spatial"} if factorization == "tucker" else {}
+    for name in LAYERS:
+        parent, _, child = name.rpartition(".")
+        conv = small.get_submodule(name)
+        new = tltorch.FactorizedConv.from_conv(
+            conv, rank=ratio, factorization=factorization, implementation="factorized", **extra
+        )
+        setattr(small.get_submodule(parent), child, new)
+    return small
+
+
+def tnkit_compress(model, method, ratio, budget, calib):
+    extra = {"max_iter": CP_SWEEPS} if method == "cp" else {}
+    small, _ = tnn.compress(
+        model, method, ratio=ratio, layers=LAYERS, budget=budget, calibration=calib, **extra
+    )
+    return small
+
+
+def layer_cost(model, x):
+    params = sum(tnn.count_params(model.get_submodule(n)) for n in LAYERS)
+    return params, tnn.count_macs(model, x[:8])
+
+
+def _median_ratio(a, b, x, repeats):
+    """(median time of a, median time of b), calls interleaved so load changes hit both."""
+    ta, tb = [], []
+    with torch.no_grad():
+        a(x), b(x)
+        for _ in range(repeats):
+            for m, ts in ((a, ta), (b, tb)):
+                t = time.perf_counter()
+                m(x)
+                ts.append(time.perf_counter() - t)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def speedups(dense, small, x, repeats):
+    """Latency ratios dense/compressed at batch ``len(x)``: the compressed convolution stack
+    (conv2 … act3, fed conv1's output) in NCHW and in channels_last memory format, and the
+    whole model in channels_last. Also returns the dense stack's channels_last time."""
+    out = []
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        a, b = (copy.deepcopy(m).eval().to(memory_format=fmt) for m in (dense, small))
+        with torch.no_grad():
+            h = a.features[:2](x).contiguous(memory_format=fmt)
+        ta, tb = _median_ratio(a.features[2:], b.features[2:], h, repeats)
+        out.append(ta / tb)
+    ma, mb = _median_ratio(a, b, x.contiguous(memory_format=torch.channels_last), repeats)
+    return out[0], out[1], ma / mb, ta
+
+
+METHODS = {
+    "tnkit svd (plain truncated SVD)": ("tnkit", "svd", "per_layer"),
+    "tnkit svd, global budget": ("tnkit", "svd", "global"),
+    "tnkit tucker2": ("tnkit", "tucker", "per_layer"),
+    "tnkit tucker2, global budget": ("tnkit", "tucker", "global"),
+    "tnkit cp3 (stable)": ("tnkit", "cp", "per_layer"),
+    "tnkit tt": ("tnkit", "tt", "per_layer"),
+    "tltorch tucker (spatial fixed)": ("tltorch", "tucker", None),
+    "tltorch cp": ("tltorch", "cp", None),
+}
+
+
+def run_compression(args, train_set, test_set):
+    """Train, compress with every method and budget, fine-tune, measure."""
+    rows = defaultdict(list)  # (method, ratio) -> list of per-seed dicts
+    dense = []
+    xte, yte = test_set
+    test = batches(xte, yte, 512)
+    x256 = train_set[0][:256]
+    for seed in range(args.seeds):
+        t0 = time.perf_counter()
+        model = train(cnn(seed), train_set, args.epochs, seed)
+        acc = tnn.evaluate(model, test)
+        p0, m0 = layer_cost(model, x256)
+        dense.append({"acc": acc, "params": p0, "macs": m0, "train_s": time.perf_counter() - t0})
+        print(f"seed {seed}: dense acc {acc:.4f} (trained in {dense[-1]['train_s']:.1f} s)")
+        for ratio in args.ratios:
+            for label, (lib, method, budget) in METHODS.items():
+                if args.only and not any(k in label for k in args.only):
+                    continue
+                t = time.perf_counter()
+                if lib == "tnkit":
+                    small = tnkit_compress(model, method, ratio, budget, x256)
+                else:
+                    small = tltorch_compress(model, method, ratio)
+                t_fit = time.perf_counter() - t
+                before = tnn.evaluate(small, test)
+                p, m = layer_cost(small, x256)
+                sp_nchw, sp_cl, sp_model, lat_d = speedups(model, small, x256, args.repeats)
+                loader = batches(*train_set, 64, seed)
+                tnn.fine_tune(small, loader, epochs=3, lr=1e-3)
+                after = tnn.evaluate(small, test)
+                rows[(label, ratio)].append(
+                    {
+                        "before": before,
+                        "after": after,
+                        "params": p / p0,
+                        "macs": m / m0,
+                        "speedup": sp_nchw,
+                        "speedup_cl": sp_cl,
+                        "speedup_model": sp_model,
+                        "fit_s": t_fit,
+                        "dense": acc,
+                        "lat_dense_ms": lat_d * 1e3,
+                    }
+                )
+                print(
+                    f"  1/{round(1 / ratio)} {label:32s} acc {before:.3f} -> {after:.3f}  "
+                    f"params {p / p0:.3f}  MACs {m / m0:.3f}  "
+                    f"speed-up {sp_nchw:.2f}x / {sp_cl:.2f}x / model {sp_model:.2f}x  "
+                    f"fit {t_fit:.1f}s",
+                    flush=True,
+                )
+    return dense, rows
+
+
+def ms(values, scale=100.0, digits=1):
+    v = np.asarray(values) * scale
+    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
+
+
+def print_table(dense, rows):
+    accs = [d["acc"] for d in dense]
+    lat = [r["lat_dense_ms"] for rs in rows.values() for r in rs]
+    print(
+        f"\nDense: accuracy {ms(accs)} %, conv2+conv3 params {dense[0]['params']:,}, "
+        f"model MACs/sample {dense[0]['macs']:,}, conv2..act3 stack (channels_last, batch 256) "
+        f"{statistics.median(lat):.1f} ms"
+    )
+    print(
+        "\n| budget | method | acc before FT % | acc after 3 ep FT % | Δ vs dense (pp) "
+        "| params kept | MACs (model) | conv-stack speed-up NCHW | channels_last |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (label, ratio), rs in rows.items():
+        gap = [r["after"] - r["dense"] for r in rs]
+        print(
+            f"| 1/{round(1 / ratio)} | {label} | {ms([r['before'] for r in rs])} | "
+            f"{ms([r['after'] for r in rs])} | {ms(gap)} | {ms([r['params'] for r in rs], 1, 3)} | "
+            f"{ms([r['macs'] for r in rs], 1, 3)} | {ms([r['speedup'] for r in rs], 1, 2)}× | "
+            f"{ms([r['speedup_cl'] for r in rs], 1, 2)}× | "
+            f"{ms([r['speedup_model'] for r in rs], 1, 2)}× |"
+        )
+
+
+def he_init(model):
+    """Kaiming-normal weights, zero biases: plain SGD (the DLRT integrator) needs them."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def sgd_epochs(model, opt, train_set, epochs, seed):
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(epochs):
+        model.train()
+        for x, y in batches(*train_set, 32, seed * 1000 + epoch):
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+    return model.eval()
+
+
+def run_dlrt(args, train_set, test_set):
+    """DLRT from scratch at several τ against the same network trained densely with SGD."""
+    mu, sd = train_set[0].mean(), train_set[0].std()
+    train_set = ((train_set[0] - mu) / sd, train_set[1])
+    test = batches((test_set[0] - mu) / sd, test_set[1], 512)
+    names = [*LAYERS, "head.1", "head.3"]
+    dense_accs = []
+    for seed in range(args.dlrt_seeds):
+        model = he_init(cnn(seed))
+        opt = torch.optim.SGD(model.parameters(), lr=args.dlrt_lr)
+        dense_accs.append(
+            tnn.evaluate(sgd_epochs(model, opt, train_set, args.dlrt_epochs, seed), test)
+        )
+    print(
+        f"\nDLRT low-rank training: conv2, conv3, fc1, fc2 low-rank from the start "
+        f"(He init, rank ½ of full, SGD lr {args.dlrt_lr}, {args.dlrt_epochs} epochs). "
+        f"Dense, same SGD: {ms(dense_accs)} %"
+    )
+    print(
+        "| τ | final ranks (conv2, conv3, fc1, fc2) | weights kept | accuracy % | Δ vs dense (pp) |"
+    )
+    print("|---|---|---|---|---|")
+    results = []
+    for tau in args.taus:
+        accs, kept, ranks_all = [], [], []
+        for seed in range(args.dlrt_seeds):
+            model = he_init(cnn(seed))
+            dense_w = sum(model.get_submodule(n).weight.numel() for n in names)
+            low = tnn.to_low_rank(model, rank=0.5, layers=names)
+            sgd_epochs(
+                low, tnn.DLRT(low, lr=args.dlrt_lr, tau=tau), train_set, args.dlrt_epochs, seed
+            )
+            ranks = tnn.low_rank_ranks(low)
+            layers = [low.get_submodule(n) for n in names]
+            w = sum(m.rank * (m.U.shape[0] + m.V.shape[0]) for m in layers)  # K and L
+            accs.append(tnn.evaluate(low, test))
+            kept.append(w / dense_w)
+            ranks_all.append([ranks[n] for n in names])
+        r = np.mean(ranks_all, axis=0)
+        gap = [a - d for a, d in zip(accs, dense_accs)]
+        results.append((tau, r, kept, accs))
+        print(
+            f"| {tau} | {', '.join(f'{v:.1f}' for v in r)} | {ms(kept, 100, 1)} % | "
+            f"{ms(accs)} | {ms(gap)} |",
+            flush=True,
+        )
+    return results
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one seed, 1/8 and 1/32, short training")
+    p.add_argument("--only", nargs="*", help="substrings of the method labels to run")
+    p.add_argument("--part", choices=("all", "compression", "dlrt"), default="all")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    args = p.parse_args(argv)
+    args.seeds = 1 if args.quick else 3
+    args.epochs = 8 if args.quick else 20
+    args.ratios = [1 / 8, 1 / 32] if args.quick else [1 / 4, 1 / 8, 1 / 16, 1 / 32]
+    args.repeats = 5 if args.quick else 9
+    args.taus = [0.3] if args.quick else [0.1, 0.2, 0.3, 0.4]
+    args.dlrt_seeds = 1 if args.quick else 3
+    args.dlrt_epochs = 4 if args.quick else 20
+    args.dlrt_lr = 0.05
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, numpy {np.__version__}, threads {torch.get_num_threads()}")
+    t0 = time.perf_counter()
+    train_set, test_set = data()
+    if args.part in ("all", "compression"):
+        dense, rows = run_compression(args, train_set, test_set)
+        print_table(dense, rows)
+    if args.part in ("all", "dlrt"):
+        run_dlrt(args, train_set, test_set)
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
