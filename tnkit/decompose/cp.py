@@ -356,7 +356,20 @@ def _error(x: Any, mask: Any, factors: list[Any], err2: float, norm: float) -> f
         return cm.masked_error(x, mask, _full(factors))
     if err2 > 1e-10 * norm**2:
         return math.sqrt(err2) / norm
-    return cm.fro(x - _full(factors)) / norm
+    return _residual_norm(x, factors) / norm
+
+
+def _residual_norm(x: Any, factors: list[Any]) -> float:
+    """``||x - [[A_0, ..., A_{N-1}]]||_F`` in slabs of mode 0 (no dense copy of the model)."""
+    xp = backend.namespace(x)
+    kr_t = khatri_rao(factors[1:]).T
+    n0 = int(x.shape[0])
+    step = max(1, n0 // 16)
+    total = 0.0
+    for i in range(0, n0, step):
+        block = xp.reshape(x[i : i + step], (-1, int(kr_t.shape[1])))
+        total += cm.fro(block - factors[0][i : i + step] @ kr_t) ** 2
+    return math.sqrt(total)
 
 
 def _column_norms(a: Any) -> Any:
