@@ -230,16 +230,17 @@ def truncate_tree(
     weight: dict[str, Any] = {}
     for x in reversed(info.inner):
         c = out[x]
+        xp = backend.namespace(c)
         cw = c if x == info.root else c * weight[x]  # weights act on the last (parent) axis
         for i, ch in enumerate(info.children[x]):
-            svd = linalg.truncated_svd(
-                unfold_t(cw, i).T, rank=rank_max, max_error=max_error, method="lapack"
-            )
-            p, ph = svd.u, lowrank.ct(svd.u)
+            u, s, _ = xp.linalg.svd(unfold_t(cw, i).T, full_matrices=False)
+            k = min(linalg.rank_for_error(s, max_error), rank_max or s.shape[0])
+            p = u[:, :k]
+            ph = lowrank.ct(p)
             c, cw = mode_product(c, ph, i), mode_product(cw, ph, i)
             child = out[ch]
             out[ch] = child @ p if ch in info.site else mode_product(child, p.T, child.ndim - 1)
-            weight[ch] = svd.s
+            weight[ch] = s[:k]
         out[x] = c
     return orthonormalize(info, out)
 
