@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tnkit as tk
 from tnkit.formats.tr import TR
@@ -146,3 +148,21 @@ def test_to_tt_is_exact():
     np.testing.assert_allclose(tt.to_tensor(), t.to_tensor(), atol=1e-12)
     two = ring((4, 5), (2, 3))
     np.testing.assert_allclose(two.to_tt().to_tensor(), two.to_tensor(), atol=1e-12)
+
+
+@settings(max_examples=15)
+@given(
+    shape=st.lists(st.integers(2, 5), min_size=2, max_size=4),
+    rank_seed=st.integers(0, 10**6),
+    tol=st.floats(0.01, 0.9),
+)
+def test_round_guarantee_and_dense_invariants(shape, rank_seed, tol):
+    rng = np.random.default_rng(rank_seed)
+    ranks = tuple(int(r) for r in rng.integers(1, 4, size=len(shape)))
+    t = ring(tuple(shape), ranks, rank_seed)
+    x = t.to_tensor()
+    assert x.flags.c_contiguous
+    np.testing.assert_allclose(x, t.contract(), atol=1e-10 * max(np.linalg.norm(x), 1.0))
+    r = t.round(tol)
+    assert np.linalg.norm(r.to_tensor() - x) <= tol * np.linalg.norm(x) * (1 + 1e-9)
+    assert all(a <= b for a, b in zip(r.rank, t.rank))
