@@ -365,3 +365,21 @@ def test_bug_steps_copy_only_rank_decisions_to_the_host(method):
     assert (b["d2h_scalars"] - a["d2h_scalars"]) / 2 <= 3
     assert b["h2d"] == a["h2d"]
     assert all(len(e.shape) == 1 for e in logs[1].d2h(scalars=False)), logs[1].d2h(scalars=False)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="solvers/bug/tree.py _pad_to builds np.zeros on the host and uploads it for every "
+    "rejected parallel step (xp.zeros on the state's device would not)",
+)
+def test_rejected_parallel_bug_steps_upload_nothing():
+    op = problems.matrix_schrodinger(20)
+    y0 = LowRank(*map(_t, problems.matrix_initial(20, rank=2, seed=2)))
+    uploads, rejected = [], []
+    for steps in (2, 4):
+        with backend.watch_transfers() as log:
+            _, hist = bug.integrate(op, y0, 0.05 * steps, dt=0.05, method="parallel", tol=1e-8)
+        uploads.append(log.summary()["h2d"])
+        rejected.append(sum(hist["rejected"]))
+    assert rejected[1] > rejected[0]  # the last two steps reject, so they pad the bases
+    assert uploads[1] == uploads[0]
