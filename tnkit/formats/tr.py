@@ -65,11 +65,6 @@ class TR(Format):
         return [self[f"core{k}"] for k in range(len(self))]
 
     @property
-    def order(self) -> int:
-        """Number of modes ``N``."""
-        return len(self)
-
-    @property
     def rank(self) -> tuple[int, ...]:
         """The N bond dimensions; ``rank[k]`` joins core ``k`` and core ``k+1 mod N``."""
         return tuple(int(g.shape[2]) for g in self.cores)
