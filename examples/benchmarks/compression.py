@@ -313,14 +313,18 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="one seed, 1/8 and 1/32, short training")
     p.add_argument("--only", nargs="*", help="substrings of the method labels to run")
     p.add_argument("--part", choices=("all", "compression", "dlrt"), default="all")
+    p.add_argument("--seeds", type=int, help="override the number of seeds")
+    p.add_argument("--ratios", help="override the budgets, e.g. 8,16,32 for 1/8, 1/16, 1/32")
+    p.add_argument("--taus", help="override the DLRT tolerances, e.g. 0.2,0.3,0.4")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = p.parse_args(argv)
-    args.seeds = 1 if args.quick else 3
-    args.epochs = 8 if args.quick else 20
-    args.ratios = [1 / 8, 1 / 32] if args.quick else [1 / 4, 1 / 8, 1 / 16, 1 / 32]
+    args.epochs = 8 if args.quick else 15
+    denominators = args.ratios or ("8,32" if args.quick else "4,8,16,32")
+    args.ratios = [1 / int(d) for d in denominators.split(",")]
     args.repeats = 5 if args.quick else 9
-    args.taus = [0.3] if args.quick else [0.1, 0.2, 0.3, 0.4]
-    args.dlrt_seeds = 1 if args.quick else 3
+    taus = args.taus or ("0.3" if args.quick else "0.1,0.2,0.3,0.4")
+    args.taus = [float(t) for t in taus.split(",")]
+    args.dlrt_seeds = args.seeds = args.seeds or (1 if args.quick else 3)
     args.dlrt_epochs = 4 if args.quick else 20
     args.dlrt_lr = 0.05
     torch.set_num_threads(args.threads)

@@ -144,7 +144,8 @@ def allocate(curves: list[tuple[np.ndarray, np.ndarray]], budget: float) -> list
                 continue
             saved = c[j] - c[:j]
             slope = (e[:j] - e[j]) / np.maximum(saved, 1e-12)
-            k = int(np.argmin(slope))
+            # among (near-)equal slopes take the nearest rung, so the budget is not overshot
+            k = int(np.nonzero(slope <= slope.min() * (1 + 1e-9) + 1e-15)[0][-1])
             if best is None or slope[k] < best[0]:
                 best = (float(slope[k]), i, k)
         if best is None:

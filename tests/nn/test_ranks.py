@@ -1,0 +1,65 @@
+"""Rank rules: ladders, fractions, the global allocation, EVBMF."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from tnkit.nn import ranks as rk  # noqa: E402
+from tnkit.nn.evbmf import evbmf_rank, weakened_rank  # noqa: E402
+from tnkit.nn.geometry import LayerInfo, factor_int, params  # noqa: E402
+
+CONV = LayerInfo(64, 32, (3, 3), (1, 1), (1, 1), (1, 1), (8, 8))
+
+
+@pytest.mark.parametrize("method", ["svd", "tucker", "cp", "cp4", "tt"])
+def test_ladder_is_increasing_and_fraction_fits(method):
+    rungs = rk.ladder(CONV, method)
+    costs = [params(CONV, method, r) for r in rungs]
+    assert costs == sorted(costs) and costs[-1] <= params(CONV, "dense", ())
+    for f in (0.5, 1 / 8, 1 / 32):
+        r = rk.fraction_ranks(CONV, method, f)
+        assert params(CONV, method, r) <= f * params(CONV, "dense", ())
+        nxt = rungs.index(r) + 1
+        if nxt < len(rungs):  # the next rung would not fit
+            assert params(CONV, method, rungs[nxt]) > f * params(CONV, "dense", ())
+
+
+def test_allocate_prefers_cheap_error():
+    costs = np.array([1.0, 2.0, 3.0, 4.0])
+    flat = (costs, np.array([0.3, 0.2, 0.1, 0.0]))  # each rung buys 0.1 error
+    steep = (costs, np.array([0.9, 0.5, 0.1, 0.0]))  # the last rung buys 0.1, others more
+    assert rk.allocate([flat, steep], 5.0) == [0, 3] or rk.allocate([flat, steep], 5.0) == [1, 2]
+    picks = rk.allocate([flat, steep], 6.0)
+    assert picks == [1, 3] or picks == [2, 2]
+    assert sum(c[p] for (c, _), p in zip([flat, steep], picks)) <= 6.0
+    assert rk.allocate([flat, steep], 0.5) == [0, 0]
+
+
+def test_tucker_error_curve_matches_projection():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((6, 5, 3, 3))
+    info = LayerInfo(6, 5, (3, 3), (1, 1), (1, 1), (1, 1))
+    rungs = [(6, 5), (3, 2)]
+    curve = rk.error_curve(w, info, "tucker", rungs)
+    assert curve[0] == pytest.approx(0.0, abs=1e-12)
+    u0 = np.linalg.svd(w.reshape(6, -1))[0][:, :3]
+    u1 = np.linalg.svd(np.moveaxis(w, 1, 0).reshape(5, -1))[0][:, :2]
+    proj = np.einsum("ta,ua,sb,vb,uv...->ts...", u0, u0, u1, u1, w)
+    assert curve[1] == pytest.approx(np.sum((w - proj) ** 2) / np.sum(w**2), rel=1e-10)
+
+
+def test_evbmf_rank_of_noisy_low_rank_matrix():
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal((40, 5)) @ rng.standard_normal((5, 80)) * 2
+    y += 0.1 * rng.standard_normal((40, 80))
+    s = np.linalg.svd(y, compute_uv=False)
+    assert evbmf_rank(s, y.shape) == 5
+    assert evbmf_rank(s, y.T.shape) == 5
+    assert weakened_rank(40, 5, 0.0) == 40 and weakened_rank(40, 5, 1.0) == 5
+
+
+def test_factor_int():
+    assert factor_int(1024, 3) == (16, 8, 8)
+    assert factor_int(10, 3) == (5, 2, 1)
+    assert np.prod(factor_int(97, 3)) == 97
