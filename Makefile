@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m tnkit.demo --out out/demo
+	$(VENV)/bin/tnkit demo --out out/demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tnkit solvers tests examples

@@ -62,20 +62,21 @@ def qr(a: Any) -> tuple[Any, Any]:
     return q, r
 
 
-def _truncation_rank(s: Any, rank: int | None, tol: float | None, max_error: float | None) -> int:
-    r = int(s.shape[0])
+def _truncation_rank(
+    s_host: np.ndarray, rank: int | None, tol: float | None, max_error: float | None
+) -> int:
+    r = int(s_host.shape[0])
     if tol is not None:
-        r = min(r, rank_from_tol(s, tol))
+        r = min(r, rank_from_tol(s_host, tol))
     if max_error is not None:
-        r = min(r, rank_for_error(s, max_error))
+        r = min(r, rank_for_error(s_host, max_error))
     if rank is not None:
         r = min(r, rank)
     return r
 
 
-def _tail_norm(s: Any, r: int) -> float:
-    tail = backend.to_numpy(s)[r:].astype(np.float64)
-    return float(np.sqrt(np.sum(tail**2)))
+def _tail_norm(s_host: np.ndarray, r: int) -> float:
+    return float(np.sqrt(np.sum(s_host[r:].astype(np.float64) ** 2)))
 
 
 def _lapack_svd(a: Any) -> tuple[Any, Any, Any]:
@@ -84,22 +85,29 @@ def _lapack_svd(a: Any) -> tuple[Any, Any, Any]:
     return u, s, vh
 
 
-def _gram_svd(a: Any) -> tuple[Any, Any, Any]:
-    """SVD of a tall matrix through the eigendecomposition of its Gram matrix ``aᴴa``.
+def _gram_svd(
+    a: Any, rank: int | None, tol: float | None, max_error: float | None
+) -> tuple[Any, Any, Any, float]:
+    """Truncated SVD of a tall matrix through the eigendecomposition of ``aᴴa``.
 
-    ``aᴴa = V Λ Vᴴ``; then ``a V = Q R`` (thin QR) gives ``u = Q sign(diag R)`` and
-    ``s = |diag R|`` — more accurate than ``sqrt(Λ)`` and well defined for zero columns.
+    ``aᴴa = V Λ Vᴴ`` gives the rank (from ``sqrt(Λ)``) and the discarded tail; then only the
+    kept columns are refined: ``a V_r = Q R`` (thin QR), ``u = Q sign(diag R)``,
+    ``s = |diag R|`` — more accurate than ``sqrt(Λ)`` and well defined for zero columns. The
+    tail is accurate to about ``sqrt(n·eps)·||a||``.
     """
     xp = backend.namespace(a)
-    _, v = xp.linalg.eigh(_ct(xp, a) @ a)
-    v = xp.flip(v, axis=1)
-    q, r = qr(a @ v)
-    d = xp.linalg.diagonal(r)
+    lam, v = xp.linalg.eigh(_ct(xp, a) @ a)
+    lam_host = np.clip(backend.to_numpy(lam)[::-1].astype(np.float64), 0.0, None)
+    s_est = np.sqrt(lam_host)
+    r = _truncation_rank(s_est, rank, tol, max_error)
+    v = xp.flip(v, axis=1)[:, :r]
+    q, rr = qr(a @ v)
+    d = xp.linalg.diagonal(rr)
     s = xp.abs(d)
     phase = xp.where(s > 0, d / xp.where(s > 0, s, xp.ones_like(s)), xp.ones_like(d))
-    u = q * phase[None, :]
     order = xp.argsort(-s)
-    return xp.take(u, order, axis=1), xp.take(s, order), xp.take(_ct(xp, v), order, axis=0)
+    u = xp.take(q * phase[None, :], order, axis=1)
+    return u, xp.take(s, order), xp.take(_ct(xp, v), order, axis=0), _tail_norm(s_est, r)
 
 
 def randomized_range(
@@ -171,7 +179,8 @@ def truncated_svd(
     Returns
     -------
     SVD(u, s, vh, error) where ``error`` is the Frobenius norm of the discarded part
-    (exact for LAPACK and Gram, ``sqrt(||a||² - ||s||²)`` for randomized).
+    (exact for LAPACK, to ``~sqrt(eps)·||a||`` for Gram, ``sqrt(||a||² - ||s||²)`` for
+    randomized).
     """
     if method not in SVD_METHODS:
         raise ValueError(f"method must be one of {SVD_METHODS}, got {method!r}")
@@ -186,21 +195,21 @@ def truncated_svd(
         xp = backend.namespace(a)
         u, s, vh = randomized_svd(a, min(rank, *a.shape), seed=seed)
         total = float(xp.linalg.vector_norm(a)) ** 2
-        r = _truncation_rank(s, rank, None, None)
-        kept = float(xp.sum(xp.abs(s[:r]) ** 2))
-        return SVD(u[:, :r], s[:r], vh[:r], float(np.sqrt(max(total - kept, 0.0))))
+        kept = float(np.sum(backend.to_numpy(s).astype(np.float64) ** 2))
+        return SVD(u, s, vh, float(np.sqrt(max(total - kept, 0.0))))
     if chosen == "gram":
         xp = backend.namespace(a)
         if a.shape[0] >= a.shape[1]:
-            u, s, vh = _gram_svd(a)
+            u, s, vh, error = _gram_svd(a, rank, tol, max_error)
         else:
-            v, s, uh = _gram_svd(_ct(xp, a))
+            v, s, uh, error = _gram_svd(_ct(xp, a), rank, tol, max_error)
             u, vh = _ct(xp, uh), _ct(xp, v)
-        r = _truncation_rank(s, rank, tol, max_error)
-        s0 = float(s[0]) if s.shape[0] else 0.0
-        if method == "auto" and r and float(s[r - 1]) < _GRAM_SAFE_RATIO * s0:
+        s_host = backend.to_numpy(s)
+        ill = s_host.size and s_host[-1] < _GRAM_SAFE_RATIO * s_host[0]
+        if method == "auto" and ill:
             return truncated_svd(a, rank, tol, max_error=max_error, method="lapack")
-    else:
-        u, s, vh = _lapack_svd(a)
-        r = _truncation_rank(s, rank, tol, max_error)
-    return SVD(u[:, :r], s[:r], vh[:r], _tail_norm(s, r))
+        return SVD(u, s, vh, error)
+    u, s, vh = _lapack_svd(a)
+    s_host = backend.to_numpy(s)
+    r = _truncation_rank(s_host, rank, tol, max_error)
+    return SVD(u[:, :r], s[:r], vh[:r], _tail_norm(s_host, r))

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Sub-command modules of tnkit.cli, in the order `tnkit --help` lists them.
-COMMANDS = ("info", "draw", "compress", "evolve", "search", "decompose")
+COMMANDS = ("demo", "info", "draw", "compress", "evolve", "search", "decompose")
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, ImportError, MemoryError)
 
 
