@@ -402,7 +402,7 @@ def _stabilize(x: Any, factors: list[Any], max_rounds: int, slack: float) -> lis
     factors = list(factors)
     n = len(factors)
     prev = None
-    for _ in range(max_rounds):
+    for _ in range(min(max_rounds, _EPC_ROUNDS)):
         for k in range(n):
             scale = None
             for j in range(n):
@@ -415,7 +415,7 @@ def _stabilize(x: Any, factors: list[Any], max_rounds: int, slack: float) -> lis
             gamma = _hadamard([_gram(a) for j, a in enumerate(factors) if j != k])
             factors[k] = _min_norm_update(m, gamma, norm2, delta2)
         size = float(xp.sum(xp.abs(factors[-1]) ** 2))
-        if prev is not None and abs(prev - size) <= 1e-8 * prev:
+        if prev is not None and abs(prev - size) <= 1e-6 * prev:
             break
         prev = size
     return factors
@@ -431,12 +431,17 @@ def _full_mttkrp(x: Any, factors: list[Any], mode: int) -> Any:
     return contract.einsum(",".join(terms) + "->" + letters[mode] + "z", *ops)
 
 
+_MU_MAX = math.exp(40.0)
+_EPC_ROUNDS = 200
+
+
 def _min_norm_update(m: Any, gamma: Any, norm2: float, delta2: float) -> Any:
     """``argmin ||A||²`` s.t. ``||X||² - 2Re tr(Aᴴ M) + tr(A Γ Aᴴ) <= δ²``.
 
     Stationarity gives ``A = μ M (I + μΓ)⁻¹``; in the eigenbasis ``Γ = V Σ Vᴴ`` with
     ``Z = M V`` the residual is ``f(μ) = ||X||² - Σ_r |z_r|² (2 d_r - σ_r d_r²)``,
-    ``d_r = μ / (1 + μ σ_r)``, decreasing in μ; μ solves ``f(μ) = δ²`` by bisection in log μ.
+    ``d_r = μ / (1 + μ σ_r)``, decreasing in μ; μ solves ``f(μ) = δ²`` (smallest grid point
+    of a refined log-spaced bracket with ``f <= δ²``, so the constraint holds).
     """
     xp = backend.namespace(m)
     sig, v = xp.linalg.eigh(gamma)
@@ -448,13 +453,16 @@ def _min_norm_update(m: Any, gamma: Any, norm2: float, delta2: float) -> Any:
         d = mu / (1.0 + mu * sg)
         return norm2 - float(np.sum(zn * (2 * d - sg * d * d)))
 
-    lo, hi = -40.0, 40.0
-    if resid(math.exp(hi)) >= delta2:  # only the least-squares solution meets δ
+    if resid(_MU_MAX) >= delta2:  # only the least-squares solution meets δ
         d = np.where(sg > 0, 1.0 / np.where(sg > 0, sg, 1.0), 0.0)
     else:
-        for _ in range(100):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if resid(math.exp(mid)) > delta2 else (lo, mid)
+        lo, hi = -40.0, math.log(_MU_MAX)
+        for _ in range(4):  # bracket refinement on log-spaced grids, vectorised
+            grid = np.exp(np.linspace(lo, hi, 33))
+            d = grid[:, None] / (1.0 + grid[:, None] * sg[None, :])
+            f = norm2 - np.sum(zn[None, :] * (2 * d - sg[None, :] * d * d), axis=1)
+            i = int(np.argmax(f <= delta2))  # first grid point meeting δ (f decreases)
+            lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[i])
         mu = math.exp(hi)
         d = mu / (1.0 + mu * sg)
     dd = backend.asarray_like(d, z)
