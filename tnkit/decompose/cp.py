@@ -278,7 +278,6 @@ def _als(
     history: list[float],
 ) -> list[Any]:
     """ALS sweeps; appends the relative error after each sweep to ``history``."""
-    xp = backend.namespace(x)
     tree = _Tree(x)
     norm = cm.fro(x)
     data = x if mask is None else cm.impute(x, mask, _full(factors))
@@ -289,7 +288,8 @@ def _als(
             if mask is not None and t > 1:
                 data = cm.impute(x, mask, _full(factors))
                 w_left = None
-            new, err2, w_left = _sweep(data, factors, tree, w_left, norm)
+            new, err2 = _sweep(data, factors, tree, w_left, norm)
+            w_left = None
             err = _error(x, mask, new, err2, norm)
             if line_search and prev is not None and mask is None:
                 step = t ** (1.0 / power)
@@ -315,15 +315,14 @@ def _als(
         pass
     finally:
         bar.close()
-    del xp
     return factors
 
 
 def _sweep(
     data: Any, factors: list[Any], tree: _Tree, w_left: Any, norm: float
-) -> tuple[list[Any], float, Any]:
-    """One ALS sweep. Returns the new factors, the squared residual estimate and ``W_L`` of
-    the new right factors (``None``: the caller recomputes it)."""
+) -> tuple[list[Any], float]:
+    """One ALS sweep (``w_left``: a precomputed left partial, or None). Returns the new
+    factors and the squared residual estimate."""
     factors = list(factors)
     grams = [_gram(a) for a in factors]
     last_m = None
@@ -338,7 +337,7 @@ def _sweep(
     xp = backend.namespace(data)
     inner = float(xp.real(xp.sum(_conj(factors[-1]) * last_m)))
     err2 = norm**2 - 2 * inner + _model_norm2(grams)
-    return factors, err2, None
+    return factors, err2
 
 
 def _fit_from_left(tree: _Tree, data: Any, factors: list[Any], w_left: Any, norm: float) -> float:
