@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import tensorly as tl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tensorly.decomposition import tensor_train
 
 import tnkit as tk
@@ -74,3 +76,15 @@ def test_bad_input_and_documented_cases():
     assert _rel(ints, np.arange(24.0).reshape(2, 3, 4)) <= 1e-9
     zero = tk.tt(np.zeros((3, 4)), rank=2)  # the zero tensor: a rank-1 TT of zeros
     assert zero.rank == (1,) and zero.norm() == 0.0
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    shape=st.lists(st.integers(2, 5), min_size=2, max_size=4),
+    tol=st.floats(0.01, 0.95),
+    seed=st.integers(0, 2**16),
+)
+def test_tol_guarantee_property(shape, tol, seed):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    assert _rel(tk.tt(x, tol=tol), x) <= tol * (1 + 1e-12)
+    assert _rel(tk.tucker(x, tol=tol, method="sthosvd"), x) <= tol * (1 + 1e-12)

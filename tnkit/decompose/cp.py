@@ -106,7 +106,7 @@ def cp(
     if cm.fro(x) == 0.0:
         zero = [backend.asarray_like(np.eye(d, rank), x) for d in shape]
         return CP(backend.asarray_like(np.zeros(rank), x), zero, options=options)
-    factors = _initial_factors(x, rank, init, seed)
+    factors = _initial_factors(x if mask is None else mask * x, rank, init, seed)
     if init == "svd" and mask is None:
         factors = _compressed_start(x, factors, rank, line_search)
     history: list[float] = []
