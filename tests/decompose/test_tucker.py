@@ -118,3 +118,12 @@ def test_ctrl_c_returns_current_model():
 
     t = tk.tucker(x, rank=[2, 2, 2], progress=stop, stop_tol=None)
     assert len(t.history) == 2 and np.isclose(_rel(t, x), t.history[-1], rtol=1e-6)
+
+
+def test_fitted_result_saves_with_numpy_options(tmp_path):
+    x = np.random.default_rng(11).standard_normal((5, 6, 7))
+    t = tk.tucker(x, rank=[np.int64(2)] * 3, stop_tol=np.float64(1e-6))
+    t.save(tmp_path / "t.npz")
+    back = tk.load(tmp_path / "t.npz")
+    assert back.history == t.history and back.options["rank"] == [2, 2, 2]
+    np.testing.assert_allclose(back.to_tensor(), t.to_tensor())

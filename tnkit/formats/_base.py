@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..network import TensorNetwork
@@ -39,10 +40,18 @@ class Format(TensorNetwork):
         return self.contract(output=mode_legs(self.ndim))
 
     def _saved_attrs(self) -> dict[str, Any]:
-        return {"history": [float(h) for h in self.history], "options": self.options}
+        options = json.loads(json.dumps(self.options, default=_plain))
+        return {"history": [float(h) for h in self.history], "options": options}
 
     def _restore_attrs(self, attrs: dict[str, Any]) -> None:
         self._init_extras(attrs.get("history"), attrs.get("options"))
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for numpy scalars and arrays in ``options``; anything else as a string."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 def check_arrays(arrays: list[Any], what: str) -> None:
