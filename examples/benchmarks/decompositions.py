@@ -133,23 +133,29 @@ def _tl_time_to_error(x: np.ndarray, r: int, linesearch: bool) -> tuple[float, f
 
 
 def bench_cp(n: int, r: int, repeats: int) -> list[dict]:
+    """tnkit with its default start and, for reference, from a random start (plain ALS +
+    extrapolation, no compression) against parafac with its defaults and with line search."""
     x = cp_input(n, r, np.random.default_rng(2))
-    t_ours, t_def, t_ls, e_ours, e_def, e_ls = [], [], [], 0.0, 0.0, 0.0
+    times: dict[str, list[float]] = {k: [] for k in ("svd", "random", "tl", "tl_ls")}
+    errs: dict[str, float] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        c = tk.cp(x, r, tol=CP_TARGET)
-        t_ours.append(time.perf_counter() - start)
-        e_ours = rel(x, c.to_tensor())
-        t, e_def = _tl_time_to_error(x, r, False)
-        t_def.append(t)
-        t, e_ls = _tl_time_to_error(x, r, True)
-        t_ls.append(t)
-    mo = statistics.median(t_ours)
+        for init in ("svd", "random"):
+            start = time.perf_counter()
+            c = tk.cp(x, r, tol=CP_TARGET, init=init)
+            times[init].append(time.perf_counter() - start)
+            errs[init] = rel(x, c.to_tensor())
+        for key, ls in (("tl", False), ("tl_ls", True)):
+            t, errs[key] = _tl_time_to_error(x, r, ls)
+            times[key].append(t)
+    med = {k: statistics.median(v) for k, v in times.items()}
     name = f"CP-ALS {n}^3 r{r} to err<={CP_TARGET}"
-    return [
-        row(name + " (parafac defaults)", mo, statistics.median(t_def), e_ours, e_def, 3.0),
-        row(name + " (parafac linesearch)", mo, statistics.median(t_ls), e_ours, e_ls, 3.0),
-    ]
+    rows = []
+    for init, label in (("svd", ""), ("random", ", tnkit init=random")):
+        for key, peer in (("tl", "parafac defaults"), ("tl_ls", "parafac linesearch")):
+            rows.append(
+                row(f"{name} ({peer}{label})", med[init], med[key], errs[init], errs[key], 3.0)
+            )
+    return rows
 
 
 def row(name: str, ours: float, peer: float, e_ours: float, e_peer: float, goal: float) -> dict:
