@@ -88,3 +88,11 @@ def test_tol_guarantee_property(shape, tol, seed):
     x = np.random.default_rng(seed).standard_normal(shape)
     assert _rel(tk.tt(x, tol=tol), x) <= tol * (1 + 1e-12)
     assert _rel(tk.tucker(x, tol=tol, method="sthosvd"), x) <= tol * (1 + 1e-12)
+
+
+def test_tall_unfoldings_meet_the_tolerance():
+    """A short last mode makes the later unfoldings tall (thin-SVD path)."""
+    x = np.random.default_rng(7).standard_normal((12, 40, 3))
+    for tol in (0.05, 0.3):
+        fit = tk.tt(x, tol=tol)
+        assert np.linalg.norm(fit.to_tensor() - x) <= tol * np.linalg.norm(x) * (1 + 1e-10)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, linalg
 from ..formats.tt import TT
 from . import _common as cm
 
@@ -62,6 +62,11 @@ def tt(x: Any, rank: int | list[int] | None = None, tol: float | None = None) ->
         mat = xp.reshape(c, (m, -1))
         if max_err is None and caps[k] >= m:  # nothing to truncate: identity core, no pass
             u, err, c = backend.asarray_like(np.eye(m), x), 0.0, mat
+        elif m > mat.shape[1]:  # tall: the small Gram is on the right, so a thin SVD is cheap
+            u, sv, vh, err = linalg.truncated_svd(
+                mat, rank=caps[k], max_error=max_err, method="lapack"
+            )
+            c = sv[:, None] * vh
         else:
             u, err = cm.left_subspace(mat, 0, caps[k], max_err)
             c = cm.ct(u) @ mat
