@@ -325,6 +325,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, help="override the number of seeds")
     p.add_argument("--ratios", help="override the budgets, e.g. 8,16,32 for 1/8, 1/16, 1/32")
     p.add_argument("--taus", help="override the DLRT tolerances, e.g. 0.2,0.3,0.4")
+    p.add_argument("--dlrt-epochs", type=int, help="override the DLRT training epochs")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = p.parse_args(argv)
     args.epochs = 8 if args.quick else 15
@@ -334,7 +335,7 @@ def main(argv=None):
     taus = args.taus or ("0.3" if args.quick else "0.1,0.2,0.3,0.4")
     args.taus = [float(t) for t in taus.split(",")]
     args.dlrt_seeds = args.seeds = args.seeds or (1 if args.quick else 3)
-    args.dlrt_epochs = 4 if args.quick else 20
+    args.dlrt_epochs = args.dlrt_epochs or (4 if args.quick else 20)
     args.dlrt_lr = 0.05
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads {torch.get_num_threads()}")
