@@ -138,7 +138,8 @@ def main() -> None:
         f"{'tensors':>7} {'seed':>4} {'auto':>7} {'plan s':>7} {'greedy':>7} {'cotengra':>8} "
         f"{'greedy/auto':>11} {'auto/ctg':>8}"
     )
-    for n, seed, ours, plan, greedy, ctg in bench_large(sizes, seeds):
+    large = bench_large(sizes, seeds)
+    for n, seed, ours, plan, greedy, ctg in large:
         vs_ctg = f"{10 ** (ours - ctg):8.2f}" if ctg is not None else "     n/a"
         ctg_s = f"{ctg:8.2f}" if ctg is not None else "     n/a"
         print(
