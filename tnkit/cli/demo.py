@@ -81,7 +81,7 @@ def search_job(out: str) -> list[Row]:
     img = datasets.image("coffee")[::4, ::4]  # 64 x 64
     x = img.reshape((4,) * 6)
     t0 = time.perf_counter()
-    res = search.greedy(x, target_rse=0.1, budget=120, seed=0)
+    res = search.greedy(x, target_rse=0.15, budget=300, seed=0)
     seconds = time.perf_counter() - t0
     tt = tk.tt(x, tol=max(res.rse, 1e-6))
     fig = res.plot()
