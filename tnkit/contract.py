@@ -13,7 +13,8 @@ Optimizer presets
     :class:`tnkit.paths.ReconfiguredPath` (random-greedy, then subtree reconfiguration) with a
     time budget of :func:`planning_budget` seconds, which finds paths orders of magnitude
     cheaper than plain greedy on large networks.
-``"greedy"``, ``"optimal"``, ``"dp"``, ``"random-greedy"``, ... any opt_einsum optimizer name.
+``"greedy"``, ``"optimal"``, ``"dp"``, ``"random-greedy"``, ...
+    any opt_einsum optimizer name.
 ``"cotengra"``
     cotengra's ``HyperOptimizer`` when cotengra is installed.
 

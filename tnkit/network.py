@@ -37,7 +37,9 @@ class TensorNetwork:
     >>> import numpy as np, tnkit as tk
     >>> net = tk.TensorNetwork()
     >>> net.add_node("A", np.ones((2, 3, 4)), legs=("i", "j", "b"))
+    TensorNetwork(nodes=1, open=[i=2, j=3, b=4], bonds={}, n_params=24)
     >>> net.add_node("B", np.ones((4, 5)), legs=("b", "k"))
+    TensorNetwork(nodes=2, open=[i=2, j=3, k=5], bonds={'b': 4}, n_params=44)
     >>> net.open_legs, net.contract().shape
     (('i', 'j', 'k'), (2, 3, 5))
     """
