@@ -24,7 +24,7 @@ from .ranks import tt_tensor
 
 
 def dense_weight(layer: nn.Module) -> np.ndarray:
-    """The layer's weight as a float64 numpy array (T, S, *k) or (O, I)."""
+    """The layer's weight as a float64 numpy array, shape (T, S, k_1, ..., k_d) or (O, I)."""
     return layer.weight.detach().cpu().to(torch.float64).numpy()
 
 

@@ -91,7 +91,8 @@ def linear_svd(linear: nn.Linear, a: np.ndarray, b: np.ndarray) -> nn.Sequential
 
 def conv_svd(conv: nn.Module, a: np.ndarray, b: np.ndarray) -> nn.Sequential:
     """SVD of the (T) × (S·k) matricisation, ``W ≈ b @ a``: a k-conv S→r (weight ``a`` of
-    shape (r, S, *k), with the spatial arguments), then a 1×1 r→T (weight ``b``, bias)."""
+    shape (r, S, k_1, ..., k_d), with the spatial arguments), then a 1×1 r→T (weight ``b``,
+    bias)."""
     first = _conv(conv, a.shape[1], a.shape[0], conv.kernel_size, **spatial_args(conv))
     first = _set(first, a, conv.weight)
     return nn.Sequential(first, _with_bias(_pointwise(conv, b), conv))
