@@ -44,11 +44,14 @@ SKIP = "# not run"
 def _commands(source: str) -> list[list[str]] | None:
     """The ``tnkit`` command lines of a shell block, or None when it is not all tnkit commands."""
     out = []
-    for line in source.splitlines():
+    for line in source.replace("\\\n", " ").splitlines():
         line = line.strip().removeprefix("$ ")
         if not line or line.startswith("#"):
             continue
-        words = shlex.split(line, comments=True)
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:  # not a shell line we can read: show it, do not run it
+            return None
         if words[:1] == ["tnkit"]:
             out.append([sys.executable, "-m", "tnkit.cli", *words[1:]])
         elif words[:3] in (["python", "-m", "tnkit.cli"], ["python", "-m", "tnkit"]):
