@@ -14,7 +14,7 @@ if [[ -z "${DOCS_SKIP_INSTALL:-}" ]]; then
     "$PYTHON" -c "import torch" 2>/dev/null || "$PYTHON" -m pip install -q torch
     "$PYTHON" -m pip install -q -e ".[docs,dask,plot,io,dev]"
 fi
-export MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+export PYDEVD_DISABLE_FILE_VALIDATION=1
 rm -rf docs/_build/html docs/_build/doctrees
 "$PYTHON" -m sphinx -W --keep-going -b html -d docs/_build/doctrees docs docs/_build/html "$@"
 echo "docs built: docs/_build/html/index.html"

@@ -16,7 +16,6 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the source tree (tnkit, solvers)
 sys.path.insert(0, os.path.join(HERE, "_ext"))
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # quiet in-process clusters
 
 import tnkit  # noqa: E402

@@ -62,6 +62,10 @@ def _commands(source: str) -> list[list[str]] | None:
 
 
 def _run_python(source: str, namespace: dict[str, Any]) -> str | None:
+    if "matplotlib" not in sys.modules:
+        import matplotlib
+
+        matplotlib.use("Agg")  # figures of plain code blocks are drawn, never shown
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
