@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(PY) -m pytest
+
+docs: $(STAMP)
+	PYTHON=$(PY) bash docs/build.sh
 
 bench: $(STAMP)
 	for f in examples/benchmarks/*.py; do $(PY) $$f || exit 1; done

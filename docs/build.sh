@@ -11,7 +11,7 @@ if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
 if [[ -z "${DOCS_SKIP_INSTALL:-}" ]]; then
-    "$PYTHON" -c "import torch" 2>/dev/null || "$PYTHON" -m pip install -q torch
+    "$PYTHON" -c "import torch" 2>/dev/null || "$PYTHON" -m pip install -q torch==2.13.0
     "$PYTHON" -m pip install -q -e ".[docs,dask,plot,io,dev]"
 fi
 export PYDEVD_DISABLE_FILE_VALIDATION=1
