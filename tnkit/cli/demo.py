@@ -99,7 +99,7 @@ def search_job(out: str) -> list[Row]:
         ),
         (
             "search",
-            "coffee 4^6, TT-SVD at the same error",
+            "coffee 4^6, TT-SVD with tol = that error",
             f"{_rel(x, tt.to_tensor()):.4f}",
             tt.n_params,
             0.0,
