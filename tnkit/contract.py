@@ -83,25 +83,31 @@ def _optimizer(name: str, n_tensors: int) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached_expression(eq: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> Any:
-    path, _ = opt_einsum.contract_path(
+def _plan(eq: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> tuple[Any, Any]:
+    """The planned path and its ``PathInfo``, searched once per (equation, shapes, optimizer)."""
+    return opt_einsum.contract_path(
         eq, *shapes, shapes=True, optimize=_optimizer(optimize, len(shapes))
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_expression(eq: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> Any:
+    path, _ = _plan(eq, shapes, optimize)
     return opt_einsum.contract_expression(eq, *shapes, optimize=path)
+
+
+def _key(shapes: tuple) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(int(d) for d in s) for s in shapes)
 
 
 def expression(eq: str, *shapes: tuple[int, ...], optimize: str = "auto") -> Any:
     """Cached ``opt_einsum.ContractExpression`` for ``eq`` at these operand shapes."""
-    return _cached_expression(eq, tuple(tuple(int(d) for d in s) for s in shapes), optimize)
+    return _cached_expression(eq, _key(shapes), optimize)
 
 
 def path_info(eq: str, *shapes: tuple[int, ...], optimize: str = "auto") -> Any:
-    """opt_einsum ``PathInfo`` (flops, largest intermediate, the path) for a planned equation."""
-    shapes = tuple(tuple(int(d) for d in s) for s in shapes)
-    _, info = opt_einsum.contract_path(
-        eq, *shapes, shapes=True, optimize=_optimizer(optimize, len(shapes))
-    )
-    return info
+    """opt_einsum ``PathInfo`` (flops, largest intermediate, the path) of the cached plan."""
+    return _plan(eq, _key(shapes), optimize)[1]
 
 
 def einsum(
