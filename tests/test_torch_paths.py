@@ -367,11 +367,6 @@ def test_bug_steps_copy_only_rank_decisions_to_the_host(method):
     assert all(len(e.shape) == 1 for e in logs[1].d2h(scalars=False)), logs[1].d2h(scalars=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="solvers/bug/tree.py _pad_to builds np.zeros on the host and uploads it for every "
-    "rejected parallel step (xp.zeros on the state's device would not)",
-)
 def test_rejected_parallel_bug_steps_upload_nothing():
     op = problems.matrix_schrodinger(20)
     y0 = LowRank(*map(_t, problems.matrix_initial(20, rank=2, seed=2)))

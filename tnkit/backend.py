@@ -102,6 +102,13 @@ def to_backend(x: Any, name: str, device: str | None = None) -> Any:
         return lib.asarray(to_numpy(x))
 
 
+def device_kwargs(like: Any) -> dict[str, Any]:
+    """``{"device": ...}`` for Array-API creation functions (``xp.eye``, ``xp.zeros``) so that
+    they allocate on ``like``'s device; empty for numpy, whose functions take no device before
+    numpy 2."""
+    return {} if backend_name(like) == "numpy" else {"device": like.device}
+
+
 def device_of_kind(x: Any) -> str:
     """``"cpu"`` or ``"cuda"``: the kind of device an array lives on."""
     return device(x).split(":", 1)[0]

@@ -189,7 +189,8 @@ def pad_to(a: Any, shape: tuple[int, ...]) -> Any:
     shape = tuple(int(n) for n in shape)
     if shape == tuple(int(m) for m in a.shape):
         return a
-    out = backend.asarray_like(np.zeros(shape), a)
+    xp = backend.namespace(a)
+    out = xp.zeros(shape, dtype=a.dtype, **backend.device_kwargs(a))
     return _set(out, tuple(slice(0, int(m)) for m in a.shape), a)
 
 
