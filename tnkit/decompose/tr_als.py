@@ -14,7 +14,8 @@ a least-squares solve on the ``(prod n) x r^2`` matrix ``Z_k`` we form the norma
   the old cores ``k+1 .. N-1`` (all built at the start of the sweep).
 
 One sweep costs about ``2 r^2 prod(n)`` for the data terms plus lower-order terms, and never
-forms an operator larger than ``r^2 x r^2``.
+forms an operator larger than ``r^2 x r^2``. It runs on the cores' device: ridges, identities
+and the balancing scales are computed there, and only the sweep's error reaches the host.
 """
 
 from __future__ import annotations
@@ -52,11 +53,21 @@ def _suffix_chains(xp: Any, cores: list[Any]) -> list[Any]:
     return q
 
 
+def _float64(xp: Any, a: Any) -> Any:
+    """``a`` (a real array) in double precision, on its device."""
+    return xp.astype(a, xp.float64)
+
+
 def _solve(xp: Any, h: Any, d: Any) -> Any:
-    """``G`` with ``G H = D`` for Hermitian positive (semi)definite ``H`` (a tiny ridge)."""
+    """``G`` with ``G H = D`` for Hermitian positive (semi)definite ``H`` (a tiny ridge).
+
+    The ridge ``1e-13 max|diag H|`` is computed in double precision on the device, then cast to
+    ``H``'s dtype (the rounding a Python float would get), so no value goes to the host.
+    """
     p = int(h.shape[0])
-    ridge = 1e-13 * float(xp.max(xp.abs(xp.linalg.diagonal(h)))) + 1e-300
-    eye = backend.asarray_like(np.eye(p), h)
+    peak = _float64(xp, xp.max(xp.abs(xp.linalg.diagonal(h))))
+    ridge = xp.astype(1e-13 * peak + 1e-300, h.dtype)
+    eye = xp.eye(p, dtype=h.dtype, **backend.device_kwargs(h))
     hs = h + ridge * eye
     hs_t = _conj(xp, hs)  # H^T = conj(H) for Hermitian H
     return xp.linalg.solve(hs_t, d.T).T
@@ -105,9 +116,9 @@ def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
         g = xp.permute_dims(xp.reshape(gm, (nk, rl, rr)), (1, 0, 2))
         cores[k] = g
         if k == n - 1:
-            fit = float(xp.real(xp.sum(_conj(xp, gm) * dm)))
-            model = float(xp.real(xp.sum(_conj(xp, gm) * (gm @ h))))
-            err2 = x_norm2 - 2.0 * fit + model
+            fit = _float64(xp, xp.real(xp.sum(_conj(xp, gm) * dm)))
+            model = _float64(xp, xp.real(xp.sum(_conj(xp, gm) * (gm @ h))))
+            err2 = float(x_norm2 - 2.0 * fit + model)  # the sweep's one host sync
             break
         e = _transfer(xp, g)
         prefix = e if prefix is None else prefix @ e
@@ -122,9 +133,13 @@ def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
 
 
 def _balance(xp: Any, cores: list[Any]) -> list[Any]:
-    """Rescale the cores to equal Frobenius norms (the ring is unchanged)."""
-    norms = [float(xp.linalg.vector_norm(g)) for g in cores]
-    if min(norms) <= 0.0:
-        return cores
-    mean = float(np.exp(np.mean(np.log(norms))))
-    return [g * (mean / s) for g, s in zip(cores, norms)]
+    """Rescale the cores to equal Frobenius norms (the ring is unchanged).
+
+    Each core is multiplied by ``mean / ||G_k||`` with ``mean`` the geometric mean of the norms,
+    all in double precision on the device; if a core is zero every scale is 1.
+    """
+    norms = xp.stack([_float64(xp, xp.linalg.vector_norm(g)) for g in cores])
+    norms = xp.where(xp.all(norms > 0), norms, xp.ones_like(norms))
+    scales = xp.exp(xp.mean(xp.log(norms))) / norms
+    real = getattr(xp, backend.real_dtype_name(cores[0]))
+    return [g * xp.astype(scales[k], real) for k, g in enumerate(cores)]
