@@ -275,8 +275,8 @@ SWEEPS = {
     # name: (run(n_sweeps), allowed scalar syncs per sweep as the code stands, why)
     "fit_network": (
         lambda x, n: tk.fit_network(x, _RING.to_network(SHAPE, 0), max_iter=n, tol=0, stall=0),
-        6,
-        "2 per node update: ridge shift (network.py _solve) and fit value (network.py _quad)",
+        1,
+        "the error (from the last node's normal equations)",
     ),
     "tucker-hooi": (
         lambda x, n: tk.tucker(x, rank=2, max_iter=n, stop_tol=-1.0),

@@ -32,7 +32,8 @@ densely.
 
 The error after each sweep comes for free from the last node's ``G`` and ``R``:
 ``||W(X - T)||^2 = ||W X||^2 - 2 Re <A, R> + <A G, A>``; the final history entry is recomputed
-exactly from the contracted network.
+exactly from the contracted network. Ridge shifts are computed on the data's device, so that
+error is the only value a sweep copies to the host.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def fit_network(
         for sweep in range(max_iter):
             for name in update:
                 arrays[name], fit = plan.update(name, arrays, xw, ridge)
-            err = math.sqrt(max(xnorm2 - fit, 0.0) / xnorm2)
+            err = math.sqrt(max(xnorm2 - float(fit), 0.0) / xnorm2)  # the sweep's host sync
             if err < EXACT_BELOW:  # the cheap estimate loses digits to cancellation here
                 err = _exact_error(net.with_arrays(arrays), x, w, xnorm2)
             history.append(err)
@@ -274,9 +275,9 @@ class _Plan:
                 info["rhs"] = _plan((xterm, *bt), o_term + bond_bra, sym_dims)
             self.info[name] = info
 
-    def update(self, name: str, arrays: dict, xw: Any, ridge: float) -> tuple[Any, float]:
+    def update(self, name: str, arrays: dict, xw: Any, ridge: float) -> tuple[Any, Any]:
         """Solve the normal equations for node ``name``; return it and the drop of the squared
-        error below ``||W x||^2``."""
+        error below ``||W x||^2`` (a 0-d array on the device)."""
         info = self.info[name]
         o_size, b_size, r_size = info["sizes"]
         xp = backend.namespace(xw)
@@ -308,38 +309,38 @@ def _ones(like: Any) -> Any:
 
 
 def _solve(xp: Any, g: Any, r: Any, ridge: float) -> Any:
-    """``a`` with ``a g = r`` for Hermitian PSD ``g`` (ridge-regularised)."""
+    """``a`` with ``a g = r`` for Hermitian PSD ``g`` (ridge-regularised).
+
+    The shift ``ridge * mean|diag g|`` stays on the device: computed in double precision and
+    cast to ``g``'s dtype (the rounding a Python float gets from an array of that dtype), so
+    the solve needs no host sync and gives the bits it gave with a host float.
+    """
     n = int(g.shape[0])
-    shift = ridge * float(backend.to_numpy(xp.sum(xp.abs(xp.linalg.diagonal(g))))) / n
-    eye = xp.eye(n, dtype=g.dtype, **_device(g))
+    total = xp.astype(xp.sum(xp.abs(xp.linalg.diagonal(g))), xp.float64)
+    shift = xp.astype(ridge * total / n + 1e-300, g.dtype)
+    eye = xp.eye(n, dtype=g.dtype, **backend.device_kwargs(g))
     # a g = r  <=>  g^T a^T = r^T ; g^T = conj(g) for Hermitian g
-    return xp.matrix_transpose(
-        xp.linalg.solve(xp.conj(g) + (shift + 1e-300) * eye, xp.matrix_transpose(r))
-    )
+    return xp.matrix_transpose(xp.linalg.solve(xp.conj(g) + shift * eye, xp.matrix_transpose(r)))
 
 
 def _solve_batched(xp: Any, g: Any, r: Any, ridge: float) -> Any:
     n = int(g.shape[-1])
     diag = xp.sum(xp.abs(xp.linalg.diagonal(g)), axis=-1) / n
-    scale = float(backend.to_numpy(xp.max(diag)))
-    shift = ridge * diag + 1e-14 * scale + 1e-300
-    eye = xp.eye(n, dtype=g.dtype, **_device(g))
+    floor = xp.astype(1e-14 * xp.astype(xp.max(diag), xp.float64), diag.dtype)  # as _solve
+    shift = ridge * diag + floor + 1e-300
+    eye = xp.eye(n, dtype=g.dtype, **backend.device_kwargs(g))
     lhs = xp.conj(g) + shift[:, None, None] * eye[None, :, :]
     return xp.linalg.solve(lhs, r[:, :, None])[:, :, 0]
 
 
-def _quad(xp: Any, a: Any, g: Any, r: Any) -> float:
-    """``2 Re <a, r> - <a g, a>``: the drop of the squared error below ``||W x||^2``."""
+def _quad(xp: Any, a: Any, g: Any, r: Any) -> Any:
+    """``2 Re <a, r> - <a g, a>``: the drop of the squared error below ``||W x||^2`` (0-d, on
+    the device)."""
     if g.ndim == 2:
         ag = a @ g
     else:
         ag = xp.sum(a[:, :, None] * g, axis=1)
-    val = 2 * xp.sum(xp.conj(a) * r) - xp.sum(ag * xp.conj(a))
-    return float(backend.to_numpy(val).real)
-
-
-def _device(a: Any) -> dict:
-    return {} if backend.backend_name(a) == "numpy" else {"device": a.device}
+    return xp.real(2 * xp.sum(xp.conj(a) * r) - xp.sum(ag * xp.conj(a)))
 
 
 def _random_start(net, x, arrays, seed, xnorm):
