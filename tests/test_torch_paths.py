@@ -208,29 +208,77 @@ def test_structure_search_evaluation_on_torch_matches_numpy():
     ref, out = fit_job(_fit_payload(x, 5)), fit_job(_fit_payload(_t(x), 5))
     assert out["rse"] == pytest.approx(ref["rse"], rel=1e-9)
     assert out["sweeps"] == ref["sweeps"] == 5
-    for name, a in ref["arrays"].items():  # results come back as numpy (cache, checkpoints)
+    _assert_torch(out["arrays"].values())  # fitted nodes stay on the data's device
+    for name, a in ref["arrays"].items():
         assert_close(a, out["arrays"][name], rtol=1e-8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="solvers/search/objective.py fit_job/_arrays_of call np.asarray on the fitted nodes, "
-    "which cupy arrays and CUDA tensors refuse: an evaluation fails on a GPU",
-)
-def test_structure_search_evaluation_has_no_implicit_numpy_conversion():
+def test_structure_search_evaluation_copies_no_array_to_the_host():
     xt = _t(low_rank_ring(2))
-    with gpu_strict():
+    with gpu_strict() as log:
         fit_job(_fit_payload(xt, 2))
+    assert log.summary()["d2h_arrays"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="solvers/search/driver.py:50 converts x to numpy: a search never runs on the "
-    "input's backend and has no device= option yet (issue 7 asks for device='gpu')",
-)
-def test_structure_search_keeps_the_input_backend():
-    res = search.greedy(_t(low_rank_ring(2)), target_rse=0.5, budget=2, seed=0)
-    _assert_torch(res.network.arrays)
+def _search_target():
+    """A chain of ranks (2, 3, 2) plus noise: greedy grows, scores edges and prunes on it."""
+    rng = np.random.default_rng(5)
+    x = Structure.from_bonds(4, {(0, 1): 2, (1, 2): 3, (2, 3): 2}).to_network((4,) * 4).contract()
+    return x / np.linalg.norm(x) + 1e-3 * rng.standard_normal(x.shape)
+
+
+def _assert_same_search(ref, out):
+    assert out.structure == ref.structure
+    assert [h["n_params"] for h in out.history] == [h["n_params"] for h in ref.history]
+    np.testing.assert_allclose(
+        [h["rse"] for h in out.history], [h["rse"] for h in ref.history], rtol=1e-8
+    )
+    assert_close(ref.network.contract(), out.network.contract(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
+def test_structure_search_keeps_the_input_backend(masked):
+    x = _search_target()
+    kw = dict(target_rse=1e-2, budget=30, seed=0)
+    if masked:
+        kw["mask"] = np.random.default_rng(1).random(x.shape) < 0.7
+    ref = search.greedy(x, **kw)
+    with gpu_strict() as log:
+        out = search.greedy(_t(x), **kw)
+    _assert_torch(out.network.arrays)
+    assert log.summary()["d2h_arrays"] == 0
+    _assert_same_search(ref, out)
+
+
+def test_structure_search_in_worker_processes_returns_to_the_input_backend():
+    x = _search_target()
+    kw = dict(target_rse=1e-2, budget=30, seed=0)
+    ref = search.greedy(x, **kw)
+    out = search.greedy(_t(x), workers=2, **kw)
+    _assert_torch(out.network.arrays)
+    _assert_same_search(ref, out)
+
+
+def test_structure_search_device_cpu_moves_torch_data_to_numpy():
+    x = low_rank_ring(2)
+    kw = dict(lam=200, budget=6, seed=0, max_rank=3)
+    ref, out = search.tnale(x, **kw), search.tnale(_t(x), device="cpu", **kw)
+    assert all(isinstance(a, np.ndarray) for a in out.network.arrays)
+    assert out.history == ref.history
+
+
+def test_structure_search_checkpoints_torch_fits_as_host_records(tmp_path):
+    x = _t(low_rank_ring(2))
+    kw = dict(lam=200, budget=8, seed=1, max_rank=3)
+    log = tmp_path / "run.jsonl"
+    cut = search.tnale(x, checkpoint=str(log), progress=lambda st: st["n_evaluations"] >= 4, **kw)
+    with gpu_strict():
+        resumed = search.tnale(x, checkpoint=str(log), resume=True, **kw)
+    full = search.tnale(x, **kw)
+    assert cut.n_evaluations < full.n_evaluations and resumed.history == full.history
+    _assert_torch(resumed.network.arrays)
+    saved = search.SearchResult.load(f"{log}.best.npz")  # .npz + JSON, numpy arrays
+    assert saved.structure == resumed.structure
 
 
 @pytest.mark.parametrize("method", bug.METHODS)

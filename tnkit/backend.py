@@ -109,6 +109,36 @@ def device_kwargs(like: Any) -> dict[str, Any]:
     return {} if backend_name(like) == "numpy" else {"device": like.device}
 
 
+def to_device(x: Any, device: str | None) -> Any:
+    """``x`` placed by a user-facing ``device=`` option.
+
+    ``None`` leaves ``x`` where it is; ``"cpu"`` gives a numpy array; ``"gpu"`` or ``"cuda"``
+    (or ``"cuda:N"``) a CUDA array: ``x`` itself if it is on a GPU already (``"cuda:N"``: on
+    that one), else cupy when cupy sees a GPU, else a torch CUDA tensor. Raises ``ValueError``
+    naming ``device`` for other values, or when no GPU is visible.
+    """
+    if device is None:
+        return x
+    if device == "cpu":
+        return to_backend(x, "numpy")
+    if not isinstance(device, str) or (device != "gpu" and device.split(":")[0] != "cuda"):
+        raise ValueError(f"device must be None, 'cpu', 'gpu' or 'cuda[:N]', got {device!r}")
+    target = "cuda" if device == "gpu" else device
+    if device_of_kind(x) == "cuda":
+        return to_backend(x, backend_name(x), target)
+    for name in ("cupy", "torch"):
+        if cuda_available(name):
+            return to_backend(x, name, target)
+    raise ValueError(f"device={device!r} needs a CUDA GPU, but neither cupy nor torch sees one")
+
+
+def frobenius_norm(x: Any) -> Any:
+    """``||x||_F`` as a 0-d array on ``x``'s device (for numpy exactly ``np.linalg.norm``)."""
+    if backend_name(x) == "numpy":
+        return np.linalg.norm(x)
+    return namespace(x).linalg.vector_norm(x)
+
+
 def device_of_kind(x: Any) -> str:
     """``"cpu"`` or ``"cuda"``: the kind of device an array lives on."""
     return device(x).split(":", 1)[0]

@@ -16,12 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from tnkit import backend
 
-def encode_arrays(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    """``{name: array}`` -> JSON-able ``{name: [shape, dtype, base64]}`` (exact bits)."""
+
+def encode_arrays(arrays: dict[str, Any]) -> dict[str, Any]:
+    """``{name: array}`` -> JSON-able ``{name: [shape, dtype, base64]}`` (exact bits).
+
+    Device arrays (cupy, torch) are copied to the host here, when the record is written.
+    """
     out = {}
     for name, a in arrays.items():
-        a = np.ascontiguousarray(a)
+        a = np.ascontiguousarray(backend.to_numpy(a))
         dt = a.dtype.newbyteorder("<")
         out[name] = [list(a.shape), dt.str, base64.b64encode(a.astype(dt).tobytes()).decode()]
     return out

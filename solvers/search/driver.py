@@ -1,11 +1,17 @@
 """The calling convention shared by every search: validation, evaluator set-up, Ctrl-C, result.
 
 ``search.greedy``, ``search.tnale`` and ``search.tnls`` all take
-``(x, *, lam, target_rse, budget, mask, workers, scheduler, checkpoint, resume, seed, progress)``
-and hand their algorithm body to :func:`run_search`, which validates those arguments, builds
-the :class:`~solvers.search.evaluator.Evaluator`, runs the body, stops cleanly on Ctrl-C
-(keeping the best result so far, saved next to the checkpoint) and returns a
+``(x, *, lam, target_rse, budget, mask, workers, scheduler, checkpoint, resume, seed, progress,
+device)`` and hand their algorithm body to :func:`run_search`, which validates those
+arguments, places the data (``device``), builds the
+:class:`~solvers.search.evaluator.Evaluator`, runs the body, stops cleanly on Ctrl-C (keeping
+the best result so far, saved next to the checkpoint) and returns a
 :class:`~solvers.search.result.SearchResult`.
+
+The fits run where the data is: ``device=None`` keeps ``x`` on its backend and device (a torch
+CUDA tensor in, torch CUDA fits and a torch CUDA network out), ``"cpu"`` uses numpy and
+``"gpu"`` moves ``x`` to a CUDA GPU (:func:`tnkit.backend.to_device`). Jobs in worker processes
+receive numpy and compute on the same device there; the result network is moved back to it.
 """
 
 from __future__ import annotations
@@ -45,17 +51,24 @@ def run_search(
     progress: bool | Callable[[dict], Any],
     fit: FitOptions,
     options: dict,
+    device: str | None = None,
 ) -> SearchResult:
-    """Validate the shared arguments, run ``body(evaluator, rng)``, and build the result."""
-    x = np.asarray(backend.to_numpy(backend.as_data_tensor(x, "x", min_ndim=2)))
-    if np.iscomplexobj(x):
+    """Validate the shared arguments, run ``body(evaluator, rng)``, and build the result.
+
+    ``device`` places the data (see the module docstring); the other arguments are those of
+    :func:`solvers.search.greedy`.
+    """
+    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    if backend.is_complex(x):
         raise TypeError("structure search needs real data; got a complex tensor")
-    x = x.astype(np.float64)
+    x = backend.to_device(x, device)
+    xp = backend.namespace(x)
+    x = xp.astype(x, xp.float64)
     mask = _check_mask(mask, x)
-    norm = np.linalg.norm(x if mask is None else x * mask)
+    norm = float(backend.frobenius_norm(x if mask is None else x * mask))
     if norm == 0:
         raise ValueError("x is zero (on the observed entries): nothing to search for")
-    objective = _objective(x.size, lam, target_rse)
+    objective = _objective(math.prod(x.shape), lam, target_rse)
     _check_int("budget", budget, 1)
     _check_int("seed", seed, 0)
     if not (isinstance(progress, bool) or callable(progress)):
@@ -64,7 +77,13 @@ def run_search(
         raise ValueError("resume=True needs checkpoint= (the log to resume from)")
     if fit.tol is None:
         fit = FitOptions(**{**fit.__dict__, "tol": _fit_tol(objective)})
-    runner = Runner(workers, scheduler)
+    runner = Runner(workers, scheduler, spawn=backend.device_of_kind(x) == "cuda")
+    place = None
+    if not runner.in_process and backend.backend_name(x) != "numpy":
+        # jobs run in other processes: they get numpy and compute on x's device there
+        place = (backend.backend_name(x), backend.device(x))
+        x = backend.to_numpy(x)
+        mask = None if mask is None else backend.to_numpy(mask)
     header = {
         "method": method,
         "seed": seed,
@@ -86,6 +105,7 @@ def run_search(
         fit=fit,
         log=log,
         progress=display,
+        device=place,
     )
     started = time.perf_counter()
     interrupted = False
@@ -102,8 +122,9 @@ def run_search(
     if ev.best is None:
         raise KeyboardInterrupt("the search was interrupted before any evaluation finished")
     best = ev.best
+    network = ev.network(best)
     result = SearchResult(
-        network=ev.network(best),
+        network=network if place is None else network.to(*place),
         structure=best["structure"],
         rse=float(best["rse"]),
         n_params=int(best["n_params"]),
@@ -146,17 +167,18 @@ def _check_int(name: str, value: Any, low: int) -> None:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def _check_mask(mask: Any, x: np.ndarray) -> np.ndarray | None:
+def _check_mask(mask: Any, x: Any) -> Any:
+    """The mask validated (on the host) and returned as float64 0/1 on ``x``'s device."""
     if mask is None:
         return None
     m = np.asarray(backend.to_numpy(mask) if not isinstance(mask, (list, tuple)) else mask)
-    if m.shape != x.shape:
-        raise ValueError(f"mask has shape {m.shape} but x has {x.shape}")
+    if m.shape != tuple(x.shape):
+        raise ValueError(f"mask has shape {m.shape} but x has {tuple(x.shape)}")
     if m.dtype.kind not in "biuf" or not np.all((m == 0) | (m == 1)):
         raise ValueError("mask must hold only booleans or 0/1 values")
     if m.sum() < 2:
         raise ValueError("mask must observe at least two entries")
-    return m.astype(np.float64)
+    return backend.asarray_like(m.astype(np.float64), x)
 
 
 class _Bar:

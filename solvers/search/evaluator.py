@@ -7,6 +7,10 @@ cache (no structure is fitted twice), appends it to the checkpoint log, extends 
 and updates the best structure. Each job's seed comes from ``(seed, job key)``, so results do
 not depend on the executor or on the order jobs finish in. Jobs beyond ``budget`` are not
 run (their result is ``None``) and :attr:`Evaluator.exhausted` turns true.
+
+The data and every cached array live on one backend and device: ``x``'s. Jobs that run in
+other processes get host arrays instead, with ``device`` naming where they compute (see
+:func:`objective.prepared_payload`); the evaluator then holds numpy arrays throughout.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 import tnkit as tk
+from tnkit import backend
 
 from . import checkpoint as ckpt
 from .executors import Runner
@@ -31,18 +34,19 @@ class Evaluator:
 
     def __init__(
         self,
-        x: np.ndarray,
+        x: Any,
         *,
         objective: Objective,
         budget: int,
-        mask: np.ndarray | None,
+        mask: Any,
         runner: Runner,
         seed: int,
         fit: FitOptions,
         log: ckpt.Log | None = None,
         progress: Callable[[dict], Any] | None = None,
+        device: tuple[str, str] | None = None,
     ) -> None:
-        self.x, self.mask, self.objective = x, mask, objective
+        self.x, self.mask, self.objective, self.device = x, mask, objective, device
         self.budget, self.runner, self.seed, self.fit = budget, runner, seed, fit
         self.log, self.progress = log, progress
         self.cache: dict[str, dict] = {}
@@ -85,6 +89,7 @@ class Evaluator:
                 "structure": s,
                 "seed": job_seed(self.seed, key),
                 "parent": None if parent is None else {"structure": p, "arrays": parent["arrays"]},
+                "device": self.device,
             }
             jobs.append((key, fit_job, payload, {"kind": "fit", "structure": s.to_json()}))
         return self._run(jobs)
@@ -112,6 +117,7 @@ class Evaluator:
                 "sweeps": sweeps,
                 "seed": job_seed(self.seed, key),
                 "parent": {"structure": current, "arrays": parent["arrays"]},
+                "device": self.device,
             }
             jobs.append((key, score_edge_job, payload, {"kind": "score"}))
         return self._run(jobs)
@@ -149,7 +155,8 @@ class Evaluator:
 
     def _from_log(self, record: dict, meta: dict) -> dict:
         res = {k: v for k, v in record.items() if k not in ("key", "structure", "kind", "index")}
-        res["arrays"] = ckpt.decode_arrays(record["arrays"])
+        arrays = ckpt.decode_arrays(record["arrays"])
+        res["arrays"] = {k: backend.asarray_like(a, self.x) for k, a in arrays.items()}
         return res
 
     def _finish(self, key: str, res: dict, meta: dict, fresh: bool) -> dict:

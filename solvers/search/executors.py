@@ -6,11 +6,14 @@ process; ``workers=N`` a local process pool; ``scheduler="tcp://host:port"`` or 
 ``distributed.Client`` a Dask cluster (through ``Client.get_executor()``); any other
 ``Executor`` is used as given. A worker that dies mid-job (a broken process pool, Dask's
 ``KilledWorker``, a lost connection) costs a resubmission of that job, not the search.
+``spawn=True`` starts the local processes fresh instead of forking them: a CUDA context does
+not survive a fork, so searches on a GPU need it.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import multiprocessing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,10 +24,11 @@ _LOST = ("KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledEr
 class Runner:
     """Runs jobs on the chosen executor (see module docstring)."""
 
-    def __init__(self, workers: int = 1, scheduler: Any = None) -> None:
+    def __init__(self, workers: int = 1, scheduler: Any = None, *, spawn: bool = False) -> None:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}")
         self.workers = workers
+        self.spawn = spawn
         self._client = None
         self._own_client = False
         self._pool: cf.Executor | None = None
@@ -41,10 +45,17 @@ class Runner:
                 f"or a concurrent.futures.Executor, got {type(scheduler).__name__}"
             )
 
+    @property
+    def in_process(self) -> bool:
+        """True when jobs run in this process (serially or in threads): they can share its
+        device arrays, where other processes need host copies."""
+        return self.kind == "serial" or isinstance(self._pool, cf.ThreadPoolExecutor)
+
     def _executor(self) -> cf.Executor:
         if self._pool is None:
             if self.kind == "processes":
-                self._pool = cf.ProcessPoolExecutor(self.workers)
+                context = multiprocessing.get_context("spawn") if self.spawn else None
+                self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=context)
             elif self.kind == "dask":
                 if isinstance(self._client, str):
                     try:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from tnkit import backend
+
 from .driver import run_search
 from .evaluator import Evaluator
 from .objective import FitOptions, grow, shrink
@@ -44,6 +46,7 @@ def greedy(
     resume: bool = False,
     seed: int = 0,
     progress: bool | Callable[[dict], Any] = False,
+    device: str | None = None,
     max_arity: int | None = None,
     score_sweeps: int = 2,
     max_iter: int = 100,
@@ -74,6 +77,12 @@ def greedy(
         (``n_evaluations``, ``best_f``, ``best_rse``, ``best_n_params``, ``evals_per_s``,
         ``elapsed``, ``last``: the latest fit's rse/n_params/f); if it returns ``True`` the
         search stops (with the best result so far).
+    device
+        Where the fits run: ``None`` (default) on ``x``'s own backend and device (torch and
+        cupy arrays stay there, and so does the result network), ``"cpu"`` with numpy,
+        ``"gpu"`` (or ``"cuda"``) on a CUDA GPU, by cupy when it sees one, else torch. Only
+        scalars (errors, parameter counts) come back to the host during the search;
+        checkpoints store host copies. ``ValueError`` if no GPU is visible.
     max_arity
         Largest number of bonds per node (``None``: unlimited).
     score_sweeps, max_iter
@@ -112,6 +121,7 @@ def greedy(
         progress=progress,
         fit=fit,
         options=options,
+        device=device,
     )
 
 
@@ -139,7 +149,7 @@ def _greedy(ev, rng, max_arity, score_sweeps, prune, holdout) -> None:
         a, b = edges[k]
         child = current.with_rank(a, b, current.ranks[a][b] + 1)
         start = grow(ev.network(record), child, a, b, scores[k]["arrays"], ev.x.shape)
-        arrays = {name: np.asarray(start[name]) for name in start.nodes}
+        arrays = dict(zip(start.nodes, start.arrays))
         new = ev.evaluate([child], starts=[{"structure": child, "arrays": arrays}])[0]
         if new is None:
             break
@@ -194,10 +204,13 @@ def _edges(
 
 
 def _split(mask, holdout, rng):
-    """Training and held-out masks for edge scoring (both ``None`` without a mask)."""
+    """Training and held-out masks for edge scoring (both ``None`` without a mask), on the
+    mask's device (the random draws are numpy's, uploaded once)."""
     if mask is None:
         return None, None
-    held = (rng.random(mask.shape) < holdout) & (mask > 0)
-    if held.sum() == 0 or held.sum() == mask.sum():
+    xp = backend.namespace(mask)
+    held = (backend.asarray_like(rng.random(tuple(mask.shape)), mask) < holdout) & (mask > 0)
+    n_held = int(xp.sum(xp.astype(held, xp.int64)))
+    if n_held == 0 or n_held == float(xp.sum(mask)):
         return mask, None
-    return mask * ~held, held.astype(np.float64)
+    return mask * ~held, xp.astype(held, mask.dtype)

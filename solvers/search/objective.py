@@ -10,7 +10,10 @@ Two objectives (both minimised) over a structure G with fitted relative error RS
 
 The jobs are plain functions of a JSON-like payload so that any executor (a local process
 pool, Dask) can run them; they limit BLAS to one thread so that a result is bit-identical
-wherever it runs.
+wherever it runs. They compute on the backend and device of the payload's arrays (numpy, cupy,
+torch), and only scalars (the error, timings) reach the host. For jobs that run in other
+processes the evaluator ships numpy arrays with ``payload["device"] = (backend, device)``: the
+job moves them there (:func:`prepared_payload`) and returns its arrays as numpy.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from tnkit import backend
 from tnkit.decompose.network import fit_network, reproducible_contract
 
-from .structure import Structure
+from .structure import Structure, rms
+
+ARRAY_KEYS = ("x", "mask", "score_mask")
 
 
 @dataclass(frozen=True)
@@ -69,24 +75,41 @@ def job_seed(seed: int, key: str) -> int:
     return int.from_bytes(digest[:8], "little") % (2**63)
 
 
-def aligned_payload(payload: dict) -> dict:
-    """The payload with every array copied to 64-byte-aligned memory.
+def prepared_payload(payload: dict) -> dict:
+    """The payload with its arrays where the job computes.
 
-    BLAS kernels round differently depending on where an input starts in memory, and an
-    array unpickled on a worker starts anywhere; aligned copies give the same bits in every
-    process.
+    With ``payload["device"] = (backend, device)`` (numpy arrays shipped to a worker process)
+    every array is moved there. Otherwise numpy arrays are copied to 64-byte-aligned memory:
+    BLAS kernels round differently depending on where an input starts in memory, and an array
+    unpickled on a worker starts anywhere, so aligned copies give the same bits in every
+    process. Device arrays are used as they are.
     """
+    place = payload.get("device")
+
+    def move(a: Any) -> Any:
+        return _aligned(a) if place is None else backend.to_backend(a, *place)
+
     out = dict(payload)
-    for key in ("x", "mask", "score_mask"):
+    for key in ARRAY_KEYS:
         if out.get(key) is not None:
-            out[key] = _aligned(out[key])
+            out[key] = move(out[key])
     if out.get("parent") is not None:
-        arrays = {k: _aligned(v) for k, v in out["parent"]["arrays"].items()}
+        arrays = {k: move(v) for k, v in out["parent"]["arrays"].items()}
         out["parent"] = dict(out["parent"], arrays=arrays)
     return out
 
 
-def _aligned(a: np.ndarray) -> np.ndarray:
+def _returned(arrays: dict[str, Any], payload: dict) -> dict[str, Any]:
+    """A job's result arrays: numpy for a shipped payload (they go back to the host process),
+    else as computed (on the payload's device)."""
+    if payload.get("device") is None:
+        return arrays
+    return {k: backend.to_numpy(a) for k, a in arrays.items()}
+
+
+def _aligned(a: Any) -> Any:
+    if backend.backend_name(a) != "numpy":
+        return a
     a = np.asarray(a)
     buf = np.empty(a.nbytes + 64, dtype=np.uint8)
     offset = (-buf.ctypes.data) % 64
@@ -103,7 +126,7 @@ def fit_job(payload: dict) -> dict:
     entries), the arrays of the best run and the seconds spent.
     """
     started = time.perf_counter()
-    payload = aligned_payload(payload)
+    payload = prepared_payload(payload)
     x, mask, opts = payload["x"], payload["mask"], payload["options"]
     structure = payload["structure"]
     seed = payload["seed"]
@@ -130,7 +153,7 @@ def fit_job(payload: dict) -> dict:
         "n_params": structure.n_params(x.shape),
         "sweeps": len(best.history),
         "seconds": time.perf_counter() - started,
-        "arrays": _arrays_of(best),
+        "arrays": _returned(dict(zip(best.nodes, best.arrays)), payload),
     }
 
 
@@ -144,7 +167,7 @@ def score_edge_job(payload: dict) -> dict:
     error of ``T'`` on ``score_mask`` (held-out entries) or on all observed entries.
     """
     started = time.perf_counter()
-    payload = aligned_payload(payload)
+    payload = prepared_payload(payload)
     x, mask, opts = payload["x"], payload["mask"], payload["options"]
     parent = _as_network(payload["parent"])
     structure: Structure = payload["structure"]
@@ -169,22 +192,23 @@ def score_edge_job(payload: dict) -> dict:
             diff, ref = diff * score_mask, x * score_mask
         else:
             ref = x
-        rse = float(np.linalg.norm(diff) / np.linalg.norm(ref))
+        rse = float(backend.frobenius_norm(diff) / backend.frobenius_norm(ref))
     return {
         "rse": rse,
-        "arrays": {f"n{a}": np.asarray(s[f"n{a}"]), f"n{b}": np.asarray(s[f"n{b}"])},
+        "arrays": _returned({f"n{m}": s[f"n{m}"] for m in (a, b)}, payload),
         "seconds": time.perf_counter() - started,
     }
 
 
 def grow(parent: Any, structure: Structure, a: int, b: int, slices: dict, shape) -> Any:
-    """The network of ``structure`` with bond (a, b) one larger: parent's nodes plus the slices."""
+    """The network of ``structure`` with bond (a, b) one larger: parent's nodes plus the slices
+    (on the parent's backend and device)."""
     child = structure.embed(parent, shape, 0, noise=0.0)
     arrays = {}
     bond = f"b{min(a, b)}_{max(a, b)}"
     for mode in (a, b):
         name = f"n{mode}"
-        new = np.array(child[name])
+        new = backend.namespace(child[name]).asarray(child[name], copy=True)
         axis = child.legs(name).index(bond)
         index = [slice(None)] * new.ndim
         index[axis] = new.shape[axis] - 1
@@ -193,9 +217,10 @@ def grow(parent: Any, structure: Structure, a: int, b: int, slices: dict, shape)
     return child.with_arrays(arrays)
 
 
-def shrink(net: Any, child: Structure, a: int, b: int, shape) -> dict[str, np.ndarray]:
+def shrink(net: Any, child: Structure, a: int, b: int, shape) -> dict[str, Any]:
     """Start arrays for ``child`` (bond (a, b) one smaller than in ``net``): the two nodes are
-    merged over the bond and split again by a truncated SVD (the best local truncation)."""
+    merged over the bond and split again by a truncated SVD (the best local truncation), on
+    ``net``'s backend and device."""
     na, nb, bond = f"n{a}", f"n{b}", f"b{min(a, b)}_{max(a, b)}"
     rank = child.mode_ranks()[a, b]
     merged = net.contract_nodes(na, nb, name="merged")
@@ -205,11 +230,12 @@ def shrink(net: Any, child: Structure, a: int, b: int, shape) -> dict[str, np.nd
     target = child.to_network(shape, 0)
     arrays = {}
     for name in target.nodes:
-        arr, legs = np.asarray(split[name]), list(split.legs(name))
+        arr, legs = split[name], list(split.legs(name))
         if bond in legs and bond not in target.legs(name):
-            arr = arr.take(0, axis=legs.index(bond))
+            arr = arr[tuple(0 if g == bond else slice(None) for g in legs)]
             legs.remove(bond)
-        arrays[name] = np.transpose(arr, [legs.index(g) for g in target.legs(name)])
+        order = tuple(legs.index(g) for g in target.legs(name))
+        arrays[name] = backend.namespace(arr).permute_dims(arr, order)
     return arrays
 
 
@@ -220,9 +246,9 @@ def _slice_network(parent, structure, a, b, shape, seed, noise):
     rng = np.random.default_rng(seed)
     arrays = {}
     for mode in (a, b):
-        name = f"n{mode}"
-        scale = math.sqrt(float(np.mean(np.asarray(net[name]) ** 2))) or 1.0
-        arrays[name] = noise * scale * rng.standard_normal(net[name].shape)
+        node = net[f"n{mode}"]
+        draw = backend.random_normal(tuple(node.shape), node, rng)
+        arrays[f"n{mode}"] = noise * rms(node) * draw
     return net.with_arrays(arrays)
 
 
@@ -237,7 +263,3 @@ def _as_network(record: dict) -> Any:
     arrays = record["arrays"]
     shape = [arrays[f"n{m}"].shape[0] for m in range(structure.order)]
     return structure.to_network(shape, 0).with_arrays(arrays)
-
-
-def _arrays_of(net: Any) -> dict[str, np.ndarray]:
-    return {name: np.asarray(net[name]) for name in net.nodes}

@@ -153,24 +153,23 @@ class Structure:
 
         Each node keeps the parent's entries in the overlapping index range; new slices are
         ``noise`` times normal entries scaled to the node's RMS (Hashemizadeh et al.'s padding).
+        The network is built on the parent's backend and device, without a host sync.
         """
-        net = self.to_network(shape, seed)
+        net = self.to_network(shape, seed, like=parent.arrays[0])
         out = {}
         for name in net.nodes:
             child_legs = net.legs(name)
-            old = np.asarray(tk.backend.to_numpy(parent[name]))
+            old = parent[name]
+            xp = tk.backend.namespace(old)
             old_legs = parent.legs(name)
             # drop legs the child lacks (take index 0), add the child's new legs as size 1
             index = tuple(0 if g not in child_legs else slice(None) for g in old_legs)
             old = old[index]
             kept = [g for g in old_legs if g in child_legs]
-            old = np.expand_dims(
-                old, tuple(range(old.ndim, old.ndim + len(child_legs) - len(kept)))
-            )
+            old = xp.reshape(old, (*old.shape, *[1] * (len(child_legs) - len(kept))))
             order = kept + [g for g in child_legs if g not in kept]
-            old = np.transpose(old, [order.index(g) for g in child_legs])
-            scale = math.sqrt(float(np.mean(old**2))) or 1.0
-            new = net[name] * noise * scale * math.sqrt(math.prod(net[name].shape[1:]))
+            old = xp.permute_dims(old, tuple(order.index(g) for g in child_legs))
+            new = net[name] * noise * rms(old) * math.sqrt(math.prod(net[name].shape[1:]))
             overlap = tuple(slice(0, min(a, b)) for a, b in zip(old.shape, new.shape))
             new[overlap] = old[overlap]
             out[name] = new
@@ -204,6 +203,14 @@ class Structure:
             if self.ranks[u][v] > 1
         }
         return f"Structure(bonds={bonds}, perm={list(self.perm)})"
+
+
+def rms(a: Any) -> Any:
+    """The root mean square of ``a``'s entries (1 where they are all zero), as a 0-d array on
+    ``a``'s device."""
+    xp = tk.backend.namespace(a)
+    value = xp.sqrt(xp.mean(a**2))
+    return xp.where(value > 0, value, xp.ones_like(value))
 
 
 def topology_pairs(kind: str, n: int) -> list[tuple[int, int]]:

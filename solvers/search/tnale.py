@@ -45,6 +45,7 @@ def tnale(
     resume: bool = False,
     seed: int = 0,
     progress: bool | Callable[[dict], Any] = False,
+    device: str | None = None,
     topology: str = "ring",
     max_rank: int = 7,
     radius: int = 1,
@@ -56,11 +57,12 @@ def tnale(
 ) -> SearchResult:
     """TnALE structure search (see the module docstring).
 
-    Shared arguments as in :func:`solvers.search.greedy`. ``topology`` is ``"ring"``,
-    ``"chain"`` or ``"full"``; ranks range over ``1..max_rank``; ``radius``/``init_radius``
-    are the enumeration radii of the main and initial (interpolated) phases, ``init_trips``
-    the length of the latter; ``search_perm`` (default: not for ``"full"``) enumerates mode
-    placements; ``restarts`` and ``max_iter`` set each fit (ALS restarts and sweeps).
+    Shared arguments (``device`` included) as in :func:`solvers.search.greedy`. ``topology``
+    is ``"ring"``, ``"chain"`` or ``"full"``; ranks range over ``1..max_rank``;
+    ``radius``/``init_radius`` are the enumeration radii of the main and initial
+    (interpolated) phases, ``init_trips`` the length of the latter; ``search_perm`` (default:
+    not for ``"full"``) enumerates mode placements; ``restarts`` and ``max_iter`` set each fit
+    (ALS restarts and sweeps).
     """
     x_ndim = np.ndim(x)
     perm = topology != "full" if search_perm is None else bool(search_perm)
@@ -99,6 +101,7 @@ def tnale(
         progress=progress,
         fit=fit,
         options=options,
+        device=device,
     )
 
 

@@ -35,6 +35,7 @@ def tnls(
     resume: bool = False,
     seed: int = 0,
     progress: bool | Callable[[dict], Any] = False,
+    device: str | None = None,
     topology: str = "ring",
     max_rank: int = 7,
     samples: int = 60,
@@ -42,8 +43,8 @@ def tnls(
     restarts: int = 2,
     max_iter: int = 60,
 ) -> SearchResult:
-    """TNLS structure search (see the module docstring); arguments as in :func:`tnale`,
-    ``samples`` points per generation."""
+    """TNLS structure search (see the module docstring); arguments (``device`` included) as in
+    :func:`tnale`, ``samples`` points per generation."""
     perm = topology != "full" if search_perm is None else bool(search_perm)
     space = RankSpace(topology, np.ndim(x), max_rank, perm)
     if not isinstance(samples, int) or samples < 1:
@@ -71,6 +72,7 @@ def tnls(
         progress=progress,
         fit=fit,
         options=options,
+        device=device,
     )
 
 

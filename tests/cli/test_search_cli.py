@@ -1,8 +1,10 @@
 """``tnkit search``: a short run, the comparison table, saved result, user errors."""
 
 import numpy as np
+import pytest
 
 from solvers.search import SearchResult, Structure
+from tnkit import backend
 from tnkit.cli import main
 
 CHAIN = Structure.from_bonds(4, {(0, 1): 2, (1, 2): 3, (2, 3): 2})
@@ -28,3 +30,13 @@ def test_search_command_user_errors(tmp_path, capsys):
     assert main(["search", str(data), "--reshape", "5,5", "--quiet"]) == 2
     assert main(["search", str(tmp_path / "missing.npy"), "--quiet"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_search_command_device_gpu_without_a_gpu(tmp_path, capsys):
+    if backend.cuda_available("cupy") or backend.cuda_available("torch"):
+        pytest.skip("a GPU is visible: --device gpu is valid here")
+    data = tmp_path / "x.npy"
+    np.save(data, CHAIN.to_network((4, 4, 4, 4), 0).contract())
+    assert main(["search", str(data), "--device", "gpu", "--budget", "5", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "device='gpu' needs a CUDA GPU" in err[0], err

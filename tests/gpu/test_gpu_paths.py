@@ -91,20 +91,40 @@ def test_fit_network_from_a_network_on_device(device, cases):
     cases.assert_close(ref.contract(), out.contract(), rtol=RTOL)
 
 
-def test_structure_search_evaluation_on_device(device, cases, request):
-    if device.real_gpu:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="solvers/search/objective.py _arrays_of returns np.asarray(node), which "
-                "cupy and torch CUDA refuse (no implicit device->host copy); the search has no "
-                "device= option (driver.py converts x to numpy)",
-            )
-        )
+def test_structure_search_evaluation_on_device(device, cases):
     x = cases.low_rank_ring(2)
     ref = cases.fit_job(cases._fit_payload(x, 5))
     out = cases.fit_job(cases._fit_payload(device.put(x), 5))
+    assert device.holds(out["arrays"].values())
     assert out["rse"] == pytest.approx(ref["rse"], rel=RTOL)
+
+
+SEARCH = dict(target_rse=1e-2, budget=30, seed=0)
+
+
+def _assert_found_on_device(device, cases, ref, out):
+    assert device.holds(out.network.arrays)
+    assert out.structure == ref.structure
+    cases.assert_close(ref.network.contract(), out.network.contract(), rtol=RTOL)
+
+
+def test_structure_search_on_device(device, cases):
+    x = cases._search_target()
+    ref = cases.search.greedy(x, **SEARCH)
+    _assert_found_on_device(device, cases, ref, cases.search.greedy(device.put(x), **SEARCH))
+    if device.real_gpu:  # device="gpu" moves numpy data to a GPU (cupy first)
+        moved = cases.search.greedy(x, device="gpu", **SEARCH)
+        assert backend.device_of_kind(moved.network.arrays[0]) == "cuda"
+        assert moved.structure == ref.structure
+
+
+def test_structure_search_in_worker_processes_on_device(device, cases):
+    """Workers (spawned on a GPU) receive numpy and fit on the device; the result comes back
+    to the input's device."""
+    x = cases._search_target()
+    ref = cases.search.greedy(x, **SEARCH)
+    out = cases.search.greedy(device.put(x), workers=2, **SEARCH)
+    _assert_found_on_device(device, cases, ref, out)
 
 
 @pytest.mark.parametrize("method", ["fixed", "adaptive", "parallel"])

@@ -5,6 +5,7 @@ import pytest
 
 from solvers import search
 from solvers.search import SearchResult, Structure
+from tnkit import backend
 
 
 def target(structure, shape, seed=0):
@@ -138,3 +139,21 @@ def test_ctrl_c_returns_and_saves_the_best_so_far(tmp_path):
     saved = SearchResult.load(f"{log}.best.npz")
     assert saved.interrupted and saved.n_params == res.n_params
     assert len(log.read_text().splitlines()) == 1 + 9  # header + one line per evaluation
+
+
+def test_device_option_is_checked():
+    x = target(CHAIN, (4, 4, 4, 4))
+    with pytest.raises(ValueError, match="device"):
+        search.greedy(x, device="tpu", budget=2)
+    if backend.cuda_available("cupy") or backend.cuda_available("torch"):
+        pytest.skip("a GPU is visible: device='gpu' is valid here")
+    for run in (search.greedy, search.tnale, search.tnls):
+        with pytest.raises(ValueError, match="device='gpu' needs a CUDA GPU"):
+            run(x, device="gpu", budget=2)
+
+
+def test_device_cpu_is_the_numpy_search():
+    x = target(CHAIN, (4, 4, 4, 4))
+    a = search.greedy(x, target_rse=1e-6, budget=20, seed=0)
+    b = search.greedy(x, target_rse=1e-6, budget=20, seed=0, device="cpu")
+    assert a.history == b.history and a.structure == b.structure

@@ -1,7 +1,8 @@
 """``tnkit search DATA`` — find a tensor-network structure (greedy, TnALE or TNLS) for a tensor.
 
 Shows a live bar (best f, RSE, parameters, evaluations/s) and ends with a table comparing the
-found network with TT-SVD, Tucker and TR-SVD at the same relative error.
+found network with TT-SVD, Tucker and TR-SVD at the same relative error. ``--device gpu`` runs
+the fits on a CUDA GPU (cupy, else torch).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the --checkpoint log")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="where the fits run: numpy on the CPU, or a CUDA GPU (cupy, else torch)",
+    )
+    p.add_argument(
         "--topology",
         choices=("ring", "chain", "full"),
         default="ring",
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         seed=args.seed,
         progress=not args.quiet,
+        device=args.device,
     )
     if args.method == "greedy":
         kwargs["max_arity"] = args.max_arity

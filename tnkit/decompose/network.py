@@ -208,12 +208,15 @@ def _check_mask(mask: Any, x: Any) -> Any:
         raise TypeError(f"mask must be an array, got {type(mask).__name__}") from None
     if tuple(mask.shape) != tuple(x.shape):
         raise ValueError(f"mask has shape {tuple(mask.shape)} but x has {tuple(x.shape)}")
-    m = backend.to_numpy(mask)
-    if m.dtype.kind not in "biuf" or not np.all((m == 0) | (m == 1)):
+    if not backend.dtype_name(mask).startswith(("bool", "int", "uint", "float")):
         raise ValueError("mask must hold only booleans or 0/1 values")
-    if not m.any():
+    xp = backend.namespace(x)
+    w = backend.asarray_like(mask, x, dtype=getattr(xp, backend.real_dtype_name(x)))
+    if not bool(xp.all((w == 0) | (w == 1))):  # checked on x's device: two scalar syncs
+        raise ValueError("mask must hold only booleans or 0/1 values")
+    if not bool(xp.any(w)):
         raise ValueError("mask observes no entry")
-    return backend.asarray_like(m.astype(backend.real_dtype_name(x)), x)
+    return w
 
 
 # ---------------------------------------------------------------------------- the solver
