@@ -5,10 +5,8 @@
    (goal: >= 60 %).
 2. CP, Tucker (HOOI), TT (TT-SVD) and TR (TR-ALS) on a tensor of >= 1e8 entries: seconds on
    the GPU (cupy) against numpy on the CPU of the same machine (goal: >= 10x faster).
-3. Structure-search evaluations per second (one evaluation = ``objective.fit_job``, the ALS fit
-   of a candidate structure), GPU against CPU. Where the search refuses device arrays the
-   error is recorded and the ALS core of an evaluation (``fit_network`` from the candidate's
-   random start) is timed instead, labelled so.
+3. Structure-search evaluations per second: the same TNLS search (one evaluation = the ALS
+   fit of a candidate structure) with ``device="gpu"`` against ``device="cpu"``.
 
 It also records the host <-> device copies per ALS sweep on the GPU
 (``backend.watch_transfers``). Every measurement runs in its own ``try`` and its figures or
@@ -98,6 +96,12 @@ class Target:
 
     def version(self) -> str:
         return backend.native(self.backend).__version__
+
+    @property
+    def search_device(self) -> str | None:
+        """``device=`` of a search on data already put here: ``"gpu"``, or ``None`` for the
+        torch CPU dry run (the data stays a torch CPU tensor)."""
+        return None if self.device == "cpu" else "gpu"
 
 
 def _brief(value: Any) -> str:
@@ -248,45 +252,41 @@ def transfers_per_sweep(target: Target, x_gpu: Any) -> dict[str, Any]:
 def search_evaluations(
     target: Target, side: int, dtype: str, n_candidates: int, budget: float
 ) -> dict[str, Any]:
-    from solvers.search.objective import FitOptions, fit_job
-    from solvers.search.structure import Structure
+    """One TNLS search of ``n_candidates`` evaluations (10 ALS sweeps each) on the GPU
+    (``device="gpu"``) and on the CPU (``device="cpu"``); evaluations per second of each."""
+    from solvers import search
 
     shape = (side,) * 6
     x_cpu = test_tensor(shape, dtype)
     x_gpu = target.put(x_cpu)
-    rng = np.random.default_rng(2)
-    candidates = [
-        Structure.topology("ring", [int(r) for r in rng.integers(2, 5, size=len(shape))])
-        for _ in range(n_candidates)
-    ]
-    opts = FitOptions(max_iter=10, restarts=1, tol=0.0, stall=0.0)
 
-    def payload(x: Any, s: Any) -> dict:
-        return {"x": x, "mask": None, "options": opts, "structure": s, "seed": 0, "parent": None}
+    def run(x: Any, device: str | None, evaluations: int) -> Any:
+        return search.tnls(
+            x,
+            lam=200,
+            budget=evaluations,
+            seed=0,
+            max_rank=4,
+            samples=evaluations,
+            restarts=1,
+            max_iter=10,
+            device=device,
+            progress=lambda status: status["elapsed"] > budget,  # True stops the search
+        )
 
-    def core(x: Any, s: Any) -> Any:
-        return tk.fit_network(x, s.to_network(shape, 0), max_iter=10, tol=0.0, stall=0.0)
-
-    out: dict[str, Any] = {"shape": shape, "candidates": n_candidates, "sweeps": 10}
-    try:
-        fit_job(payload(x_gpu, candidates[0]))
-        job, out["measured"] = (lambda x, s: fit_job(payload(x, s))), "objective.fit_job"
-    except Exception as err:  # noqa: BLE001 - recorded, then the ALS core is timed
-        out["fit_job_on_gpu_error"] = f"{type(err).__name__}: {err}"[:500]
-        job, out["measured"] = core, "fit_network core of an evaluation (fit_job refused GPU data)"
-    job(x_gpu, candidates[0])  # warm-up
-    for label, x in (("gpu", x_gpu), ("cpu", x_cpu)):
-        t0 = time.perf_counter()
-        done = 0
-        for s in candidates:
-            job(x, s)
-            done += 1
-            if time.perf_counter() - t0 > budget:
-                break
+    run(x_gpu, target.search_device, 2)  # warm-up: kernels, cuBLAS/cuSOLVER handles
+    out: dict[str, Any] = {"shape": shape, "candidates": n_candidates, "max_sweeps": 10}
+    results = {}
+    for label, x, device in (("gpu", x_gpu, target.search_device), ("cpu", x_cpu, "cpu")):
+        res = run(x, device, n_candidates)
         backend.synchronize()
-        out[f"{label}_evaluations_per_s"] = done / (time.perf_counter() - t0)
-        out[f"{label}_evaluations"] = done
+        results[label] = res
+        out[f"{label}_evaluations"] = res.n_evaluations
+        out[f"{label}_evaluations_per_s"] = res.n_evaluations / res.wall_time
+        out[f"{label}_network_on"] = backend.device(res.network.arrays[0])
     out["speedup"] = out["gpu_evaluations_per_s"] / out["cpu_evaluations_per_s"]
+    out["same_best_structure"] = results["gpu"].structure == results["cpu"].structure
+    out["best_rse_gpu_cpu"] = [results["gpu"].rse, results["cpu"].rse]
     return out
 
 
