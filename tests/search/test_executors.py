@@ -32,3 +32,12 @@ def test_dead_worker_costs_a_resubmission(tmp_path):
     finally:
         runner.close()
     assert out == [0, 10, 20, 30] and os.path.exists(marker)
+
+
+def test_spawned_processes_keep_the_order():
+    """``spawn=True`` (searches on a GPU: a CUDA context does not survive a fork)."""
+    runner = Runner(workers=2, spawn=True)
+    try:
+        assert runner.map(len, [{"a": 1}, {}, {"a": 1, "b": 2}]) == [1, 0, 2]
+    finally:
+        runner.close()
