@@ -63,3 +63,27 @@ def test_factor_int():
     assert factor_int(1024, 3) == (16, 8, 8)
     assert factor_int(10, 3) == (5, 2, 1)
     assert np.prod(factor_int(97, 3)) == 97
+
+
+def test_allocate_is_optimal_on_non_convex_curves():
+    """The knapsack plan matches brute force (within the greedy fill's reach) and fits."""
+    import itertools
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        curves = []
+        for _ in range(3):
+            costs = np.cumsum(rng.uniform(1, 10, size=5))
+            errors = np.sort(rng.uniform(0, 1, size=5))[::-1]  # decreasing, not convex
+            curves.append((costs, errors))
+        budget = float(rng.uniform(sum(c[0] for c, _ in curves), sum(c[-1] for c, _ in curves)))
+        picks = rk.allocate(curves, budget)
+        cost = sum(c[p] for (c, _), p in zip(curves, picks))
+        error = sum(e[p] for (_, e), p in zip(curves, picks))
+        best = min(
+            sum(e[p] for (_, e), p in zip(curves, ps))
+            for ps in itertools.product(range(5), repeat=3)
+            if sum(c[p] for (c, _), p in zip(curves, ps)) <= budget
+        )
+        assert cost <= budget
+        assert error == pytest.approx(best, abs=1e-12)

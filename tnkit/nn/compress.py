@@ -54,8 +54,8 @@ def compress(
         Exactly one of ``ratio``, ``tol`` and ``ranks`` is given.
     layers : which layers: a predicate ``(name, module) -> bool`` or a list of names
         (default: every Linear and ConvNd).
-    budget : with ``ratio``: ``"global"`` spends one budget on the whole selection, layer by
-        layer where it costs the least relative weight error per parameter saved;
+    budget : with ``ratio``: ``"global"`` spends one budget on the whole selection, split
+        between layers to minimise the summed relative squared weight error;
         ``"per_layer"`` keeps ``ratio`` of every layer.
     target : ``"params"`` or ``"macs"`` — what ``ratio`` counts (MACs need ``calibration``).
     calibration : an input batch (tensor) or an iterable of batches (tensors or
@@ -224,7 +224,13 @@ def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, 
     for (_, layer), w, info, m in zip(chosen, weights, infos, methods):
         ladder = rk.ladder(info, m, target)
         if m in ("cp", "cp4"):
-            ladder = _spread(ladder, CP_CURVE_POINTS)
+            # fits at a few spread rungs and at the per-layer share, so the global plan is
+            # never worse than the per-layer one in the summed error it minimises
+            share = rk.fraction_ranks(info, m, ratio, target)
+            ladder = sorted(
+                {*_spread(ladder, CP_CURVE_POINTS), share},
+                key=lambda r: rk.cost(info, m, r, target),
+            )
             errors = np.array([factorize(layer, m, r, **fit)[1] ** 2 for r in ladder])
         else:
             errors = rk.error_curve(w, info, m, ladder)

@@ -8,10 +8,10 @@ Rules (each returns the ranks of :mod:`tnkit.nn.geometry` for one method):
   on each unfolding, with τ split over the unfoldings by the HOSVD / TT-SVD bounds
   ``‖W − Ŵ‖² ≤ Σ_m ε_m²`` (De Lathauwer et al. 2000; Oseledets 2011);
 * **EVBMF** on each unfolding (:mod:`tnkit.nn.evbmf`), optionally weakened;
-* **global budget**: one parameter (or MAC) budget for all layers, spent where it buys the
-  largest error reduction — greedy descent on the lower convex hull of each layer's
-  (cost, relative squared error) curve, always taking the move with the smallest error
-  increase per unit of cost saved.
+* **global budget**: one parameter (or MAC) budget for all layers, split so that the summed
+  relative squared weight error is least — a multiple-choice knapsack over each layer's
+  (cost, error) curve, solved exactly by dynamic programming on a discretized budget (no
+  convexity needed: CP curves from fits are not convex).
 
 A *ladder* is the list of rank tuples a method is tried at, cheapest first: one rank for SVD and
 CP, and for multi-rank methods every rank scaled together, ``r_j(m) = ⌈m·full_j / M⌉``.
@@ -126,31 +126,54 @@ def error_curve(weight: np.ndarray, info: LayerInfo, method: str, rungs: list) -
     return np.array([sum(t[r] for t, r in zip(tails, ranks)) / norm2 for ranks in rungs])
 
 
-def allocate(curves: list[tuple[np.ndarray, np.ndarray]], budget: float) -> list[int]:
-    """Pick one rung per layer so the summed cost is ≤ ``budget`` at a small summed error.
+def allocate(
+    curves: list[tuple[np.ndarray, np.ndarray]], budget: float, resolution: int = 4096
+) -> list[int]:
+    """Pick one rung per layer so the summed cost is ≤ ``budget`` at the least summed error.
 
-    ``curves[i] = (costs, errors)`` over layer i's rungs (increasing cost). Starting from the
-    top rung of every layer, repeatedly make the move (to any cheaper rung of one layer) with
-    the smallest ``Δerror / Δcost`` until the budget is met. Returns the rung index per layer
-    (all lowest rungs when even those exceed the budget).
+    ``curves[i] = (costs, errors)`` over layer i's rungs (increasing cost). This is a
+    multiple-choice knapsack, solved exactly by dynamic programming over the budget split into
+    ``resolution`` units (each rung's cost rounded *up*, so the result always fits):
+    ``E_i(b) = min_k E_{i-1}(b − u_{ik}) + e_{ik}``. Rounding can leave up to one unit per layer
+    unspent; a greedy pass then buys the upgrades with the most error saved per cost that
+    still fit. Returns the rung index per layer (all lowest rungs when even those exceed the
+    budget).
     """
-    pos = [len(c) - 1 for c, _ in curves]
-    total = sum(float(c[-1]) for c, _ in curves)
-    while total > budget:
+    lowest = sum(float(c[0]) for c, _ in curves)
+    if lowest >= budget:
+        return [0] * len(curves)
+    unit = budget / resolution
+    best = np.zeros(resolution + 1)  # least error of the layers so far within b units
+    choices = []
+    for costs, errors in curves:
+        units = np.ceil(np.asarray(costs, dtype=float) / unit - 1e-9).astype(int)
+        table = np.full((len(units), resolution + 1), np.inf)
+        for k, (u, e) in enumerate(zip(units, errors)):
+            if u <= resolution:
+                table[k, u:] = best[: resolution + 1 - u] + e
+        choices.append(np.argmin(table, axis=0))
+        best = table.min(axis=0)
+    pos, b = [0] * len(curves), resolution
+    for i in range(len(curves) - 1, -1, -1):
+        pos[i] = int(choices[i][b])
+        b -= int(np.ceil(float(curves[i][0][pos[i]]) / unit - 1e-9))
+    return _spend_rest(curves, pos, budget)
+
+
+def _spend_rest(curves: list, pos: list[int], budget: float) -> list[int]:
+    """Greedy upgrades (most error saved per extra cost first) while they fit ``budget``."""
+    spent = sum(float(c[p]) for (c, _), p in zip(curves, pos))
+    while True:
         best = None
         for i, (c, e) in enumerate(curves):
-            j = pos[i]
-            if j == 0:
-                continue
-            saved = c[j] - c[:j]
-            slope = (e[:j] - e[j]) / np.maximum(saved, 1e-12)
-            # among (near-)equal slopes take the nearest rung, so the budget is not overshot
-            k = int(np.nonzero(slope <= slope.min() * (1 + 1e-9) + 1e-15)[0][-1])
-            if best is None or slope[k] < best[0]:
-                best = (float(slope[k]), i, k)
+            for k in range(pos[i] + 1, len(c)):
+                extra = float(c[k] - c[pos[i]])
+                gain = float(e[pos[i]] - e[k])
+                if spent + extra <= budget and gain > 0:
+                    rate = gain / max(extra, 1e-12)
+                    if best is None or rate > best[0]:
+                        best = (rate, i, k, extra)
         if best is None:
-            break
-        _, i, k = best
-        total -= float(curves[i][0][pos[i]] - curves[i][0][k])
-        pos[i] = k
-    return pos
+            return pos
+        _, i, k, extra = best
+        pos[i], spent = k, spent + extra
