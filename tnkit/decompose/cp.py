@@ -240,7 +240,7 @@ def _solve(m: Any, gamma: Any) -> Any:
     xp = backend.namespace(m)
     r = int(gamma.shape[0])
     eye = xp.eye(r, dtype=gamma.dtype, **_dev(gamma))
-    ridge = backend.eps(gamma) * float(xp.max(xp.abs(xp.linalg.diagonal(gamma)))) * r
+    ridge = xp.max(xp.abs(xp.linalg.diagonal(gamma))) * (backend.eps(gamma) * r)  # on device
     return xp.linalg.solve((gamma + ridge * eye).T, m.T).T
 
 
@@ -255,9 +255,10 @@ def _hadamard(mats: list[Any]) -> Any:
     return out
 
 
-def _model_norm2(grams: list[Any]) -> float:
+def _model_norm2(grams: list[Any]) -> Any:
+    """``‖[[A_0, ..., A_{N-1}]]‖²`` from the Gram matrices, a 0-d array on their device."""
     xp = backend.namespace(grams[0])
-    return float(xp.real(xp.sum(_hadamard(grams))))
+    return xp.real(xp.sum(_hadamard(grams)))
 
 
 def _full(factors: list[Any]) -> Any:
@@ -290,20 +291,18 @@ def _als(
                 w_left = None
             new, err2 = _sweep(data, factors, tree, w_left, norm)
             w_left = None
-            err = _error(x, mask, new, err2, norm)
             if line_search and prev is not None and mask is None:
                 step = t ** (1.0 / power)
                 trial = [a + step * (a - b) for a, b in zip(new, prev)]
                 w_trial = tree.partial(data, trial, 0)
-                t_err = _error(
-                    x, mask, trial, _fit_from_left(tree, data, trial, w_trial, norm), norm
-                )
-                if t_err < err:
-                    new, err, w_left = trial, t_err, w_trial
+                taken, err2 = _better(err2, _fit_from_left(tree, data, trial, w_trial, norm))
+                if taken:
+                    new, w_left = trial, w_trial
                 else:
                     fails += 1
                     if fails == 4:
                         power, fails = power + 1.0, 0
+            err = _error(x, mask, new, err2, norm)
             prev, factors = factors, new
             history.append(err)
             bar.update(t, err)
@@ -318,11 +317,21 @@ def _als(
     return factors
 
 
+def _better(err2: Any, trial2: Any) -> tuple[bool, float]:
+    """Whether the line-search trial (squared residual ``trial2``) beats the sweep's
+    ``err2``, and the smaller of the two — read with ONE host sync: the winner's value,
+    clamped at 0, is negated when the trial wins (``-0.0`` keeps its sign)."""
+    xp = backend.namespace(err2)
+    a, b = xp.clip(xp.real(err2), min=0.0), xp.clip(xp.real(trial2), min=0.0)
+    code = float(xp.where(b < a, -b, a))
+    return math.copysign(1.0, code) < 0, abs(code)
+
+
 def _sweep(
     data: Any, factors: list[Any], tree: _Tree, w_left: Any, norm: float
-) -> tuple[list[Any], float]:
+) -> tuple[list[Any], Any]:
     """One ALS sweep (``w_left``: a precomputed left partial, or None). Returns the new
-    factors and the squared residual estimate."""
+    factors and the squared residual estimate (a 0-d array on the data's device)."""
     factors = list(factors)
     grams = [_gram(a) for a in factors]
     last_m = None
@@ -335,24 +344,26 @@ def _sweep(
                 a = a / _column_norms(a)[None, :]
             factors[k], grams[k], last_m = a, _gram(a), m
     xp = backend.namespace(data)
-    inner = float(xp.real(xp.sum(_conj(factors[-1]) * last_m)))
-    err2 = norm**2 - 2 * inner + _model_norm2(grams)
-    return factors, err2
+    inner = xp.real(xp.sum(_conj(factors[-1]) * last_m))
+    return factors, norm**2 - 2 * inner + _model_norm2(grams)
 
 
-def _fit_from_left(tree: _Tree, data: Any, factors: list[Any], w_left: Any, norm: float) -> float:
-    """Squared residual of ``factors`` from the left partial ``W_L`` (no extra data pass)."""
+def _fit_from_left(tree: _Tree, data: Any, factors: list[Any], w_left: Any, norm: float) -> Any:
+    """Squared residual of ``factors`` from the left partial ``W_L`` (no extra data pass),
+    as a 0-d array on the data's device."""
     xp = backend.namespace(data)
     k = tree.groups[0][0]
     m = tree.mttkrp(w_left, factors, 0, k)
-    inner = float(xp.real(xp.sum(_conj(factors[k]) * m)))
+    inner = xp.real(xp.sum(_conj(factors[k]) * m))
     return norm**2 - 2 * inner + _model_norm2([_gram(a) for a in factors])
 
 
-def _error(x: Any, mask: Any, factors: list[Any], err2: float, norm: float) -> float:
-    """Relative error; exact (from the dense model) when the estimate is near round-off."""
+def _error(x: Any, mask: Any, factors: list[Any], err2: Any, norm: float) -> float:
+    """Relative error; exact (from the dense model) when the estimate ``err2`` (a float or a
+    0-d device array, read only when used) is near round-off."""
     if mask is not None:
         return cm.masked_error(x, mask, _full(factors))
+    err2 = float(err2)
     if err2 > 1e-10 * norm**2:
         return math.sqrt(err2) / norm
     return _residual_norm(x, factors) / norm
@@ -472,8 +483,10 @@ def _diagnostics(weights: Any, factors: list[Any]) -> dict[str, float]:
     w = np.abs(backend.to_numpy(weights)).astype(np.float64)
     model = math.sqrt(
         max(
-            _model_norm2(
-                [_gram(a) for a in factors[:-1]] + [_gram(factors[-1] * weights[None, :])]
+            float(
+                _model_norm2(
+                    [_gram(a) for a in factors[:-1]] + [_gram(factors[-1] * weights[None, :])]
+                )
             ),
             0.0,
         )
