@@ -5,15 +5,18 @@ trained on the bundled 8×8 digits (Adam, 70/30 stratified split). Its two 32/64
 convolutions are compressed to 1/4, 1/8, 1/16 and 1/32 of their parameters by
 
 * tnkit: truncated SVD per layer (the plain baseline), SVD with the global budget, Tucker-2
-  (per layer and global), CP-3 with the stable norm correction, TT;
+  (per layer and global), CP-3 and CP-4 with the stable norm correction, TT;
 * TensorLy-Torch: ``FactorizedConv.from_conv(..., implementation="factorized")`` with Tucker
   (``fixed_rank_modes="spatial"``, i.e. Tucker-2) and CP, ``rank=ratio``;
 
-then fine-tuned for 3 epochs (Adam 1e-3). Reported (mean ± std over seeds): test accuracy
-before/after fine-tuning, parameters and MACs of the two layers (FlopCounterMode), and CPU
-latency of the convolution stack at batch 256 relative to the dense stack measured in the same
-run. Last, DLRT low-rank training (tnkit.nn.DLRT) at several τ: final ranks, weights kept,
-accuracy.
+then fine-tuned for 3 epochs (Adam 1e-3). TensorLy-Torch rounds its ranks up and keeps more
+parameters than asked, so tnkit also fits the same factorizations at exactly TensorLy-Torch's
+ranks (equal parameter counts). Reported (mean ± std over seeds): test accuracy before/after
+fine-tuning, parameters and MACs of the two layers (FlopCounterMode), and CPU latency of the
+convolution stack at batch 256 relative to the dense stack measured in the same run — eager
+(NCHW and channels_last) and compiled by ``torch.compile`` (inductor, frozen weights; both
+stacks compiled). Last, DLRT low-rank training (tnkit.nn.DLRT) at several τ: final ranks,
+weights kept, accuracy.
 
 Run: ``python examples/benchmarks/compression.py [--quick]``.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import operator
 import statistics
 import sys
 import time
@@ -103,11 +107,11 @@ def tltorch_compress(model, factorization, ratio):
     return small
 
 
-def tnkit_compress(model, method, ratio, budget, calib):
-    extra = {"max_iter": CP_SWEEPS} if method == "cp" else {}
-    small, _ = tnn.compress(
-        model, method, ratio=ratio, layers=LAYERS, budget=budget, calibration=calib, **extra
-    )
+def tnkit_compress(model, method, ratio, budget, calib, ranks=None):
+    """tnkit's compression at ``ratio`` (``budget`` per layer or global), or at ``ranks``."""
+    extra = {"max_iter": CP_SWEEPS} if method in ("cp", "cp4") else {}
+    size = {"ratio": ratio, "budget": budget} if ranks is None else {"ranks": ranks}
+    small, _ = tnn.compress(model, method, layers=LAYERS, calibration=calib, **size, **extra)
     return small
 
 
@@ -129,10 +133,26 @@ def _median_ratio(a, b, x, repeats):
     return statistics.median(ta), statistics.median(tb)
 
 
+def _compiled(module, x):
+    """``torch.compile`` (inductor, with weight freezing — PyTorch's recipe for CPU inference)
+    of ``module``, compiled and warmed up on ``x``. Dynamo's caches are reset first: every
+    model here shares ``nn.Sequential.forward``, and past its recompile limit dynamo would
+    silently fall back to eager."""
+    import torch._inductor.config
+
+    torch._inductor.config.freezing = True
+    torch._dynamo.reset()
+    compiled = torch.compile(module, dynamic=False)
+    with torch.no_grad():
+        compiled(x)
+    return compiled
+
+
 def speedups(dense, small, x, repeats):
-    """Latency ratios dense/compressed at batch ``len(x)``: the compressed convolution stack
-    (conv2 … act3, fed conv1's output) in NCHW and in channels_last memory format, and the
-    whole model in channels_last. Also returns the dense stack's channels_last time."""
+    """Latency ratios dense/compressed at batch ``len(x)``: the convolution stack (conv2 …
+    act3, fed conv1's output) eager in NCHW and in channels_last memory format, the same stack
+    compiled by ``torch.compile`` (channels_last), and the whole model eager in channels_last.
+    Also returns the dense stack's eager channels_last time."""
     out = []
     for fmt in (torch.contiguous_format, torch.channels_last):
         a, b = (copy.deepcopy(m).eval().to(memory_format=fmt) for m in (dense, small))
@@ -140,8 +160,11 @@ def speedups(dense, small, x, repeats):
             h = a.features[:2](x).contiguous(memory_format=fmt)
         ta, tb = _median_ratio(a.features[2:], b.features[2:], h, repeats)
         out.append(ta / tb)
+    ca, cb = _compiled(a.features[2:], h), _compiled(b.features[2:], h)
+    out.append(operator.truediv(*_median_ratio(ca, cb, h, repeats)))
+    torch._dynamo.reset()
     ma, mb = _median_ratio(a, b, x.contiguous(memory_format=torch.channels_last), repeats)
-    return out[0], out[1], ma / mb, ta
+    return (*out, ma / mb, ta)
 
 
 METHODS = {
@@ -150,10 +173,25 @@ METHODS = {
     "tnkit tucker2": ("tnkit", "tucker", "per_layer"),
     "tnkit tucker2, global budget": ("tnkit", "tucker", "global"),
     "tnkit cp3 (stable)": ("tnkit", "cp", "per_layer"),
+    "tnkit cp4 (stable)": ("tnkit", "cp4", "per_layer"),
     "tnkit tt": ("tnkit", "tt", "per_layer"),
     "tltorch tucker (spatial fixed)": ("tltorch", "tucker", None),
     "tltorch cp": ("tltorch", "cp", None),
+    # TensorLy-Torch rounds its ranks up and keeps more than the budget: the same
+    # factorizations at exactly its ranks (hence its parameter count), fitted by tnkit.
+    "tnkit tucker2 at tltorch's ranks": ("matched", "tucker", "tltorch tucker (spatial fixed)"),
+    "tnkit cp4 at tltorch's ranks": ("matched", "cp4", "tltorch cp"),
 }
+
+
+def tltorch_ranks(small):
+    """The ranks TensorLy-Torch chose for each compressed layer, in tnkit's convention
+    (Tucker-2: (out, in); CP: the rank)."""
+    ranks = {}
+    for name in LAYERS:
+        rank = small.get_submodule(name).rank
+        ranks[name] = tuple(rank[:2]) if isinstance(rank, (tuple, list)) else int(rank)
+    return ranks
 
 
 def run_compression(args, train_set, test_set):
@@ -178,18 +216,26 @@ def run_compression(args, train_set, test_set):
             f"(trained in {train_s:.1f} s)"
         )
         for ratio in args.ratios:
+            peer_ranks = {}  # label of a tltorch row -> its ranks per layer, for matched rows
             for label, (lib, method, budget) in METHODS.items():
                 if args.only and not any(k in label for k in args.only):
                     continue
+                if lib == "matched" and budget not in peer_ranks:
+                    continue  # its TensorLy-Torch row did not run
                 t = time.perf_counter()
                 if lib == "tnkit":
                     small = tnkit_compress(model, method, ratio, budget, x256)
-                else:
+                elif lib == "tltorch":
                     small = tltorch_compress(model, method, ratio)
+                    peer_ranks[label] = tltorch_ranks(small)
+                else:
+                    small = tnkit_compress(model, method, None, None, x256, peer_ranks[budget])
                 t_fit = time.perf_counter() - t
                 before = tnn.evaluate(small, test)
                 p, m = layer_cost(small, x256)
-                sp_nchw, sp_cl, sp_model, lat_d = speedups(model, small, x256, args.repeats)
+                sp_nchw, sp_cl, sp_comp, sp_model, lat_d = speedups(
+                    model, small, x256, args.repeats
+                )
                 loader = batches(*train_set, 64, seed)
                 tnn.fine_tune(small, loader, epochs=3, lr=1e-3)
                 after = tnn.evaluate(small, test)
@@ -201,6 +247,7 @@ def run_compression(args, train_set, test_set):
                         "macs": m / m0,
                         "speedup": sp_nchw,
                         "speedup_cl": sp_cl,
+                        "speedup_compiled": sp_comp,
                         "speedup_model": sp_model,
                         "fit_s": t_fit,
                         "dense": acc_ft,
@@ -210,7 +257,8 @@ def run_compression(args, train_set, test_set):
                 print(
                     f"  1/{round(1 / ratio)} {label:32s} acc {before:.3f} -> {after:.3f}  "
                     f"params {p / p0:.3f}  MACs {m / m0:.3f}  "
-                    f"speed-up {sp_nchw:.2f}x / {sp_cl:.2f}x / model {sp_model:.2f}x  "
+                    f"speed-up {sp_nchw:.2f}x / {sp_cl:.2f}x / compiled {sp_comp:.2f}x / "
+                    f"model {sp_model:.2f}x  "
                     f"fit {t_fit:.1f}s",
                     flush=True,
                 )
@@ -234,9 +282,10 @@ def print_table(dense, rows):
     )
     print(
         "\n| budget | method | acc before FT % | acc after 3 ep FT % | Δ vs dense + 3 ep (pp) "
-        "| params kept | MACs (model) | conv-stack speed-up NCHW | channels_last | whole model |"
+        "| params kept | MACs (model) | conv-stack speed-up NCHW | channels_last "
+        "| compiled, channels_last | whole model |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (label, ratio), rs in rows.items():
         gap = [r["after"] - r["dense"] for r in rs]
         print(
@@ -244,6 +293,7 @@ def print_table(dense, rows):
             f"{ms([r['after'] for r in rs])} | {ms(gap)} | {ms([r['params'] for r in rs], 1, 3)} | "
             f"{ms([r['macs'] for r in rs], 1, 3)} | {ms([r['speedup'] for r in rs], 1, 2)}× | "
             f"{ms([r['speedup_cl'] for r in rs], 1, 2)}× | "
+            f"{ms([r['speedup_compiled'] for r in rs], 1, 2)}× | "
             f"{ms([r['speedup_model'] for r in rs], 1, 2)}× |"
         )
 
@@ -257,64 +307,110 @@ def he_init(model):
     return model
 
 
-def sgd_epochs(model, opt, train_set, epochs, seed):
+def _set_lr(opt, lr):
+    if isinstance(opt, torch.optim.Optimizer):
+        for group in opt.param_groups:
+            group["lr"] = lr
+    else:
+        opt.lr = lr
+
+
+def sgd_epochs(model, opt, train_set, epochs, seed, lr=None, schedule="const", fixed_from=None):
+    """``epochs`` of batch-32 training; ``schedule="cosine"`` anneals ``lr`` to 0 per step;
+    from epoch ``fixed_from`` on a DLRT optimiser keeps its ranks (τ = None)."""
     loss_fn = nn.CrossEntropyLoss()
+    steps = epochs * len(batches(*train_set, 32))
+    step = 0
     for epoch in range(epochs):
         model.train()
+        if fixed_from is not None and epoch >= fixed_from:
+            opt.tau = None
         for x, y in batches(*train_set, 32, seed * 1000 + epoch):
+            if lr is not None and schedule == "cosine":
+                _set_lr(opt, 0.5 * lr * (1 + np.cos(np.pi * step / steps)))
             opt.zero_grad()
             loss_fn(model(x), y).backward()
             opt.step()
+            step += 1
     return model.eval()
 
 
+def dlrt_weights(model, names):
+    """Weights of the eval-mode factors of the low-rank layers (biases excluded)."""
+    return sum(model.get_submodule(n).n_params for n in names)
+
+
+def _rank_text(values):
+    return "/".join(f"{v:.1f}" for v in np.atleast_1d(values))
+
+
 def run_dlrt(args, train_set, test_set):
-    """DLRT from scratch at several τ against the same network trained densely with SGD."""
+    """DLRT from scratch at several τ against the same network trained densely with the same
+    optimiser settings (SGD, momentum, schedule, epochs)."""
     mu, sd = train_set[0].mean(), train_set[0].std()
     train_set = ((train_set[0] - mu) / sd, train_set[1])
     test = batches((test_set[0] - mu) / sd, test_set[1], 512)
     names = [*LAYERS, "head.1", "head.3"]
+    train = dict(lr=args.dlrt_lr, schedule=args.dlrt_schedule)
     dense_accs = []
     for seed in range(args.dlrt_seeds):
         model = he_init(cnn(seed))
-        opt = torch.optim.SGD(model.parameters(), lr=args.dlrt_lr)
+        opt = torch.optim.SGD(model.parameters(), lr=args.dlrt_lr, momentum=args.dlrt_momentum)
         dense_accs.append(
-            tnn.evaluate(sgd_epochs(model, opt, train_set, args.dlrt_epochs, seed), test)
+            tnn.evaluate(sgd_epochs(model, opt, train_set, args.dlrt_epochs, seed, **train), test)
         )
+    ft = args.dlrt_finetune
     print(
         f"\nDLRT low-rank training: conv2, conv3, fc1, fc2 low-rank from the start "
-        f"(He init, rank ½ of full, SGD lr {args.dlrt_lr}, {args.dlrt_epochs} epochs). "
-        f"Dense, same SGD: {ms(dense_accs)} %"
+        f"(He init, initial rank {args.dlrt_rank0} of full, cap {args.dlrt_rank_max} of full, "
+        f"SGD lr {args.dlrt_lr}, momentum {args.dlrt_momentum}, "
+        f"{args.dlrt_schedule} schedule, {args.dlrt_epochs} epochs, the last {ft} at fixed rank). "
+        f"Dense, same optimiser: {ms(dense_accs)} %"
     )
     print(
-        "| τ | final ranks (conv2, conv3, fc1, fc2) | weights kept | accuracy % | Δ vs dense (pp) |"
+        "| convs | τ | final ranks (conv2, conv3, fc1, fc2) | weights kept | accuracy % | "
+        "Δ vs dense (pp) |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     results = []
-    for tau in args.taus:
-        accs, kept, ranks_all = [], [], []
-        for seed in range(args.dlrt_seeds):
-            model = he_init(cnn(seed))
-            dense_w = sum(model.get_submodule(n).weight.numel() for n in names)
-            low = tnn.to_low_rank(model, rank=0.5, layers=names)
-            sgd_epochs(
-                low, tnn.DLRT(low, lr=args.dlrt_lr, tau=tau), train_set, args.dlrt_epochs, seed
+    for conv_format in args.conv_formats:
+        for tau in args.taus:
+            accs, kept, ranks_all = [], [], []
+            for seed in range(args.dlrt_seeds):
+                model = he_init(cnn(seed))
+                dense_w = sum(model.get_submodule(n).weight.numel() for n in names)
+                low = tnn.to_low_rank(
+                    model, rank=args.dlrt_rank0, layers=names, conv_format=conv_format
+                )
+                opt = tnn.DLRT(
+                    low,
+                    lr=args.dlrt_lr,
+                    tau=tau,
+                    momentum=args.dlrt_momentum,
+                    rank_max=args.dlrt_rank_max,
+                )
+                sgd_epochs(
+                    low,
+                    opt,
+                    train_set,
+                    args.dlrt_epochs,
+                    seed,
+                    **train,
+                    fixed_from=args.dlrt_epochs - ft if ft else None,
+                )
+                ranks = tnn.low_rank_ranks(low)
+                accs.append(tnn.evaluate(low, test))
+                kept.append(dlrt_weights(low, names) / dense_w)
+                ranks_all.append([ranks[n] for n in names])
+            r = [np.mean([rs[i] for rs in ranks_all], axis=0) for i in range(len(names))]
+            gap = [a - d for a, d in zip(accs, dense_accs)]
+            results.append((conv_format, tau, r, kept, accs, gap))
+            print(
+                f"| {conv_format} | {tau} | {', '.join(_rank_text(v) for v in r)} | "
+                f"{ms(kept, 100, 1)} % | {ms(accs)} | {ms(gap)} |",
+                flush=True,
             )
-            ranks = tnn.low_rank_ranks(low)
-            layers = [low.get_submodule(n) for n in names]
-            w = sum(m.rank * (m.U.shape[0] + m.V.shape[0]) for m in layers)  # K and L
-            accs.append(tnn.evaluate(low, test))
-            kept.append(w / dense_w)
-            ranks_all.append([ranks[n] for n in names])
-        r = np.mean(ranks_all, axis=0)
-        gap = [a - d for a, d in zip(accs, dense_accs)]
-        results.append((tau, r, kept, accs))
-        print(
-            f"| {tau} | {', '.join(f'{v:.1f}' for v in r)} | {ms(kept, 100, 1)} % | "
-            f"{ms(accs)} | {ms(gap)} |",
-            flush=True,
-        )
-    return results
+    return dense_accs, results
 
 
 def main(argv=None):
@@ -326,17 +422,31 @@ def main(argv=None):
     p.add_argument("--ratios", help="override the budgets, e.g. 8,16,32 for 1/8, 1/16, 1/32")
     p.add_argument("--taus", help="override the DLRT tolerances, e.g. 0.2,0.3,0.4")
     p.add_argument("--dlrt-epochs", type=int, help="override the DLRT training epochs")
+    p.add_argument("--dlrt-lr", type=float, default=0.01, help="DLRT and dense SGD step size")
+    p.add_argument("--dlrt-momentum", type=float, default=0.9, help="heavy-ball momentum")
+    p.add_argument("--dlrt-schedule", choices=("const", "cosine"), default="cosine")
+    p.add_argument(
+        "--dlrt-finetune", type=int, help="last epochs at fixed rank (default a quarter)"
+    )
+    p.add_argument("--dlrt-rank-max", type=float, default=0.5, help="rank cap, fraction of full")
+    p.add_argument("--dlrt-rank0", type=float, default=0.5, help="initial rank, fraction of full")
+    p.add_argument(
+        "--conv-format", default="both", help="DLRT conv formats: tucker, matrix or both"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = p.parse_args(argv)
     args.epochs = 8 if args.quick else 15
     denominators = args.ratios or ("8,32" if args.quick else "4,8,16,32")
     args.ratios = [1 / int(d) for d in denominators.split(",")]
     args.repeats = 5 if args.quick else 9
-    taus = args.taus or ("0.3" if args.quick else "0.1,0.2,0.3,0.4")
+    taus = args.taus or ("0.3" if args.quick else "0.25,0.3,0.35")
     args.taus = [float(t) for t in taus.split(",")]
     args.dlrt_seeds = args.seeds = args.seeds or (1 if args.quick else 3)
-    args.dlrt_epochs = args.dlrt_epochs or (4 if args.quick else 20)
-    args.dlrt_lr = 0.05
+    args.dlrt_epochs = args.dlrt_epochs or (4 if args.quick else 30)
+    if args.dlrt_finetune is None:
+        args.dlrt_finetune = round(args.dlrt_epochs / 4)
+    both = ("tucker", "matrix")
+    args.conv_formats = both if args.conv_format == "both" else (args.conv_format,)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads {torch.get_num_threads()}")
     t0 = time.perf_counter()
