@@ -239,13 +239,9 @@ def _solve(m: Any, gamma: Any) -> Any:
     """``A = M Γ⁻¹`` with a tiny ridge so rank-deficient Γ stays solvable."""
     xp = backend.namespace(m)
     r = int(gamma.shape[0])
-    eye = xp.eye(r, dtype=gamma.dtype, **_dev(gamma))
+    eye = xp.eye(r, dtype=gamma.dtype, **backend.device_kwargs(gamma))
     ridge = xp.max(xp.abs(xp.linalg.diagonal(gamma))) * (backend.eps(gamma) * r)  # on device
     return xp.linalg.solve((gamma + ridge * eye).T, m.T).T
-
-
-def _dev(a: Any) -> dict[str, Any]:
-    return {"device": a.device} if backend.backend_name(a) != "numpy" else {}
 
 
 def _hadamard(mats: list[Any]) -> Any:

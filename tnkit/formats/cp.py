@@ -44,7 +44,7 @@ class CP(Format):
             raise ValueError(f"factors must share the rank (columns), got {_shapes(factors)}")
         if weights is None:
             xp = backend.namespace(factors[0])
-            weights = xp.ones((rank,), dtype=factors[0].dtype, **_dev(factors[0]))
+            weights = xp.ones((rank,), dtype=factors[0].dtype, **backend.device_kwargs(factors[0]))
         check_arrays([weights, *factors], "weights and factors")
         if tuple(weights.shape) != (rank,):
             raise ValueError(f"weights must have shape ({rank},), got {tuple(weights.shape)}")
@@ -88,7 +88,3 @@ class CP(Format):
 
 def _shapes(arrays: list[Any]) -> list[tuple[int, ...]]:
     return [tuple(a.shape) for a in arrays]
-
-
-def _dev(a: Any) -> dict[str, Any]:
-    return {"device": a.device} if backend.backend_name(a) != "numpy" else {}

@@ -244,8 +244,7 @@ def _right_mul(xp: Any, core: Any, m: Any) -> Any:
 
 
 def _zeros(xp: Any, shape: tuple[int, ...], like: Any) -> Any:
-    kw = {"device": like.device} if backend.backend_name(like) != "numpy" else {}
-    return xp.zeros(shape, dtype=like.dtype, **kw)
+    return xp.zeros(shape, dtype=like.dtype, **backend.device_kwargs(like))
 
 
 def _bond_ranks(rank: int | list[int] | None, n: int) -> list[int | None]:
