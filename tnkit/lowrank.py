@@ -79,11 +79,6 @@ def augmented_basis(old: Any, new: Any) -> Any:
     return xp.concat([old, q[:, r:]], axis=1)
 
 
-def project(s: Any, u_new: Any, u_old: Any, v_new: Any, v_old: Any) -> Any:
-    """Coefficients of ``u_old s v_oldᴴ`` in new bases: ``(u_newᴴ u_old) s (v_oldᴴ v_new)``."""
-    return (ct(u_new) @ u_old) @ s @ (ct(v_old) @ v_new)
-
-
 def truncate(
     y: LowRank,
     *,
