@@ -9,6 +9,7 @@ lazily, so the numpy path never imports either.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import math
@@ -232,7 +233,13 @@ def asarray_like(data: Any, like: Any, dtype: Any = None) -> Any:
 
 def dtype_name(x: Any) -> str:
     """The dtype of ``x`` as a plain string (``"float64"``, ``"complex64"`` ...)."""
-    return str(x.dtype).rsplit(".", 1)[-1]
+    return _dtype_str(x.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_str(dtype: Any) -> str:
+    # str() of a numpy dtype costs microseconds; inner loops ask for it per call
+    return str(dtype).rsplit(".", 1)[-1]
 
 
 def is_complex(x: Any) -> bool:

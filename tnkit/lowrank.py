@@ -123,12 +123,16 @@ def _conj(a: Any) -> Any:
 
 def unfold(x: Any, mode: int) -> Any:
     """Mode-``mode`` unfolding: axis ``mode`` first, the others flattened in C order."""
+    if x.ndim == 2:  # the matrix case, without the generic reshuffle
+        return x if mode == 0 else x.T
     xp = backend.namespace(x)
     return xp.reshape(xp.moveaxis(x, mode, 0), (x.shape[mode], -1))
 
 
 def mode_product(x: Any, m: Any, mode: int) -> Any:
     """``x ×_mode m``: contracts axis ``mode`` of ``x`` with the columns of the matrix ``m``."""
+    if x.ndim == 2:  # the matrix case: m x or x mᵀ
+        return m @ x if mode == 0 else x @ m.T
     xp = backend.namespace(x, m)
     return xp.moveaxis(xp.tensordot(m, x, axes=([1], [mode])), 0, mode)
 
