@@ -44,9 +44,23 @@ CONV_FORMATS = ("matrix", "tucker")
 
 
 class _LowRankBase(nn.Module):
-    """A weight held as a Tucker tensor (:meth:`tucker`) that builds it densely in training."""
+    """A weight held as a Tucker tensor (:meth:`tucker`) that builds it densely in training.
+
+    Ranks change during training, so loading a state dict first resizes the factor
+    parameters to the saved shapes: a checkpoint of a trained model loads into a freshly
+    converted one (``to_low_rank(model).load_state_dict(torch.load(f, weights_only=True))``).
+    """
 
     _w: torch.Tensor | None = None
+    FACTORS: tuple[str, ...] = ()  # names of the factor parameters, whose shapes follow the ranks
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        for name in self.FACTORS:
+            saved, own = state_dict.get(prefix + name), getattr(self, name)
+            if isinstance(saved, torch.Tensor) and saved.shape != own.shape:
+                setattr(self, name, nn.Parameter(own.new_empty(saved.shape)))
+        self._w = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _train_weight(self) -> torch.Tensor:
         w = self.weight()
@@ -67,6 +81,8 @@ class _LowRankBase(nn.Module):
 
 class _LowRank(_LowRankBase):
     """Shared state of the matrix layers: ``W = U S Vᵀ`` (out × in) and a bias."""
+
+    FACTORS = ("U", "S", "V")
 
     def _init_factors(self, weight: torch.Tensor, rank: int, bias: torch.Tensor | None) -> None:
         mat = weight.detach().reshape(weight.shape[0], -1)
@@ -210,6 +226,8 @@ class LowRankTuckerConv(_ConvMixin, _LowRankBase):
     channel modes or a pair ``(r_T, r_S)``). Eval mode runs 1×1 S→r_S, the core as a k-conv
     r_S→r_T (stride, padding, dilation), 1×1 r_T→T with the bias.
     """
+
+    FACTORS = ("core", "U_T", "U_S")
 
     def __init__(self, conv: nn.Module, rank: int | tuple[int, int]) -> None:
         super().__init__()
@@ -364,7 +382,8 @@ class DLRT:
         mode's full rank (default 0.5, as in DLRT).
     momentum : heavy-ball coefficient μ in [0, 1) (``D ← μD + G``, used by all sub-steps).
 
-    Use like a torch optimiser: ``opt.zero_grad(); loss.backward(); opt.step()``.
+    Use like a torch optimiser: ``opt.zero_grad(); loss.backward(); opt.step()``; checkpoint
+    with ``opt.state_dict()`` next to the model's and resume with :meth:`load_state_dict`.
     """
 
     def __init__(
@@ -399,6 +418,45 @@ class DLRT:
     def zero_grad(self) -> None:
         for p in self.model.parameters():
             p.grad = None
+
+    def _named_keys(self) -> dict[str, object]:
+        """Names of the objects that carry momentum: plain parameters and low-rank layers."""
+        factors = {id(p) for m in self.layers for p in m.factor_params()}
+        named: dict[str, object] = {
+            f"param:{n}": p for n, p in self.model.named_parameters() if id(p) not in factors
+        }
+        layers = {id(m) for m in self.layers}
+        named.update({f"layer:{n}": m for n, m in self.model.named_modules() if id(m) in layers})
+        return named
+
+    def state_dict(self) -> dict:
+        """``lr``, ``tau``, ``rank_max``, ``momentum`` and the momentum buffers by name (plain
+        tensors and numbers: loadable with ``torch.load(..., weights_only=True)``)."""
+        buffers = {
+            name: self._buffers[id(obj)]
+            for name, obj in self._named_keys().items()
+            if id(obj) in self._buffers
+        }
+        return {
+            "lr": self.lr,
+            "tau": self.tau,
+            "rank_max": self.rank_max,
+            "momentum": self.momentum,
+            "buffers": buffers,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved (load the model's state dict first)."""
+        missing = {"lr", "tau", "rank_max", "momentum", "buffers"} - set(state)
+        if missing:
+            raise ValueError(f"state is not a DLRT state dict: missing {sorted(missing)}")
+        named = self._named_keys()
+        unknown = set(state["buffers"]) - set(named)
+        if unknown:
+            raise ValueError(f"state has momentum buffers for unknown names {sorted(unknown)}")
+        self.lr, self.tau = state["lr"], state["tau"]
+        self.rank_max, self.momentum = state["rank_max"], state["momentum"]
+        self._buffers = {id(named[n]): b.clone() for n, b in state["buffers"].items()}
 
     def _direction(self, key: object, g: torch.Tensor) -> torch.Tensor:
         """Heavy-ball direction ``D ← μD + G`` (``G`` itself without momentum)."""

@@ -12,6 +12,7 @@ The loop is the usual one, written out so it can be copied::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 
 import torch
@@ -29,12 +30,19 @@ def fine_tune(
     optimizer: str = "adam",
     loss_fn: Callable | None = None,
     progress: bool | Callable[[int, float], None] = False,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> list[float]:
     """Train ``model`` in place on ``(inputs, targets)`` batches; returns the mean loss per epoch.
 
     ``optimizer`` is ``"adam"`` or ``"sgd"`` (momentum 0.9); ``loss_fn`` defaults to
     cross-entropy. ``progress`` is ``True`` (print one line per epoch) or a callable
     ``(epoch, mean_loss)``. Ctrl-C stops after the current batch and returns the losses so far.
+
+    ``checkpoint`` : a file written after every epoch (model and optimizer state dicts, the
+    losses; replaced atomically, read back with ``torch.load(..., weights_only=True)``).
+    ``resume=True`` loads it and runs only the epochs not done yet, so an interrupted
+    fine-tuning continues where its last finished epoch left it.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -44,17 +52,25 @@ def fine_tune(
         raise ValueError(f"lr must be positive, got {lr!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint= (the file to resume from)")
     loss_fn = loss_fn or nn.CrossEntropyLoss()
+    state = None
+    if resume and os.path.exists(checkpoint):
+        state = torch.load(checkpoint, weights_only=True)
+        model.load_state_dict(state["model"])  # before the optimizer: low-rank layers resize
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (
         torch.optim.Adam(params, lr=lr)
         if optimizer == "adam"
         else torch.optim.SGD(params, lr=lr, momentum=0.9)
     )
-    history: list[float] = []
+    history: list[float] = [] if state is None else [float(v) for v in state["history"]]
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
     model.train()
     try:
-        for epoch in range(int(epochs)):
+        for epoch in range(len(history), int(epochs)):
             total, count = 0.0, 0
             for x, y in loader:
                 opt.zero_grad()
@@ -63,6 +79,8 @@ def fine_tune(
                 opt.step()
                 total, count = total + float(loss.detach()) * len(x), count + len(x)
             history.append(total / max(count, 1))
+            if checkpoint is not None:
+                _save(checkpoint, model, opt, history)
             if callable(progress):
                 progress(epoch, history[-1])
             elif progress:
@@ -71,6 +89,15 @@ def fine_tune(
         pass
     model.eval()
     return history
+
+
+def _save(path: str | os.PathLike, model: nn.Module, opt: torch.optim.Optimizer, history) -> None:
+    """Write the checkpoint to a temporary file, then move it over ``path`` (never half a
+    file, even on Ctrl-C)."""
+    tmp = f"{os.fspath(path)}.tmp"
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "history": history}
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def evaluate(model: nn.Module, loader: Iterable) -> float:
