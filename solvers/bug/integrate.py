@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -21,6 +22,7 @@ from tnkit import backend
 from tnkit.formats.ttn import TTN, orthonormalize, tree_info
 from tnkit.lowrank import LowRank
 
+from . import checkpoint as saved
 from . import matrix, tree
 from .environments import environments, expectation
 from .operators import DenseOperator, FactorOperator, SumOfProducts
@@ -53,6 +55,9 @@ def integrate(
     max_rejections: int = 8,
     t0: float = 0.0,
     blas_threads: int | None = 1,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_seconds: float = 60.0,
+    resume: bool = False,
 ) -> Evolution:
     """Integrate ``Ẏ = F(t, Y)`` from ``Y(t0) = y0`` to ``t_final`` with steps ``dt``.
 
@@ -82,6 +87,13 @@ def integrate(
         1 suits the many small products of a step (threaded BLAS only adds overhead there and
         thrashes on a busy machine); concurrency comes from ``workers``. ``None`` leaves BLAS
         as it is (large matrix problems on an idle machine).
+    checkpoint : a ``.npz`` file (:mod:`solvers.bug.checkpoint`: the state's arrays and the
+        history, no pickle) rewritten at most every ``checkpoint_seconds`` of wall time (0:
+        after every step), on Ctrl-C and at the end, each time replaced atomically.
+    resume : go on from ``checkpoint`` when it exists (start afresh when it does not). The run
+        must have the same operator, tree, ``method``, ``dt``, ``tol``, ``rank_max``,
+        ``substep`` and ``t0``; ``t_final`` may be larger. The resumed run reaches the same
+        state, bit for bit, as one that was never interrupted, and its history covers both.
 
     Returns
     -------
@@ -92,6 +104,7 @@ def integrate(
     ``interrupted`` (Ctrl-C stops the run and returns what was done).
     """
     _check_options(method, tol, substep, dt, t_final, t0, max_rejections, operator)
+    _check_checkpoint(checkpoint, checkpoint_seconds, resume)
     state, kind = _as_state(y0, operator)
     observables = dict(observables or {})
     _check_rank_max(rank_max, state, kind)
@@ -99,31 +112,49 @@ def integrate(
         _check_sites(obs, state, kind, name)
     run = _Runner(operator, kind, method, tol, rank_max, solver(substep), max_rejections)
     n_steps = max(1, math.ceil((t_final - t0) / dt - 1e-9))
-    history = _new_history(observables)
+    settings = dict(
+        method=method, dt=dt, tol=tol, rank_max=rank_max, substep=substep, t0=t0,
+        operator=_describe(operator), observables=sorted(observables),
+    )  # fmt: skip
+    history, t, done = _new_history(observables), float(t0), 0
+    if resume and os.path.exists(checkpoint):
+        back = saved.load(checkpoint, kind, settings, _an_array(state), t_final)
+        state, t, done, history = back.state, back.time, back.steps_done, back.history
     own_pool = ThreadPoolExecutor(workers) if executor is None and workers > 1 else None
     pool = executor or own_pool
     bar = _progress_bar(progress, n_steps)
-    t, envs = float(t0), {}
-    _record(history, state, kind, t, 0, (0.0, 0.0), operator, observables, envs)
+    envs: dict = {}
+    if done == 0:
+        _record(history, state, kind, t, 0, (0.0, 0.0), operator, observables, envs)
+    last = (done, t, state)  # the last finished step, replaced in one assignment
+    saved_at = time.perf_counter()
     limits = _blas_limits(blas_threads)
     try:
-        for n in range(n_steps):
+        for n in range(done, n_steps):
             h = min(dt, t_final - t)
             start, cpu = time.perf_counter(), time.process_time()
             state, rejected = run.step(state, t, h, pool)
             t = t0 + (n + 1) * dt if n + 1 < n_steps else float(t_final)
             elapsed = (time.perf_counter() - start, time.process_time() - cpu)
             _record(history, state, kind, t, rejected, elapsed, operator, observables, envs)
+            last = (n + 1, t, state)
+            if checkpoint is not None and time.perf_counter() - saved_at >= checkpoint_seconds:
+                saved.save(checkpoint, state, kind, settings, n + 1, t, history)
+                saved_at = time.perf_counter()
             if bar is not None:
                 bar(n + 1, n_steps, t)
     except KeyboardInterrupt:
         history["interrupted"] = True
+        _trim_history(history, last[0] + 1)
     finally:
         limits.__exit__(None, None, None)
         if own_pool is not None:
             own_pool.shutdown()
         if hasattr(bar, "close"):
             bar.close()
+    done, t, state = last
+    if checkpoint is not None:
+        saved.save(checkpoint, state, kind, settings, done, t, history)
     options = dict(method=method, dt=dt, tol=tol, rank_max=rank_max, substep=substep)
     return Evolution(_as_output(state, kind, y0, options), history)
 
@@ -363,6 +394,30 @@ def _expect(op: Any, info: Any, arrays: dict, envs: dict) -> float:
     return expectation(op, info, arrays, envs[id(op)]).real
 
 
+def _trim_history(hist: dict[str, Any], length: int) -> None:
+    """Cut every per-step list to ``length`` records (a step interrupted while recorded)."""
+    for value in hist.values():
+        if isinstance(value, list):
+            del value[length:]
+    for values in hist["observables"].values():
+        del values[length:]
+
+
+def _describe(operator: Any) -> dict[str, Any]:
+    """What a checkpoint records of the operator to recognise it on resume."""
+    dims = getattr(operator, "dims", None)
+    return {
+        "type": type(operator).__name__,
+        "dims": None if dims is None else [int(d) for d in dims],
+        "terms": len(operator.terms) if isinstance(operator, SumOfProducts) else None,
+    }
+
+
+def _an_array(state: Any) -> Any:
+    """One array of the state: its backend, device and dtype are the run's."""
+    return state.s if isinstance(state, LowRank) else next(iter(state.values()))
+
+
 def _progress_bar(progress: Any, n_steps: int) -> Any:
     if not progress:
         return None
@@ -404,6 +459,17 @@ def _check_options(method, tol, substep, dt, t_final, t0, max_rejections, operat
         )
     if substep == "expm" and not operator.linear:
         raise ValueError("substep='expm' needs a linear operator")
+
+
+def _check_checkpoint(checkpoint: Any, seconds: Any, resume: Any) -> None:
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint= (the file to resume from)")
+    if not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise ValueError(f"checkpoint_seconds must be a number >= 0, got {seconds!r}")
 
 
 def _check_rank_max(rank_max: Any, state: Any, kind: Any) -> None:

@@ -1,6 +1,8 @@
 """``tnkit evolve PROBLEM`` — run a BUG time integration of a named problem.
 
-Writes the history (JSON: times, norm, energy, ranks, magnetisation) and a plot.
+Writes the history (JSON: times, norm, energy, ranks, magnetisation) and a plot. With
+``--checkpoint FILE`` the run's state is saved as it goes (and on Ctrl-C); ``--resume`` goes on
+from that file.
 """
 
 from __future__ import annotations
@@ -36,6 +38,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="evolution.json", help="history file (JSON)")
     p.add_argument("--plot", default="evolution.png", help="plot file ('' for none)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="checkpoint file (.npz), rewritten every --checkpoint-seconds and on Ctrl-C",
+    )
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=60.0,
+        help="seconds between checkpoint writes (default 60)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from --checkpoint when it exists (same options; --t-final may grow)",
+    )
     return p
 
 
@@ -66,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         observables=observables,
         progress=args.progress,
         workers=args.workers,
+        checkpoint=args.checkpoint,
+        checkpoint_seconds=args.checkpoint_seconds,
+        resume=args.resume,
     )
     with open(args.output, "w") as fh:
         json.dump(history, fh)
