@@ -160,17 +160,55 @@ def check_ranks(rank: Any, bounds: list[int], what: str) -> list[int]:
 
 
 def check_mask(mask: Any, x: Any) -> Any:
-    """A boolean/0-1 mask of ``x``'s shape as an array of ``x``'s backend and dtype (1 = seen)."""
+    """A boolean/0-1 mask of ``x``'s shape as an array of ``x``'s backend, device and real
+    dtype (1 = observed); ``None`` stays ``None``.
+
+    The values are checked on ``x``'s device (two scalar syncs, no host copy of the mask).
+    """
     if mask is None:
         return None
-    m = backend.to_numpy(mask) if not isinstance(mask, (list, tuple)) else np.asarray(mask)
-    if tuple(m.shape) != tuple(int(d) for d in x.shape):
-        raise ValueError(f"mask must have the data's shape {tuple(x.shape)}, got {m.shape}")
-    if m.dtype.kind not in "biuf" or not np.all((m == 0) | (m == 1)):
-        raise ValueError("mask must hold booleans or 0/1 values")
-    if not m.any():
+    if isinstance(mask, (list, tuple)):
+        mask = np.asarray(mask)
+    try:
+        backend.backend_name(mask)
+    except TypeError:
+        raise TypeError(f"mask must be an array, got {type(mask).__name__}") from None
+    if tuple(mask.shape) != tuple(x.shape):
+        raise ValueError(f"mask has shape {tuple(mask.shape)} but x has {tuple(x.shape)}")
+    if not backend.dtype_name(mask).startswith(("bool", "int", "uint", "float")):
+        raise ValueError("mask must hold only booleans or 0/1 values")
+    xp = backend.namespace(x)
+    w = backend.asarray_like(mask, x, dtype=_real_dtype(x))
+    if not bool(xp.all((w == 0) | (w == 1))):
+        raise ValueError("mask must hold only booleans or 0/1 values")
+    if not bool(xp.any(w)):
         raise ValueError("mask observes no entry")
-    return backend.asarray_like(m.astype(np.float64), x, dtype=_real_dtype(x))
+    return w
+
+
+def check_masked_data(x: Any, mask: Any, name: str = "x", min_ndim: int = 1) -> tuple[Any, Any]:
+    """``(x, w)``: ``x`` validated by :func:`tnkit.backend.as_data_tensor` and ``w`` by
+    :func:`check_mask`, except that NaN/Inf may sit at unobserved entries (they become 0).
+
+    NaN or Inf at an observed entry raises ``ValueError`` naming ``name``. Without a mask this
+    is ``as_data_tensor`` (which rejects every NaN/Inf) and ``w`` is ``None``.
+    """
+    if mask is None:
+        return backend.as_data_tensor(x, name, min_ndim), None
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    try:
+        xp = backend.namespace(x)
+        finite = xp.isfinite(x)
+    except TypeError:  # not an array of numbers: as_data_tensor names the problem
+        return backend.as_data_tensor(x, name, min_ndim), None
+    if not bool(xp.all(finite)):
+        x = xp.where(finite, x, xp.zeros_like(x))
+    x = backend.as_data_tensor(x, name, min_ndim)
+    w = check_mask(mask, x)
+    if not bool(xp.all(finite | (w == 0))):
+        raise ValueError(f"{name} has NaN or Inf entries where mask is True (observed entries)")
+    return x, w
 
 
 def _real_dtype(x: Any) -> Any:

@@ -48,6 +48,7 @@ import opt_einsum
 
 from .. import backend
 from ..network import TensorNetwork
+from . import _common as cm
 from . import _pairwise
 
 INITS = ("given", "random")
@@ -111,7 +112,7 @@ def fit_network(
     _check_structure(x, net)
     _check_options(max_iter, tol, init, stall, ridge)
     update = _check_nodes(net, nodes)
-    w = _check_mask(mask, x)
+    w = cm.check_mask(mask, x)
     xp = backend.namespace(x)
     arrays = {k: backend.asarray_like(a, x) for k, a in zip(net.nodes, net.arrays)}
     arrays = {k: xp.astype(a, x.dtype) if a.dtype != x.dtype else a for k, a in arrays.items()}
@@ -195,28 +196,6 @@ def _check_nodes(net: TensorNetwork, nodes: Iterable[str] | None) -> tuple[str, 
     if unknown or not nodes:
         raise ValueError(f"nodes must be a non-empty subset of {net.nodes}, got {nodes}")
     return nodes
-
-
-def _check_mask(mask: Any, x: Any) -> Any:
-    if mask is None:
-        return None
-    if isinstance(mask, (list, tuple)):
-        mask = np.asarray(mask)
-    try:
-        backend.backend_name(mask)
-    except TypeError:
-        raise TypeError(f"mask must be an array, got {type(mask).__name__}") from None
-    if tuple(mask.shape) != tuple(x.shape):
-        raise ValueError(f"mask has shape {tuple(mask.shape)} but x has {tuple(x.shape)}")
-    if not backend.dtype_name(mask).startswith(("bool", "int", "uint", "float")):
-        raise ValueError("mask must hold only booleans or 0/1 values")
-    xp = backend.namespace(x)
-    w = backend.asarray_like(mask, x, dtype=getattr(xp, backend.real_dtype_name(x)))
-    if not bool(xp.all((w == 0) | (w == 1))):  # checked on x's device: two scalar syncs
-        raise ValueError("mask must hold only booleans or 0/1 values")
-    if not bool(xp.any(w)):
-        raise ValueError("mask observes no entry")
-    return w
 
 
 # ---------------------------------------------------------------------------- the solver

@@ -12,10 +12,14 @@ cores ``G_k`` of shape ``(r_{k-1}, n_k, r_k)``; ``rank[k]`` joins core ``k`` and
 * ``method="als"`` (default): TR-ALS (:mod:`tnkit.decompose.tr_als`) initialised by that TR-SVD
   (random cores where no start mode can hold a bond pair). With ``tol`` and no ``rank`` the ranks
   grow uniformly from 1 until the error is met.
+* ``mask=`` (tensor completion): TR-ALS on the observed entries only, each core slice from its
+  exact masked normal equations, solved by :func:`tnkit.decompose.network.fit_network` (the
+  ring is a tensor network), one sweep at a time under this module's stopping rules.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -36,6 +40,7 @@ def tr(
     x: Any,
     rank: int | Sequence[int] | None = None,
     *,
+    mask: Any = None,
     tol: float | None = None,
     method: str = "als",
     init: str | TR = "svd",
@@ -46,18 +51,37 @@ def tr(
 ) -> TR:
     """Tensor ring decomposition of ``x``.
 
+    With ``mask`` (a 0/1 tensor ``W``, 1 = observed) the ring minimises the error on the
+    observed entries, ``||W * (X - ring)||_F``. Slice ``i`` of core ``k`` then has its own
+    normal equations: with ``z_j = vec(prod_{m != k} G_m[:, j_m, :])`` the subchain of the
+    other cores at the multi-index ``j`` (all modes but ``k``, ``r_{k-1} r_k`` entries),
+
+        G_k[:, i, :] (sum_{j: W[i, j] = 1} z_j z_j^H) = sum_{j: W[i, j] = 1} X[i, j] z_j^H,
+
+    one ``r_{k-1} r_k``-sized system per slice (the TR-ALS of Wang, Aggarwal & Aeron,
+    "Efficient low rank tensor ring completion", ICCV 2017), solved by the masked ALS of
+    :func:`tnkit.fit_network` on the ring.
+
     Parameters
     ----------
     x : array
-        Data tensor with N >= 2 modes (numpy, torch or cupy; integers become float64).
+        Data tensor with N >= 2 modes (numpy, torch or cupy; integers become float64). With a
+        ``mask``, unobserved entries may be NaN or Inf (they are ignored); observed ones may not.
     rank : int or sequence of int, optional
         One rank for all bonds or N ranks; ``rank[k]`` joins core ``k`` and ``k+1 mod N``.
         Each ALS core needs ``rank[k-1] * rank[k] <= prod_{j != k} n_j`` (its normal
         equations); ``method="svd"`` also needs a mode with ``n_s >= rank[s-1] * rank[s]``.
+    mask : array, optional
+        Boolean or 0/1 array of ``x``'s shape, True where ``x`` is observed (tensor
+        completion). Needs ``method="als"``: TR-SVD needs every entry, so ``method="svd"`` with
+        a mask raises ``ValueError``. ``init="svd"`` starts from the TR-SVD of ``x`` with the
+        missing entries set to the mean of the observed ones.
     tol : float, optional
         Relative Frobenius error target in (0, 1). ``"svd"``: ranks chosen so that the error
         is at most ``tol`` (guaranteed). ``"als"`` without ``rank``: ranks grow until the
         error is below ``tol``; with ``rank``: ALS stops once the error is below ``tol``.
+        With a ``mask`` the error is measured on the observed entries only,
+        ``||W * (x - ring)||_F / ||W * x||_F``.
     method : {"als", "svd"}
         TR-ALS (default) or the direct Kronecker-split TR-SVD.
     init : {"svd", "random"} or TR
@@ -76,9 +100,11 @@ def tr(
     TR
         With ``.history`` (relative error after each ALS sweep, from the normal equations, so
         accurate to about ``sqrt(eps)``; the last entry is recomputed from the dense
-        reconstruction; ``[error]`` for ``"svd"``) and ``.options``. Ctrl-C during ALS
+        reconstruction; ``[error]`` for ``"svd"``; with a ``mask``, the relative error on the
+        observed entries) and ``.options`` (``options["masked"]`` and ``options["observed"]``,
+        the observed fraction, say whether a mask was used). Ctrl-C during ALS
         returns the ring of the last finished sweep (``options["interrupted"] = True``). The
-        zero tensor gives zero cores.
+        zero tensor (zero on the observed entries) gives zero cores.
 
     Examples
     --------
@@ -88,10 +114,19 @@ def tr(
     >>> ring = tk.tr(x, 2, method="svd")
     >>> bool(np.linalg.norm(ring.to_tensor() - x) < 1e-8 * np.linalg.norm(x))
     True
+    >>> y = tk.TR([rng.standard_normal((2, 8, 2)) for _ in range(4)]).to_tensor()
+    >>> seen = rng.random(y.shape) < 0.3  # 30 % observed, the rest NaN
+    >>> fit = tk.tr(np.where(seen, y, np.nan), 2, mask=seen, max_iter=300, tol=1e-10)
+    >>> bool(np.linalg.norm(fit.to_tensor() - y) < 1e-6 * np.linalg.norm(y))
+    True
     """
-    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if w is not None and method == "svd":
+        raise ValueError(
+            "method='svd' needs every entry of x (TR-SVD has no mask); use method='als' with mask="
+        )
     shape = tuple(int(d) for d in x.shape)
     ranks = _check_rank(rank, shape)
     cm.check_tol(tol)
@@ -118,10 +153,14 @@ def tr(
         "max_iter": max_iter,
         "seed": seed,
         "init": init if isinstance(init, str) else "TR",
+        "masked": w is not None,
+        "observed": 1.0 if w is None else _fraction(w),
     }
     x, flip = _c_layout(x)
     xp = backend.namespace(x)
-    norm = float(xp.linalg.vector_norm(x))
+    if flip and w is not None:  # the mask of the reversed modes, in C order too
+        w = _c_copy(xp.permute_dims(w, tuple(range(x.ndim - 1, -1, -1))))
+    norm = float(xp.linalg.vector_norm(x if w is None else w * x))
     if norm == 0.0:
         return _finish(_zeros(x, shape, ranks or (1,) * len(shape)), [0.0], options)
     if flip:  # decompose the C-ordered transpose: the ring of the reversed modes
@@ -133,15 +172,20 @@ def tr(
         )
         history = [_error(x, cores, norm)]
     else:
-        fit = _Fit(x, norm**2, max_iter, improvement_tol, tol, progress)
+        if w is None:
+            start, sweep = x, functools.partial(tr_als.sweep, x, x_norm2=norm**2)
+        else:  # the masked sweep's errors are exact already
+            start, sweep = _mean_filled(x, w), functools.partial(tr_als.masked_sweep, x, w)
+        fit = _Fit(sweep, max_iter, improvement_tol, tol, progress)
+        start_norm = norm if w is None else float(xp.linalg.vector_norm(start))
         try:
             if ranks is not None:
-                cores, history = fit.run(_initial(x, ranks, init, seed, norm))
+                cores, history = fit.run(_initial(start, ranks, init, seed, start_norm))
             else:
-                cores, history = _grow(x, fit, norm, seed, init)
+                cores, history = _grow(start, fit, start_norm, seed, init)
         finally:
             fit.bar.close()
-        if history:  # the sweep formula cancels below ~sqrt(eps): recompute the final error
+        if history and w is None:  # the sweep formula cancels below ~sqrt(eps): recompute
             history[-1] = _error(x, cores, norm)
         options["interrupted"] = fit.interrupted
     return _finish(_reverse_cores(cores) if flip else cores, history, options)
@@ -167,6 +211,13 @@ def _c_layout(x: Any) -> tuple[Any, bool]:
     return x.copy(order="C"), False
 
 
+def _c_copy(a: Any) -> Any:
+    """``a`` as a C-ordered array: flattened in C index order (a copy unless ``a`` is C-ordered
+    already) and reshaped back."""
+    xp = backend.namespace(a)
+    return xp.reshape(xp.reshape(a, (-1,)), tuple(a.shape))
+
+
 def _reverse_ranks(ranks: tuple[int, ...] | None) -> tuple[int, ...] | None:
     """Bond ranks of the ring of the reversed modes (bond ``j`` of it is bond ``N-2-j``)."""
     if ranks is None:
@@ -182,7 +233,8 @@ def _reverse_cores(cores: list[Any]) -> list[Any]:
 
 
 def _grow(x: Any, fit: _Fit, norm: float, seed: int, init: str) -> tuple[list[Any], list[float]]:
-    """ALS at ranks 1, 2, ... (all bonds together) until the error is below ``fit.tol``."""
+    """ALS at ranks 1, 2, ... (all bonds together) until the error is below ``fit.tol``;
+    ``x`` (of norm ``norm``) gives the shape and the starts."""
     shape = tuple(int(d) for d in x.shape)
     r = 1
     history: list[float] = []
@@ -203,18 +255,18 @@ def _grow(x: Any, fit: _Fit, norm: float, seed: int, init: str) -> tuple[list[An
 
 
 class _Fit:
-    """ALS sweeps with stopping rules, progress reporting and Ctrl-C handling."""
+    """ALS sweeps with stopping rules, progress reporting and Ctrl-C handling; ``sweep(cores)``
+    returns the updated cores and the relative error."""
 
     def __init__(
         self,
-        x: Any,
-        x_norm2: float,
+        sweep: Callable[[list[Any]], tuple[list[Any], float]],
         max_iter: int,
         improvement_tol: float,
         tol: float | None,
         progress: bool | Callable[[int, float], Any],
     ) -> None:
-        self.x, self.x_norm2, self.max_iter = x, x_norm2, max_iter
+        self.sweep, self.max_iter = sweep, max_iter
         self.improvement_tol, self.tol = improvement_tol, tol if tol is not None else 0.0
         self.bar = cm.Progress(progress, max_iter, "TR-ALS")
         self.interrupted = False
@@ -223,7 +275,7 @@ class _Fit:
         history: list[float] = []
         try:
             for sweep in range(self.max_iter):
-                cores, err = tr_als.sweep(self.x, cores, self.x_norm2)
+                cores, err = self.sweep(cores)
                 history.append(err)
                 self.bar.update(sweep + 1, err)
                 if err <= self.tol:
@@ -250,6 +302,19 @@ def _initial(x: Any, ranks: tuple[int, ...], init: str | TR, seed: int, norm: fl
     ]
     scale = (norm / max(TR(cores).norm(), 1e-300)) ** (1.0 / n)
     return [g * scale for g in cores]
+
+
+def _mean_filled(x: Any, w: Any) -> Any:
+    """``x`` with its unobserved entries (``w == 0``) set to the mean of the observed ones."""
+    xp = backend.namespace(x)
+    mean = xp.sum(w * x) / xp.astype(xp.sum(w), x.dtype)
+    return w * x + (1 - w) * mean
+
+
+def _fraction(w: Any) -> float:
+    """The observed fraction of a 0/1 mask."""
+    xp = backend.namespace(w)
+    return float(xp.sum(w)) / math.prod(int(d) for d in w.shape)
 
 
 def _finish(cores: list[Any], history: list[float], options: dict[str, Any]) -> TR:

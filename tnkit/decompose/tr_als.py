@@ -16,6 +16,12 @@ a least-squares solve on the ``(prod n) x r^2`` matrix ``Z_k`` we form the norma
 One sweep costs about ``2 r^2 prod(n)`` for the data terms plus lower-order terms, and never
 forms an operator larger than ``r^2 x r^2``. It runs on the cores' device: ridges, identities
 and the balancing scales are computed there, and only the sweep's error reaches the host.
+
+With missing data (:func:`masked_sweep`) every slice ``G_k[:, i, :]`` has its own Gram matrix
+``sum_{j observed} z_j z_j^H`` (``z_j`` the subchain at the other indices ``j``), so there is no
+shared transfer-matrix product; the sweep is the masked ALS of
+:func:`tnkit.decompose.network.fit_network`, which solves exactly these per-slice normal
+equations for any network, here on the ring.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..formats.tr import TR
+from .network import fit_network
 
 
 def _conj(xp: Any, a: Any) -> Any:
@@ -130,6 +138,20 @@ def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
             gt = xp.reshape(gc, (rl * nk, rr)).T
             left = gt @ xp.reshape(left, (int(left.shape[0]), rl * nk, -1))
     return _balance(xp, cores), float(np.sqrt(max(err2, 0.0) / x_norm2))
+
+
+def masked_sweep(x: Any, w: Any, cores: list[Any]) -> tuple[list[Any], float]:
+    """One masked ALS sweep over cores ``0 .. N-1``: ``(cores, relative error on the observed
+    entries)``, the error computed exactly from the updated ring.
+
+    ``w`` is the 0/1 mask in ``x``'s real dtype. Each core slice solves its masked normal
+    equations (module docstring) through :func:`fit_network`; Ctrl-C inside the sweep raises
+    ``KeyboardInterrupt`` (the cores of the previous sweep stay valid).
+    """
+    out = fit_network(x, TR(cores), mask=w, max_iter=1, tol=0.0, stall=0.0)
+    if not out.history:  # fit_network returns early on Ctrl-C: pass the interrupt on
+        raise KeyboardInterrupt
+    return out.cores, out.history[-1]
 
 
 def _balance(xp: Any, cores: list[Any]) -> list[Any]:
