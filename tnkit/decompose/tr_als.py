@@ -21,7 +21,10 @@ With missing data (:func:`masked_sweep`) every slice ``G_k[:, i, :]`` has its ow
 ``sum_{j observed} z_j z_j^H`` (``z_j`` the subchain at the other indices ``j``), so there is no
 shared transfer-matrix product; the sweep is the masked ALS of
 :func:`tnkit.decompose.network.fit_network`, which solves exactly these per-slice normal
-equations for any network, here on the ring.
+equations for any network, here on the ring. Before each masked sweep the ring is moved to a
+left-orthogonal gauge (:func:`left_orthogonal`): ALS leaves the bond gauges free to drift into
+ill-conditioned ones, and then the small relative ridge of the solves stalls exact recovery near
+``1e-8`` (with the gauge fixed it reaches ``~1e-12``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, linalg
 from ..formats.tr import TR
 from .network import fit_network
 
@@ -148,10 +151,30 @@ def masked_sweep(x: Any, w: Any, cores: list[Any]) -> tuple[list[Any], float]:
     equations (module docstring) through :func:`fit_network`; Ctrl-C inside the sweep raises
     ``KeyboardInterrupt`` (the cores of the previous sweep stay valid).
     """
-    out = fit_network(x, TR(cores), mask=w, max_iter=1, tol=0.0, stall=0.0)
+    out = fit_network(x, TR(left_orthogonal(cores)), mask=w, max_iter=1, tol=0.0, stall=0.0)
     if not out.history:  # fit_network returns early on Ctrl-C: pass the interrupt on
         raise KeyboardInterrupt
     return out.cores, out.history[-1]
+
+
+def left_orthogonal(cores: list[Any]) -> list[Any]:
+    """The same ring with cores ``0 .. N-2`` left-orthonormal where their shape allows.
+
+    ``G_k = Q R`` (thin QR of the ``(r_{k-1} n_k) x r_k`` unfolding), ``G_k <- Q`` and
+    ``G_{k+1} <- R G_{k+1}``: a gauge change on bond ``k``, so the ring is unchanged. A core
+    with ``r_{k-1} n_k < r_k`` is left as it is (its QR would change the bond rank).
+    """
+    xp = backend.namespace(*cores)
+    cores = list(cores)
+    for k in range(len(cores) - 1):
+        r0, n, r1 = (int(d) for d in cores[k].shape)
+        if r0 * n < r1:
+            continue
+        q, r = linalg.qr(xp.reshape(cores[k], (r0 * n, r1)))
+        cores[k] = xp.reshape(q, (r0, n, r1))
+        nxt = cores[k + 1]
+        cores[k + 1] = xp.reshape(r @ xp.reshape(nxt, (r1, -1)), tuple(nxt.shape))
+    return cores
 
 
 def _balance(xp: Any, cores: list[Any]) -> list[Any]:
