@@ -64,3 +64,35 @@ def test_as_data_tensor_validation():
 def test_describe_devices_lists_the_cpu():
     lines = backend.describe_devices()
     assert lines[0].startswith("cpu:")
+
+
+def test_argument_checks_name_the_argument():
+    assert backend.check_int(np.int64(3), "n") == 3
+    assert backend.check_int(None, "n", optional=True) is None
+    for bad in (True, "3", 2.5):
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            backend.check_int(bad, "n")
+    with pytest.raises(ValueError, match="n must be a non-negative integer"):
+        backend.check_int(-1, "n", 0)
+    assert backend.check_real(0.5, "tol", low=0, high=1, open_low=True, open_high=True) == 0.5
+    for bad in (0, 1, float("nan"), float("inf"), "0.1", True):
+        with pytest.raises(ValueError, match="tol"):
+            backend.check_real(bad, "tol", low=0, high=1, open_low=True, open_high=True)
+    assert backend.check_seed(np.int64(4)) == 4
+    rng = np.random.default_rng(0)
+    assert backend.check_seed(rng, generator=True) is rng
+    for bad in (-1, "a", 1.5, True, None, [1, 2]):
+        with pytest.raises(ValueError, match="seed"):
+            backend.check_seed(bad)
+
+
+def test_as_node_array_and_ragged_data():
+    assert backend.as_node_array([[1, 2], [3, 4]], "node").dtype == np.float64
+    with pytest.raises(ValueError, match="x must be a rectangular array"):
+        backend.as_data_tensor([[1, 2], [3]])
+    with pytest.raises(ValueError, match="node must be a rectangular array"):
+        backend.as_node_array([[1, 2], [3]], "node")
+    with pytest.raises(TypeError, match="node must have a float or complex dtype"):
+        backend.as_node_array(np.ones(2, dtype=np.float16), "node")
+    with pytest.raises(ValueError, match="device"):
+        backend.to_backend(np.ones(2), "numpy", "cuda")

@@ -56,3 +56,48 @@ def test_cotengra_preset_when_installed():
     ops = [rng.standard_normal(s) for s in shapes]
     ref = contract.einsum(eq, *ops)
     np.testing.assert_allclose(contract.einsum(eq, *ops, optimize="cotengra"), ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "bad, exc",
+    [
+        (True, TypeError),
+        (0.5, ValueError),
+        (float("nan"), ValueError),
+        ("1.2.3GB", ValueError),
+        (None, TypeError),
+    ],
+)
+def test_parse_bytes_names_memory_limit(bad, exc):
+    with pytest.raises(exc, match="memory_limit"):
+        contract.parse_bytes(bad)
+
+
+def test_infinite_memory_limit_means_no_limit():
+    a, b = np.ones((2, 3)), np.ones((3, 4))
+    np.testing.assert_allclose(contract.einsum("ab,bc->ac", a, b, memory_limit=float("inf")), a @ b)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda a: contract.einsum(5, a), TypeError, "eq"),
+        (lambda a: contract.einsum("ab,bc->ad", a, a.T), ValueError, "eq 'ab,bc->ad'"),
+        (lambda a: contract.einsum("ab,bc->ac", a, a), ValueError, "eq 'ab,bc->ac'"),
+        (lambda a: contract.einsum("ab,bc->ac", a, a.T, optimize="bogus"), ValueError, "optimize"),
+        (lambda a: contract.einsum("ab->a", a, on_exceed="explode"), ValueError, "on_exceed"),
+        (lambda a: contract.einsum("ab->a", "text"), TypeError, r"operands\[0\]"),
+        (lambda a: contract.expression("ab,bc->ac", (2, 3), (4, 5)), ValueError, "eq"),
+        (lambda a: contract.path_info("ab->a", (2, 3), optimize=7), TypeError, "optimize"),
+    ],
+)
+def test_bad_einsum_arguments_are_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(np.ones((2, 3)))
+
+
+def test_einsum_refuses_mixed_libraries_and_accepts_lists():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="operands must be arrays of one library"):
+        contract.einsum("ab,bc->ac", np.ones((2, 3)), torch.ones(3, 2, dtype=torch.float64))
+    np.testing.assert_allclose(contract.einsum("ab->a", [[1.0, 2.0]]), [3.0])

@@ -104,3 +104,45 @@ def test_randomized_range_spans_the_range():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         linalg.truncated_svd(np.ones((4, 4)), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: linalg.truncated_svd(np.ones((2, 3, 4))), "a must be a 2-D matrix"),
+        (lambda: linalg.truncated_svd(np.full((3, 3), np.nan)), "a contains NaN or Inf"),
+        (lambda: linalg.truncated_svd(np.zeros((0, 3))), "a has an empty axis"),
+        (lambda: linalg.truncated_svd(np.ones((3, 3)), rank=True), "rank"),
+        (lambda: linalg.truncated_svd(np.ones((3, 3)), rank=float("nan")), "rank"),
+        (lambda: linalg.truncated_svd(np.ones((3, 3)), tol="a"), "tol"),
+        (lambda: linalg.truncated_svd(np.ones((3, 3)), max_error=-1), "max_error"),
+        (
+            lambda: linalg.truncated_svd(np.ones((3, 3)), rank=2, method="randomized", seed="a"),
+            "seed",
+        ),
+        (
+            lambda: linalg.truncated_svd(np.ones((3, 3)), rank=2, method="randomized", seed=1.5),
+            "seed",
+        ),
+        (lambda: linalg.qr(np.ones((2, 3, 4))), "a must be a 2-D matrix"),
+        (lambda: linalg.qr(np.full((3, 3), np.inf)), "NaN or Inf"),
+        (lambda: linalg.randomized_svd(np.ones((4, 3)), 0), "rank"),
+        (lambda: linalg.randomized_svd(np.ones((4, 3)), 2, oversample=-5), "oversample"),
+        (lambda: linalg.randomized_svd(np.ones((4, 3)), 2, n_iter=2.5), "n_iter"),
+        (lambda: linalg.randomized_range(np.ones((4, 3)), 0), "size"),
+        (lambda: linalg.rank_for_error(np.ones(3), "a"), "max_error"),
+        (lambda: linalg.rank_for_error(np.ones(3), -1.0), "max_error"),
+        (lambda: linalg.rank_from_tol(np.ones(3), 2), "tol"),
+        (lambda: linalg.rank_from_tol(np.array([np.nan, 1.0]), 0.1), "s must be"),
+    ],
+)
+def test_bad_matrices_and_options_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_lists_and_integer_matrices_are_accepted():
+    u, s, vh, err = linalg.truncated_svd([[3.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(s, [3.0, 1.0])
+    _, s_int, _, _ = linalg.truncated_svd(np.eye(3, dtype=int))
+    np.testing.assert_allclose(s_int, np.ones(3))

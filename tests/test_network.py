@@ -179,3 +179,78 @@ def test_bad_input_is_named(call, match):
 def test_empty_network_cannot_contract():
     with pytest.raises(ValueError, match="empty network"):
         tk.TensorNetwork().contract()
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda n: n.add_node("Z", np.array([[1.0, np.nan]]), ("p", "q")), ValueError, "NaN"),
+        (lambda n: n.add_node("Z", np.empty((2, 2), dtype=object), ("p", "q")), TypeError, "'Z'"),
+        (lambda n: n.add_node("Z", np.array(["a", "b"]), ("p",)), TypeError, "'Z'"),
+        (lambda n: n.add_node("Z", np.ones((0, 2)), ("p", "q")), ValueError, "empty axis"),
+        (lambda n: n.add_node("Z", np.ones(2), None), TypeError, "legs"),
+        (lambda n: n.add_node("Z", np.ones(2), 5), TypeError, "legs"),
+        (lambda n: n.set_array("A", np.full((3, 4, 5), np.inf)), ValueError, "NaN or Inf"),
+        (lambda n: n.contract(output=5), TypeError, "output"),
+        (lambda n: n.contract(output=("i", "i", "j", "k", "l")), ValueError, "output"),
+        (lambda n: n.contract(optimize="bogus"), ValueError, "optimize"),
+        (lambda n: n.contract(optimize=5), TypeError, "optimize"),
+        (lambda n: n.contract(memory_limit=True), TypeError, "memory_limit"),
+        (lambda n: n.contract(memory_limit=float("nan")), ValueError, "memory_limit"),
+        (lambda n: n.path_info(optimize="bogus"), ValueError, "optimize"),
+        (lambda n: n.split_node("A", 5), TypeError, "left_legs"),
+        (lambda n: n.split_node("A", ["i"], rank=True), ValueError, "rank"),
+        (lambda n: n.split_node("A", ["i"], rank="2"), ValueError, "rank"),
+        (lambda n: n.split_node("A", ["i"], tol="a"), ValueError, "tol"),
+        (lambda n: n.split_node("A", ["i"], tol=float("nan")), ValueError, "tol"),
+        (lambda n: n.split_node("A", ["i"], bond="k"), ValueError, "bond"),
+        (lambda n: n.split_node("A", ["i"], bond=5), TypeError, "bond"),
+        (lambda n: n.split_node("A", ["i"], names=("B", "C")), ValueError, "names"),
+        (lambda n: n.split_node("A", ["i"], names=("X",)), ValueError, "names"),
+        (lambda n: n.split_node("A", ["i"], names=("X", "X")), ValueError, "names"),
+        (lambda n: n.contract_nodes("A", "B", name=5), TypeError, "name"),
+        (lambda n: n.fuse_legs([], "m"), ValueError, "legs"),
+        (lambda n: n.fuse_legs(["i", "i"], "m"), ValueError, "legs"),
+        (lambda n: n.fuse_legs(["i", "j"], 5), TypeError, "new_label"),
+        (lambda n: n.rename_legs(["i"]), TypeError, "mapping"),
+        (lambda n: n.rename_legs({"i": 5}), TypeError, "mapping"),
+        (lambda n: n.with_arrays([1]), TypeError, "arrays"),
+        (lambda n: n.with_arrays({"A": "abc"}), TypeError, "arrays"),
+        (lambda n: n.to("numpy", device="cuda"), ValueError, "device"),
+        (lambda n: n.astype("int32"), ValueError, "dtype"),
+        (lambda n: n.scale("a"), TypeError, "factor"),
+        (lambda n: n.scale(float("nan")), ValueError, "factor"),
+        (lambda n: n.scale(np.ones(3)), TypeError, "factor"),
+        (lambda n: n.remove_node(5), TypeError, "node names"),
+    ],
+)
+def test_bad_input_raises_named_errors(call, exc, match):
+    net = _chain(np.random.default_rng(12))
+    with pytest.raises(exc, match=match):
+        call(net)
+
+
+def test_nodes_must_share_one_array_library():
+    torch = pytest.importorskip("torch")
+    net = _chain(np.random.default_rng(13))
+    with pytest.raises(TypeError, match="torch array but the network holds numpy"):
+        net.add_node("D", torch.ones(3, 2, dtype=torch.float64), ("l", "z"))
+    with pytest.raises(TypeError, match="node 'A'"):
+        net.set_array("A", torch.ones(3, 4, 5, dtype=torch.float64))
+
+
+def test_friendly_inputs_still_work():
+    net = _chain(np.random.default_rng(14))
+    assert net.astype(np.float32).dtype == np.float32
+    ints = tk.TensorNetwork().add_node("A", np.arange(4).reshape(2, 2), ("a", "b"))
+    assert ints.dtype == np.float64
+    x = net.contract(memory_limit=float("inf"))
+    np.testing.assert_allclose(x, net.contract())
+
+
+@pytest.mark.parametrize(
+    "call", [lambda n: n.scale(2.0), lambda n: n.dtype, lambda n: n.path_info()]
+)
+def test_empty_network_errors_are_value_errors(call):
+    with pytest.raises(ValueError, match="empty network"):
+        call(tk.TensorNetwork())

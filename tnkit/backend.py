@@ -77,6 +77,12 @@ def to_backend(x: Any, name: str, device: str | None = None) -> Any:
     requested backend and device are returned unchanged. GPU to GPU moves (cupy <-> torch CUDA,
     torch between devices) go through DLPack or a device copy, never through host memory.
     """
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    if device is not None and not isinstance(device, str):
+        raise ValueError(f"device must be None, 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if name == "numpy" and device not in (None, "cpu"):
+        raise ValueError(f"numpy arrays live on the CPU, got device={device!r}")
     src = backend_name(x)
     if src == name and (device is None or _same_device(x, device)):
         return x
@@ -275,7 +281,10 @@ def as_data_tensor(x: Any, name: str = "x", min_ndim: int = 1) -> Any:
     (documented behaviour); NaN/Inf entries, too few modes and empty modes raise ``ValueError``.
     """
     if isinstance(x, (list, tuple)) or np.isscalar(x):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular array of numbers") from None
     try:
         bname = backend_name(x)
     except TypeError:
@@ -299,6 +308,109 @@ def as_data_tensor(x: Any, name: str = "x", min_ndim: int = 1) -> Any:
     if not bool(xp.all(xp.isfinite(x))):
         raise ValueError(f"{name} contains NaN or Inf entries")
     return x
+
+
+def as_node_array(data: Any, name: str) -> Any:
+    """Validate an array given as a network node (or format core) and return it.
+
+    Lists and Python scalars become float64 numpy arrays (complex128 for complex data);
+    integer and bool arrays are converted to float64. Raises ``TypeError`` naming ``name``
+    for non-arrays and non-numeric dtypes, ``ValueError`` for an empty axis and — for numpy
+    arrays, where the scan needs no device synchronisation — NaN/Inf entries.
+    """
+    if isinstance(data, (list, tuple, int, float, complex)) and not isinstance(data, bool):
+        try:
+            data = np.asarray(data)
+        except ValueError:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular array of numbers") from None
+        if data.dtype.kind in "biu":
+            data = data.astype(np.float64)
+    try:
+        bname = backend_name(data)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a numpy, torch or cupy array, got {type(data).__name__}"
+        ) from None
+    if isinstance(data, np.generic):
+        data = np.asarray(data)
+    if dtype_name(data) not in FLOAT_DTYPES:
+        if bname == "torch" and not data.is_floating_point() and not data.is_complex():
+            data = data.to(native("torch").float64)
+        elif bname != "torch" and data.dtype.kind in "biu":
+            data = data.astype("float64")
+        else:
+            raise TypeError(f"{name} must have a float or complex dtype, got {data.dtype}")
+    if any(int(d) == 0 for d in data.shape):
+        raise ValueError(f"{name} has an empty axis: shape {tuple(data.shape)}")
+    if bname == "numpy" and not np.isfinite(data).all():
+        raise ValueError(f"{name} contains NaN or Inf entries")
+    return data
+
+
+# ---------------------------------------------------------------------- argument checks
+def check_int(value: Any, name: str, low: int | None = 1, *, optional: bool = False) -> Any:
+    """``value`` as an ``int`` (numpy integers accepted, bool refused) that is ``>= low``.
+
+    ``ValueError`` naming ``name`` for a non-integer or a value below ``low`` (the project's
+    convention for bad numbers, as in :mod:`tnkit.decompose._common`); ``None`` passes when
+    ``optional``.
+    """
+    if value is None and optional:
+        return None
+    what = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
+    if low is None:
+        what = "an integer"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+    open_high: bool = False,
+    optional: bool = False,
+) -> Any:
+    """``value`` as a finite ``float`` in the interval given by ``low``/``high``.
+
+    ``ValueError`` naming ``name`` for a non-number (bool included), NaN, Inf or a value
+    outside the interval; ``None`` passes when ``optional``.
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    bad = not math.isfinite(v)
+    bad = bad or (low is not None and (v <= low if open_low else v < low))
+    bad = bad or (high is not None and (v >= high if open_high else v > high))
+    if bad:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        left = "(" if open_low or low is None else "["
+        right = ")" if open_high or high is None else "]"
+        interval = f"{left}{lo}, {hi}{right}"
+        raise ValueError(f"{name} must be in {interval} (a finite number), got {value!r}")
+    return v
+
+
+def check_seed(seed: Any, name: str = "seed", *, generator: bool = False) -> Any:
+    """A reproducible seed: a non-negative integer (not bool); with ``generator=True`` a
+    ``numpy.random.Generator`` or ``None`` (fresh entropy) are accepted too."""
+    if generator and (seed is None or isinstance(seed, np.random.Generator)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        what = "a non-negative integer" + (", a numpy Generator or None" if generator else "")
+        raise ValueError(f"{name} must be {what}, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
 def describe_devices() -> list[str]:

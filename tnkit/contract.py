@@ -42,18 +42,35 @@ _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
 EXACT_MAX = 8
 HQ_MAX = 16
+OPTIMIZERS = ("auto", "cotengra", *sorted(set(opt_einsum.paths._PATH_OPTIONS) - {"auto"}))
+ON_EXCEED = ("slice", "raise")
 
 
-def parse_bytes(limit: int | float | str) -> int:
-    """``"2GiB"`` / ``"500 MB"`` / ``1e9`` -> a number of bytes."""
+def parse_bytes(limit: int | float | str) -> int | float:
+    """``"2GiB"`` / ``"500 MB"`` / ``1e9`` -> a number of bytes (``inf``: no limit)."""
+    if isinstance(limit, bool):
+        raise TypeError(f"memory_limit must be bytes or a size like '2GiB', got {limit!r}")
     if isinstance(limit, (int, float)):
-        if limit <= 0:
-            raise ValueError(f"memory_limit must be positive, got {limit!r}")
-        return int(limit)
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(limit))
+        if not limit >= 1:  # also refuses NaN
+            raise ValueError(f"memory_limit must be at least 1 byte, got {limit!r}")
+        return limit if math.isinf(limit) else int(limit)
+    if not isinstance(limit, str):
+        raise TypeError(f"memory_limit must be bytes or a size like '2GiB', got {limit!r}")
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*", limit)
     if not m or m.group(2).lower() not in _UNITS:
         raise ValueError(f"memory_limit must be bytes or a size like '2GiB', got {limit!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    return parse_bytes(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def check_optimize(optimize: Any) -> None:
+    """``optimize`` must name a preset (see the module docstring) or be an opt_einsum
+    ``PathOptimizer``; raises ``ValueError``/``TypeError`` naming ``optimize``."""
+    if isinstance(optimize, opt_einsum.paths.PathOptimizer):
+        return
+    if not isinstance(optimize, str):
+        raise TypeError(f"optimize must be an optimizer name, got {optimize!r}")
+    if optimize not in OPTIMIZERS:
+        raise ValueError(f"optimize must be one of {OPTIMIZERS}, got {optimize!r}")
 
 
 def planning_budget(n_tensors: int) -> float:
@@ -102,12 +119,36 @@ def _key(shapes: tuple) -> tuple[tuple[int, ...], ...]:
 
 def expression(eq: str, *shapes: tuple[int, ...], optimize: str = "auto") -> Any:
     """Cached ``opt_einsum.ContractExpression`` for ``eq`` at these operand shapes."""
-    return _cached_expression(eq, _key(shapes), optimize)
+    key = _checked(eq, shapes, optimize)
+    try:
+        return _cached_expression(eq, key, optimize)
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise _bad_equation(eq, key, err) from None
 
 
 def path_info(eq: str, *shapes: tuple[int, ...], optimize: str = "auto") -> Any:
     """opt_einsum ``PathInfo`` (flops, largest intermediate, the path) of the cached plan."""
-    return _plan(eq, _key(shapes), optimize)[1]
+    key = _checked(eq, shapes, optimize)
+    try:
+        return _plan(eq, key, optimize)[1]
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise _bad_equation(eq, key, err) from None
+
+
+def _checked(eq: Any, shapes: tuple, optimize: Any) -> tuple[tuple[int, ...], ...]:
+    """Validate the arguments shared by :func:`expression` and :func:`path_info`."""
+    if not isinstance(eq, str):
+        raise TypeError(f"eq must be an einsum equation string, got {eq!r}")
+    check_optimize(optimize)
+    try:
+        return _key(shapes)
+    except (TypeError, ValueError):
+        raise TypeError(f"shapes must be tuples of integers, got {shapes!r}") from None
+
+
+def _bad_equation(eq: str, shapes: tuple, err: Exception) -> ValueError:
+    msg = str(err).strip("'\"") or type(err).__name__
+    return ValueError(f"eq {eq!r} does not fit the operand shapes {list(shapes)}: {msg}")
 
 
 def einsum(
@@ -117,24 +158,46 @@ def einsum(
     memory_limit: int | float | str | None = None,
     on_exceed: str = "slice",
 ) -> Any:
-    """Evaluate ``eq`` on ``operands`` with a cached plan; see the module docstring."""
+    """Evaluate ``eq`` on ``operands`` with a cached plan; see the module docstring.
+
+    Operands are numpy, torch or cupy arrays of one library (lists become numpy arrays).
+    """
+    if on_exceed not in ON_EXCEED:
+        raise ValueError(f"on_exceed must be one of {ON_EXCEED}, got {on_exceed!r}")
+    operands = _check_operands(operands)
+    limit = None if memory_limit is None else parse_bytes(memory_limit)
     shapes = tuple(tuple(op.shape) for op in operands)
     expr = expression(eq, *shapes, optimize=optimize)
-    if memory_limit is None:
+    if limit is None or math.isinf(limit):
         return expr(*operands)
-    limit = parse_bytes(memory_limit)
     itemsize = _itemsize(operands[0])
     info = path_info(eq, *shapes, optimize=optimize)
     if info.largest_intermediate * itemsize <= limit:
         return expr(*operands)
-    if on_exceed not in ("slice", "raise"):
-        raise ValueError(f"on_exceed must be 'slice' or 'raise', got {on_exceed!r}")
     if on_exceed == "raise":
         raise MemoryError(
             f"largest intermediate needs {_fmt_bytes(info.largest_intermediate * itemsize)}, "
             f"above memory_limit={_fmt_bytes(limit)}"
         )
     return _sliced_einsum(eq, operands, optimize, limit, itemsize)
+
+
+def _check_operands(operands: tuple) -> tuple:
+    ops = []
+    for k, op in enumerate(operands):
+        if isinstance(op, (list, tuple, int, float, complex)) and not isinstance(op, bool):
+            op = backend.as_node_array(op, f"operands[{k}]")
+        try:
+            backend.backend_name(op)
+        except TypeError:
+            raise TypeError(
+                f"operands[{k}] must be a numpy, torch or cupy array, got {type(op).__name__}"
+            ) from None
+        ops.append(op)
+    if len({backend.backend_name(op) for op in ops}) > 1:
+        libs = [backend.backend_name(op) for op in ops]
+        raise TypeError(f"operands must be arrays of one library, got {libs}")
+    return tuple(ops)
 
 
 def _itemsize(x: Any) -> int:

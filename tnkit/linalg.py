@@ -32,11 +32,28 @@ class SVD(NamedTuple):
     error: float
 
 
+def check_matrix(a: Any, name: str = "a") -> Any:
+    """``a`` validated as a non-empty float/complex matrix (lists are converted; numpy NaN/Inf
+    refused — see :func:`tnkit.backend.as_node_array`); raises naming ``name``."""
+    a = backend.as_node_array(a, name)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got shape {tuple(a.shape)}")
+    return a
+
+
+def _check_values(s: Any) -> np.ndarray:
+    s = np.asarray(backend.to_numpy(s), dtype=np.float64)
+    if s.ndim != 1 or not np.isfinite(s).all():
+        raise ValueError("s must be a 1-D array of finite singular values")
+    return s
+
+
 def rank_for_error(s: Any, max_error: float) -> int:
     """Smallest rank ``r`` with ``||s[r:]||_2 <= max_error`` (``s`` sorted descending).
 
     At least rank 1 is kept for a non-zero ``s``.
     """
+    backend.check_real(max_error, "max_error", low=0)
     s2 = backend.to_numpy(s).astype(np.float64) ** 2
     tail = np.sqrt(np.maximum(np.cumsum(s2[::-1])[::-1], 0.0))  # tail[r] = ||s[r:]||
     ok = np.nonzero(tail <= max_error)[0]
@@ -46,7 +63,8 @@ def rank_for_error(s: Any, max_error: float) -> int:
 
 def rank_from_tol(s: Any, tol: float) -> int:
     """Rank for a relative tolerance: ``rank_for_error(s, tol * ||s||_2)``."""
-    norm = float(np.sqrt(np.sum(backend.to_numpy(s).astype(np.float64) ** 2)))
+    backend.check_real(tol, "tol", low=0, high=1, open_high=True)
+    norm = float(np.sqrt(np.sum(_check_values(s) ** 2)))
     return rank_for_error(s, tol * norm)
 
 
@@ -57,6 +75,7 @@ def _ct(xp: Any, a: Any) -> Any:
 
 def qr(a: Any) -> tuple[Any, Any]:
     """Thin QR: ``a = q @ r`` with ``q`` of shape (m, min(m, n))."""
+    a = check_matrix(a)
     xp = backend.namespace(a)
     q, r = xp.linalg.qr(a, mode="reduced")
     return q, r
@@ -118,6 +137,10 @@ def randomized_range(
     Halko, Martinsson & Tropp (2011), Alg. 4.4: a Gaussian sketch followed by ``n_iter``
     power iterations, each re-orthonormalised by QR.
     """
+    a = check_matrix(a)
+    size = backend.check_int(size, "size", 1)
+    n_iter = backend.check_int(n_iter, "n_iter", 0)
+    seed = backend.check_seed(seed, generator=True)
     xp = backend.namespace(a)
     rng = np.random.default_rng(seed)
     omega = backend.random_normal((a.shape[1], size), a, rng)
@@ -137,6 +160,9 @@ def randomized_svd(
     seed: int | np.random.Generator | None = 0,
 ) -> tuple[Any, Any, Any]:
     """Rank-``rank`` SVD of ``a`` from a randomized range finder (Halko et al. 2011)."""
+    a = check_matrix(a)
+    rank = backend.check_int(rank, "rank", 1)
+    oversample = backend.check_int(oversample, "oversample", 0)
     xp = backend.namespace(a)
     size = min(rank + oversample, *a.shape)
     q = randomized_range(a, size, n_iter=n_iter, seed=seed)
@@ -184,10 +210,11 @@ def truncated_svd(
     """
     if method not in SVD_METHODS:
         raise ValueError(f"method must be one of {SVD_METHODS}, got {method!r}")
-    if rank is not None and (int(rank) != rank or rank < 1):
-        raise ValueError(f"rank must be a positive integer, got {rank!r}")
-    if tol is not None and not 0 <= tol < 1:
-        raise ValueError(f"tol must be in [0, 1), got {tol!r}")
+    a = check_matrix(a)
+    rank = backend.check_int(rank, "rank", 1, optional=True)
+    tol = backend.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
+    max_error = backend.check_real(max_error, "max_error", low=0, optional=True)
+    seed = backend.check_seed(seed, generator=True)
     chosen = _auto_method(a, rank) if method == "auto" else method
     if chosen == "randomized":
         if rank is None:

@@ -56,8 +56,8 @@ class TensorNetwork:
             raise TypeError(f"node name must be a non-empty string, got {name!r}")
         if name in self._arrays:
             raise ValueError(f"a node named {name!r} already exists")
-        legs = tuple(legs)
-        data = _as_array(data, f"node {name!r}")
+        legs = _label_tuple(legs, f"legs of node {name!r}")
+        data = self._as_node(data, name)
         self._check_legs(name, data, legs)
         self._arrays[name] = data
         self._legs[name] = legs
@@ -94,14 +94,28 @@ class TensorNetwork:
     def set_array(self, name: str, data: Any) -> None:
         """Replace the array of node ``name`` (same legs; bond dimensions must stay consistent)."""
         self._require_node(name)
-        data = _as_array(data, f"node {name!r}")
+        data = self._as_node(data, name)
         legs = self._legs[name]
         if tuple(data.shape) != tuple(self._arrays[name].shape):
             self._check_legs(name, data, legs, exclude=name)
             self._plans.clear()
         self._arrays[name] = data
 
+    def _as_node(self, data: Any, name: str) -> Any:
+        """``data`` validated as the array of node ``name`` (:func:`backend.as_node_array`),
+        on the same array library as the nodes already in the network."""
+        data = backend.as_node_array(data, f"node {name!r}")
+        others = [a for n, a in self._arrays.items() if n != name]
+        if others and backend.backend_name(data) != backend.backend_name(others[0]):
+            raise TypeError(
+                f"node {name!r} is a {backend.backend_name(data)} array but the network holds "
+                f"{backend.backend_name(others[0])} arrays; move it with tnkit.backend.to_backend"
+            )
+        return data
+
     def _require_node(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"node names are strings, got {name!r}")
         if name not in self._arrays:
             raise KeyError(f"no node named {name!r}; nodes are {list(self._arrays)}")
 
@@ -213,16 +227,20 @@ class TensorNetwork:
     @property
     def dtype(self) -> Any:
         """dtype of the first node (all nodes are expected to share it)."""
+        if not self._arrays:
+            raise ValueError("an empty network has no dtype")
         return next(iter(self._arrays.values())).dtype
 
     # ------------------------------------------------------------------ contraction
     def equation(self, output: Iterable[str] | None = None) -> str:
         """The einsum equation of the contraction (one symbol per label)."""
-        output = self.open_legs if output is None else tuple(output)
+        output = self.open_legs if output is None else _label_tuple(output, "output")
         symbols = {g: opt_einsum.get_symbol(i) for i, g in enumerate(self._ordered_labels())}
         unknown = [g for g in output if g not in symbols]
         if unknown:
             raise ValueError(f"output legs {unknown} are not in the network")
+        if len(set(output)) != len(output):
+            raise ValueError(f"output must not repeat a leg, got {output}")
         terms = ("".join(symbols[g] for g in legs) for legs in self._legs.values())
         return ",".join(terms) + "->" + "".join(symbols[g] for g in output)
 
@@ -240,7 +258,10 @@ class TensorNetwork:
         """
         if not self._arrays:
             raise ValueError("cannot contract an empty network")
-        key = (None if output is None else tuple(output), optimize)
+        contract.check_optimize(optimize)
+        if memory_limit is not None:
+            memory_limit = contract.parse_bytes(memory_limit)
+        key = (None if output is None else _label_tuple(output, "output"), optimize)
         if memory_limit is None:
             expr = self._plans.get(key)
             if expr is None:
@@ -258,6 +279,8 @@ class TensorNetwork:
 
     def path_info(self, output: Iterable[str] | None = None, optimize: str = "auto") -> Any:
         """opt_einsum ``PathInfo`` of the contraction (flops, largest intermediate)."""
+        if not self._arrays:
+            raise ValueError("an empty network has no contraction path")
         return contract.path_info(self.equation(output), *self._shapes(), optimize=optimize)
 
     # ------------------------------------------------------------------ copies
@@ -275,10 +298,23 @@ class TensorNetwork:
         return self._clone({k: _copy_array(a) for k, a in self._arrays.items()})
 
     def with_arrays(self, arrays: Mapping[str, Any]) -> TensorNetwork:
-        """Same graph and class with some node arrays replaced (shapes must be unchanged)."""
+        """Same graph and class with some node arrays replaced (shapes must be unchanged).
+
+        A fast path for algorithms that update nodes every sweep (or move a whole network to
+        another library): the arrays must be arrays of the same shapes, but their entries are
+        not scanned (see :meth:`set_array`).
+        """
+        if not isinstance(arrays, Mapping):
+            raise TypeError(f"arrays must map node names to arrays, got {type(arrays).__name__}")
         new = self._clone()
         for name, a in arrays.items():
             new._require_node(name)
+            try:
+                backend.backend_name(a)
+            except TypeError:
+                raise TypeError(
+                    f"arrays[{name!r}] must be a numpy, torch or cupy array, got {type(a).__name__}"
+                ) from None
             if tuple(a.shape) != tuple(new._arrays[name].shape):
                 raise ValueError(
                     f"node {name!r} has shape {tuple(new._arrays[name].shape)}, "
@@ -299,7 +335,9 @@ class TensorNetwork:
         )
 
     def astype(self, dtype: str) -> TensorNetwork:
-        """Cast every node to ``dtype`` (``"float32"``, ``"complex128"`` ...)."""
+        """Cast every node to ``dtype`` (``"float32"``, ``"complex128"`` ..., or a numpy/torch
+        dtype object of those)."""
+        dtype = _dtype_name(dtype)
         if dtype not in backend.FLOAT_DTYPES:
             raise ValueError(f"dtype must be one of {backend.FLOAT_DTYPES}, got {dtype!r}")
         out = {}
@@ -330,12 +368,21 @@ class TensorNetwork:
 
     def scale(self, factor: float | complex) -> TensorNetwork:
         """The network times a scalar (applied to the first node)."""
+        if isinstance(factor, bool) or not isinstance(factor, (int, float, complex, np.number)):
+            raise TypeError(f"factor must be a real or complex number, got {factor!r}")
+        if not np.isfinite(factor):
+            raise ValueError(f"factor must be finite, got {factor!r}")
+        if not self._arrays:
+            raise ValueError("cannot scale an empty network")
         first = self.nodes[0]
         return self.with_arrays({first: self._arrays[first] * factor})
 
     # ------------------------------------------------------------------ graph changes
     def rename_legs(self, mapping: Mapping[str, str]) -> TensorNetwork:
         """A plain network with labels renamed by ``mapping`` (unknown labels raise)."""
+        if not isinstance(mapping, Mapping):
+            raise TypeError(f"mapping must be a dict of old -> new labels, got {mapping!r}")
+        _label_tuple(mapping.values(), "mapping values")
         labels = set(self._ordered_labels())
         unknown = [g for g in mapping if g not in labels]
         if unknown:
@@ -355,6 +402,11 @@ class TensorNetwork:
         self._require_node(b)
         if a == b:
             raise ValueError("contract_nodes needs two different nodes")
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"name must be a non-empty string, got {name!r}")
+            if name in self._arrays and name not in (a, b):
+                raise ValueError(f"name {name!r} is already a node of the network")
         total, _ = self._label_counts()
         la, lb = self._legs[a], self._legs[b]
         pair = Counter(la) + Counter(lb)
@@ -402,16 +454,27 @@ class TensorNetwork:
             raise ValueError(f"absorb must be one of {ABSORB}, got {absorb!r}")
         if method == "qr" and (rank is not None or tol is not None):
             raise ValueError("method='qr' does not truncate: drop rank= and tol=")
+        rank = backend.check_int(rank, "rank", 1, optional=True)
+        tol = backend.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
         legs = self._legs[name]
-        left = tuple(left_legs)
-        right = tuple(g for g in legs if g not in left) if right_legs is None else tuple(right_legs)
+        left = _label_tuple(left_legs, "left_legs")
+        right = (
+            tuple(g for g in legs if g not in left)
+            if right_legs is None
+            else _label_tuple(right_legs, "right_legs")
+        )
         if sorted(left + right) != sorted(legs) or not left or not right:
             raise ValueError(
                 f"left_legs {left} and right_legs {right} must partition the legs {legs} "
                 f"of node {name!r} into two non-empty groups"
             )
-        lname, rname = names or (f"{name}_L", f"{name}_R")
-        bond = bond or _fresh_label(self._ordered_labels(), f"{name}_bond")
+        lname, rname = self._split_names(name, names)
+        if bond is None:
+            bond = _fresh_label(self._ordered_labels(), f"{name}_bond")
+        elif not isinstance(bond, str) or not bond:
+            raise TypeError(f"bond must be a non-empty string, got {bond!r}")
+        elif bond in self._ordered_labels():
+            raise ValueError(f"bond {bond!r} is already a leg of the network")
         a = self._arrays[name]
         xp = backend.namespace(a)
         dims = dict(zip(legs, a.shape))
@@ -451,13 +514,28 @@ class TensorNetwork:
             net.add_node(rname, xp.reshape(rmat, (k, *rshape)), (rbond, *right))
         return (net, float(error)) if return_error else net
 
+    def _split_names(self, name: str, names: Any) -> tuple[str, str]:
+        if names is None:
+            return f"{name}_L", f"{name}_R"
+        pair = _label_tuple(names, "names")
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ValueError(f"names must be two different node names, got {names!r}")
+        taken = [n for n in pair if n in self._arrays and n != name]
+        if taken:
+            raise ValueError(f"names {taken} are already nodes of the network")
+        return pair
+
     def fuse_legs(self, legs: Iterable[str], new_label: str) -> TensorNetwork:
         """A plain network where the labels ``legs`` are merged into one label ``new_label``.
 
         Every node carrying any of ``legs`` must carry all of them; on each such node the axes
         are moved together (in the given order) and reshaped into one of the product dimension.
         """
-        legs = tuple(legs)
+        legs = _label_tuple(legs, "legs")
+        if not legs or len(set(legs)) != len(legs):
+            raise ValueError(f"legs must be one or more different labels, got {legs}")
+        if not isinstance(new_label, str) or not new_label:
+            raise TypeError(f"new_label must be a non-empty string, got {new_label!r}")
         labels = set(self._ordered_labels())
         unknown = [g for g in legs if g not in labels]
         if unknown:
@@ -531,16 +609,26 @@ class TensorNetwork:
         return plot.draw(self, **kwargs)
 
 
-def _as_array(data: Any, what: str) -> Any:
-    if isinstance(data, (list, tuple, int, float, complex)):
-        data = np.asarray(data, dtype=np.result_type(np.asarray(data).dtype, np.float64))
+def _label_tuple(labels: Any, what: str) -> tuple[str, ...]:
+    """``labels`` (an iterable of non-empty strings) as a tuple; ``TypeError`` naming ``what``."""
     try:
-        backend.backend_name(data)
+        out = tuple(labels)
     except TypeError:
-        raise TypeError(
-            f"{what} must be a numpy, torch or cupy array, got {type(data).__name__}"
-        ) from None
-    return data
+        raise TypeError(f"{what} must be a sequence of strings, got {labels!r}") from None
+    if any(not isinstance(g, str) or not g for g in out):
+        raise TypeError(f"{what} must be non-empty strings, got {out!r}")
+    return out
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``"float32"`` for ``"float32"``, ``np.float32``, ``np.dtype("float32")`` or
+    ``torch.float32``."""
+    if isinstance(dtype, str):
+        return dtype
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]
 
 
 def _copy_array(a: Any) -> Any:

@@ -62,3 +62,23 @@ def test_bad_construction():
         CP(np.ones(3), [rng.standard_normal((3, 2))])
     with pytest.raises(ValueError, match="at least one"):
         CP(None, [])
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: CP(None, None), TypeError, "factors"),
+        (lambda: CP(None, "ab"), TypeError, "factors"),
+        (lambda: CP("a", [np.ones((4, 2))]), TypeError, "weights"),
+        (lambda: CP(None, [np.full((4, 2), np.nan)]), ValueError, r"factors\[0\] contains NaN"),
+        (lambda: CP(None, [np.ones((4, 0))]), ValueError, r"factors\[0\] has an empty axis"),
+    ],
+)
+def test_bad_arrays_are_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_weights_may_be_a_list():
+    c = CP([1.0, 2.0], [np.ones((4, 2)), np.ones((5, 2))])
+    np.testing.assert_allclose(c.to_tensor(), np.full((4, 5), 3.0))

@@ -166,3 +166,23 @@ def test_round_guarantee_and_dense_invariants(shape, rank_seed, tol):
     r = t.round(tol)
     assert np.linalg.norm(r.to_tensor() - x) <= tol * np.linalg.norm(x) * (1 + 1e-9)
     assert all(a <= b for a, b in zip(r.rank, t.rank))
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: TR([np.full((2, 3, 2), np.nan), np.ones((2, 3, 2))]), ValueError, r"cores\[0\]"),
+        (lambda: TR([np.ones((2, 3, 2), dtype=object)] * 2), TypeError, r"cores\[0\]"),
+        (lambda: TR([np.ones((2, 0, 2))] * 2), ValueError, r"cores\[0\] has an empty axis"),
+    ],
+)
+def test_bad_core_arrays_are_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+@pytest.mark.parametrize("tol", ["a", None, float("nan"), -1, 2, True])
+def test_round_tol_is_validated(tol):
+    ring = TR([np.ones((2, 3, 2)), np.ones((2, 4, 2))])
+    with pytest.raises(ValueError, match="tol"):
+        ring.round(tol)

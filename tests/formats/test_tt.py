@@ -102,3 +102,34 @@ def test_bad_input():
         t + _tt(rng, shape=(3, 4, 5, 4))
     with pytest.raises(TypeError):
         t + 1.0
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda t: TT(None), TypeError, "cores"),
+        (lambda t: TT(5), TypeError, "cores"),
+        (lambda t: TT([np.full((1, 3, 1), np.nan)]), ValueError, r"cores\[0\] contains NaN"),
+        (lambda t: TT([np.ones((1, 3, 1), dtype=object)]), TypeError, r"cores\[0\]"),
+        (lambda t: TT([np.ones((1, 0, 1))]), ValueError, r"cores\[0\] has an empty axis"),
+        (lambda t: t.round(tol="a"), ValueError, "tol"),
+        (lambda t: t.round(tol=float("nan")), ValueError, "tol"),
+        (lambda t: t.round(rank=True), ValueError, "rank"),
+        (lambda t: t.round(rank=[True, 2, 2]), ValueError, r"rank\[0\]"),
+        (lambda t: t.round(rank="2"), ValueError, "rank"),
+        (lambda t: t.orthogonalize(True), ValueError, "center"),
+        (lambda t: t.orthogonalize("1"), ValueError, "center"),
+        (lambda t: t * float("nan"), ValueError, "finite"),
+    ],
+)
+def test_bad_input_is_named(call, exc, match):
+    t = _tt(np.random.default_rng(7))
+    with pytest.raises(exc, match=match):
+        call(t)
+
+
+def test_numpy_integers_are_accepted():
+    t = _tt(np.random.default_rng(8))
+    assert t.round(rank=np.int64(1)).rank == (1, 1, 1)
+    assert t.orthogonalize(np.int64(1)).shape == t.shape
+    assert TT([np.ones((1, 3, 1), dtype=int)]).dtype == np.float64

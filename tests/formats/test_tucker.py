@@ -49,3 +49,16 @@ def test_bad_construction():
         Tucker(
             rng.standard_normal((2, 3)), [rng.standard_normal((4, 2)), rng.standard_normal((4, 2))]
         )
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: Tucker(None, [np.ones((4, 2))]), TypeError, "core"),
+        (lambda: Tucker(np.ones((2, 2)), None), TypeError, "factors"),
+        (lambda: Tucker(np.full((2, 2), np.nan), [np.ones((4, 2))] * 2), ValueError, "core"),
+    ],
+)
+def test_bad_arrays_are_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

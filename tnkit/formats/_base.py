@@ -54,6 +54,19 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def as_arrays(arrays: Any, what: str) -> list[Any]:
+    """``arrays`` (a list or tuple) with every entry validated as a node array
+    (:func:`tnkit.backend.as_node_array`, named ``what[k]``), all of one library."""
+    from .. import backend
+
+    if not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{what} must be a list of arrays, got {type(arrays).__name__}")
+    out = [backend.as_node_array(a, f"{what}[{k}]") for k, a in enumerate(arrays)]
+    if out:
+        check_arrays(out, what)
+    return out
+
+
 def check_arrays(arrays: list[Any], what: str) -> None:
     """All ``arrays`` must be arrays of one backend (raises TypeError naming ``what``)."""
     from .. import backend

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend, io
-from ._base import Format, check_arrays
+from ._base import Format, as_arrays, check_arrays
 
 
 @io.register
@@ -33,7 +33,7 @@ class CP(Format):
         options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        factors = list(factors)
+        factors = as_arrays(factors, "factors")
         if not factors:
             raise ValueError("factors must hold at least one matrix")
         check_arrays(factors, "factors")
@@ -45,6 +45,7 @@ class CP(Format):
         if weights is None:
             xp = backend.namespace(factors[0])
             weights = xp.ones((rank,), dtype=factors[0].dtype, **backend.device_kwargs(factors[0]))
+        weights = backend.as_node_array(weights, "weights")
         check_arrays([weights, *factors], "weights and factors")
         if tuple(weights.shape) != (rank,):
             raise ValueError(f"weights must have shape ({rank},), got {tuple(weights.shape)}")

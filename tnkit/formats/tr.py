@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend, io, linalg
-from ._base import Format, check_arrays, mode_legs
+from ._base import Format, as_arrays, mode_legs
 
 
 @io.register
@@ -127,8 +127,7 @@ class TR(Format):
         ``N-1`` with the budget ``tol ||self|| / N``. The bound is sufficient, not tight, so the
         ranks may stay above the smallest ones that meet ``tol``.
         """
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-            raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+        tol = backend.check_real(tol, "tol", low=0, high=1, open_low=True, open_high=True)
         n = len(self)
         budget = float(tol) * self.norm()
         cores = self.cores
@@ -166,7 +165,7 @@ def dense(cores: Sequence[Any]) -> Any:
 def _check_cores(cores: Sequence[Any]) -> list[Any]:
     if not isinstance(cores, (list, tuple)):
         raise TypeError(f"cores must be a list of 3-D arrays, got {type(cores).__name__}")
-    cores = list(cores)
+    cores = as_arrays(cores, "cores")
     if len(cores) < 2:
         raise ValueError(f"a tensor ring needs at least 2 cores, got {len(cores)}")
     for k, g in enumerate(cores):
@@ -182,7 +181,6 @@ def _check_cores(cores: Sequence[Any]) -> list[Any]:
                 f"bond {k}: cores[{k}] has right dimension {g.shape[2]} but "
                 f"cores[{(k + 1) % len(cores)}] has left dimension {nxt.shape[0]}"
             )
-    check_arrays(cores, "cores")
     return cores
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import backend, io, linalg
-from ._base import Format, check_arrays
+from ._base import Format, as_arrays
 
 
 @io.register
@@ -32,10 +34,9 @@ class TT(Format):
         options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        cores = list(cores)
+        cores = as_arrays(cores, "cores")
         if not cores:
             raise ValueError("cores must hold at least one core")
-        check_arrays(cores, "cores")
         shapes = [tuple(int(d) for d in c.shape) for c in cores]
         if any(len(s) != 3 for s in shapes):
             raise ValueError(f"cores must be 3-D (r_prev, n, r_next), got shapes {shapes}")
@@ -98,7 +99,8 @@ class TT(Format):
         """An equal TT whose cores left of ``center`` are left-orthonormal and right of it
         right-orthonormal (QR sweeps); ``center`` carries the norm."""
         n = len(self)
-        if not isinstance(center, int) or not 0 <= center < n:
+        center = backend.check_int(center, "center", 0)
+        if not 0 <= center < n:
             raise ValueError(f"center must be an integer in [0, {n - 1}], got {center!r}")
         cores = list(self.cores)
         xp = backend.namespace(cores[0])
@@ -122,8 +124,7 @@ class TT(Format):
         n = len(self)
         if tol is None and rank is None:
             raise ValueError("round needs tol= or rank=")
-        if tol is not None and not 0 <= tol < 1:
-            raise ValueError(f"tol must be in [0, 1), got {tol!r}")
+        tol = backend.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
         ranks = _bond_ranks(rank, n)
         cores = self.orthogonalize(0).cores
         xp = backend.namespace(cores[0])
@@ -179,7 +180,9 @@ class TT(Format):
 
     def __mul__(self, other: Any) -> TT:
         """Scalar multiple (``tt * 2.0``) or Hadamard product with another TT (ranks multiply)."""
-        if isinstance(other, (int, float, complex)):
+        if isinstance(other, (int, float, complex, np.number)) and not isinstance(other, bool):
+            if not np.isfinite(other):
+                raise ValueError(f"the scalar factor must be finite, got {other!r}")
             cores = self.cores
             return TT([cores[0] * other, *cores[1:]])
         self._check_same_shape(other, "*")
@@ -251,7 +254,12 @@ def _bond_ranks(rank: int | list[int] | None, n: int) -> list[int | None]:
     """``rank`` as a list of N-1 bond caps (None = uncapped); validates it."""
     if rank is None:
         return [None] * max(n - 1, 0)
-    ranks = [rank] * (n - 1) if isinstance(rank, int) else list(rank)
-    if len(ranks) != n - 1 or any(not isinstance(r, int) or r < 1 for r in ranks):
+    if isinstance(rank, (int, np.integer)) and not isinstance(rank, bool):
+        ranks = [rank] * (n - 1)
+    elif isinstance(rank, (list, tuple)):
+        ranks = list(rank)
+    else:
+        ranks = []
+    if len(ranks) != n - 1:
         raise ValueError(f"rank must be a positive int or a list of {n - 1} of them, got {rank!r}")
-    return ranks
+    return [backend.check_int(r, f"rank[{k}]", 1) for k, r in enumerate(ranks)]

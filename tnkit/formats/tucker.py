@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import io
-from ._base import Format, check_arrays
+from .. import backend, io
+from ._base import Format, as_arrays, check_arrays
 
 
 @io.register
@@ -33,7 +33,8 @@ class Tucker(Format):
         options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        factors = list(factors)
+        factors = as_arrays(factors, "factors")
+        core = backend.as_node_array(core, "core")
         check_arrays([core, *factors], "core and factors")
         if core.ndim != len(factors) or not factors:
             raise ValueError(f"core has {core.ndim} modes but {len(factors)} factors were given")
