@@ -152,3 +152,37 @@ def test_progress_callback_and_ctrl_c_returns_current_model():
     c = tk.cp(x, 3, init="random", progress=stop_after_three, stop_tol=None)
     assert len(c.history) == 3 and seen == c.history
     assert np.isclose(_rel(c, x), c.history[-1], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"seed": -1}, "seed"),
+        ({"seed": "a"}, "seed"),
+        ({"seed": None}, "seed"),
+        ({"seed": True}, "seed"),
+        ({"seed": [1, 2]}, "seed"),
+        ({"stop_tol": -1}, "stop_tol"),
+        ({"stop_tol": "a"}, "stop_tol"),
+        ({"stable_slack": "a"}, "stable_slack"),
+        ({"stable_slack": float("nan")}, "stable_slack"),
+    ],
+)
+def test_bad_options_are_named(kwargs, match):
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    with pytest.raises(ValueError, match=match):
+        tk.cp(x, 2, init="random", **kwargs)
+
+
+@pytest.mark.parametrize("flag", ["line_search", "stable"])
+def test_flags_must_be_bools(flag):
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    with pytest.raises(TypeError, match=flag):
+        tk.cp(x, 2, **{flag: "yes"})
+
+
+def test_same_seed_gives_bit_identical_factors():
+    x = np.random.default_rng(1).standard_normal((4, 5, 6))
+    a = tk.cp(x, 3, init="random", seed=np.int64(7), max_iter=15)
+    b = tk.cp(x, 3, init="random", seed=7, max_iter=15)
+    assert all(np.array_equal(p, q) for p, q in zip(a.arrays, b.arrays))

@@ -127,3 +127,25 @@ def test_fitted_result_saves_with_numpy_options(tmp_path):
     back = tk.load(tmp_path / "t.npz")
     assert back.history == t.history and back.options["rank"] == [2, 2, 2]
     np.testing.assert_allclose(back.to_tensor(), t.to_tensor())
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"seed": -1}, "seed"),
+        ({"seed": None}, "seed"),
+        ({"seed": True}, "seed"),
+        ({"stop_tol": "a"}, "stop_tol"),
+        ({"stop_tol": -1.0}, "stop_tol"),
+    ],
+)
+def test_bad_options_are_named(kwargs, match):
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    with pytest.raises(ValueError, match=match):
+        tk.tucker(x, 2, **kwargs)
+
+
+def test_random_start_is_reproducible_from_seed():
+    x = np.random.default_rng(2).standard_normal((4, 5, 6))
+    a, b = (tk.tucker(x, 2, seed=11, max_iter=3) for _ in range(2))
+    assert all(np.array_equal(p, q) for p, q in zip(a.arrays, b.arrays))

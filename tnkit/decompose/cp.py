@@ -94,6 +94,12 @@ def cp(
         )
     max_iter = cm.check_positive_int(max_iter, "max_iter")
     cm.check_tol(tol)
+    stop_tol = backend.check_real(stop_tol, "stop_tol", low=0, optional=True)
+    seed = backend.check_seed(seed)
+    stable_slack = backend.check_real(stable_slack, "stable_slack", low=0)
+    for flag, value in (("line_search", line_search), ("stable", stable)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{flag} must be True or False, got {value!r}")
     mask = cm.check_mask(mask, x)
     if not isinstance(init, CP) and init not in INITS:
         raise ValueError(f"init must be one of {INITS} or a CP, got {init!r}")
@@ -101,8 +107,6 @@ def cp(
     options.update(max_iter=max_iter, tol=tol, stop_tol=stop_tol, seed=seed)
     options.update(line_search=line_search, stable=stable, stable_slack=stable_slack)
     options["masked"] = mask is not None
-    if stable_slack < 0:
-        raise ValueError(f"stable_slack must be >= 0, got {stable_slack!r}")
     if cm.fro(x) == 0.0:
         zero = [backend.asarray_like(np.eye(d, rank), x) for d in shape]
         return CP(backend.asarray_like(np.zeros(rank), x), zero, options=options)
