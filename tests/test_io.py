@@ -83,3 +83,90 @@ def test_load_h5_and_image(tmp_path):
     pixels = (np.arange(48).reshape(6, 8) * 5).astype(np.uint8)
     image.fromarray(pixels).save(tmp_path / "img.png")
     np.testing.assert_allclose(tk.load_tensor(tmp_path / "img.png"), pixels / 255.0)
+
+
+def _structure(**record):
+    import json
+
+    base = {"format": "tnkit.network", "version": 1, "class": "TensorNetwork", "nodes": []}
+    return np.array(json.dumps({**base, **record}))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: p.write_bytes(b""), "not a tnkit network file"),
+        (lambda p: p.write_bytes(b"not a zip"), "pickle|not a tnkit"),
+        (lambda p: np.savez(p, structure=np.array("{not json")), "not a tnkit network file"),
+        (lambda p: np.savez(p, structure=np.array("[1, 2]")), "not a tnkit network file"),
+        (lambda p: np.savez(p, structure=np.arange(3)), "not a tnkit network file"),
+        (lambda p: np.savez(p, structure=_structure(version=99)), "version 99"),
+        (lambda p: np.savez(p, structure=_structure(nodes=None)), "malformed"),
+        (
+            lambda p: np.savez(p, structure=_structure(nodes=[{"name": "A", "legs": ["a"]}])),
+            "no array for node 'A'",
+        ),
+        (
+            lambda p: np.savez(
+                p,
+                structure=_structure(nodes=[{"name": "A", "legs": ["a"]}]),
+                **{"node/A": np.array([np.nan, 1.0])},
+            ),
+            "NaN",
+        ),
+        (
+            lambda p: np.savez(
+                p,
+                structure=_structure(**{"class": "TT"}, nodes=[{"name": "A", "legs": ["i0", "b"]}]),
+                **{"node/A": np.ones((2, 2))},
+            ),
+            "not a valid tnkit network file",
+        ),
+    ],
+)
+def test_malformed_network_files_raise_value_errors(tmp_path, make, match):
+    path = tmp_path / "bad.npz"
+    make(path)
+    with pytest.raises(ValueError, match=match):
+        tk.load(path)
+
+
+def test_paths_are_checked(tmp_path):
+    with pytest.raises(TypeError, match="path"):
+        tk.load(5)
+    with pytest.raises(TypeError, match="path"):
+        tk.load_tensor(None)
+    with pytest.raises(ValueError, match="is a directory"):
+        tk.load(tmp_path)
+    with pytest.raises(ValueError, match="is a directory"):
+        tk.load_tensor(tmp_path)
+    with pytest.raises(TypeError, match="path"):
+        _net().save(5)
+
+
+def test_load_tensor_refuses_non_numeric_and_corrupt_files(tmp_path):
+    np.save(tmp_path / "s.npy", np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="not numbers"):
+        tk.load_tensor(tmp_path / "s.npy")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="not a valid .npz file"):
+        tk.load_tensor(tmp_path / "empty.npz")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="not a readable image"):
+        tk.load_tensor(tmp_path / "bad.png")
+    np.savez(tmp_path / "two.npz", a=np.ones(2), b=np.ones(3))
+    with pytest.raises(KeyError, match="key='zz'"):
+        tk.load_tensor(tmp_path / "two.npz", key="zz")
+    with pytest.raises(TypeError, match="key"):
+        tk.load_tensor(tmp_path / "two.npz", key=3)
+
+
+def test_formats_keep_their_class_when_loaded_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "tt.npz"
+    tk.tt(np.random.default_rng(0).standard_normal((3, 4, 5)), 2).save(path)
+    code = f"import tnkit as tk; print(type(tk.load({str(path)!r})).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "TT"

@@ -21,3 +21,21 @@ def test_plot_history_log_scale():
 
     fig = plot.plot_history([1.0, 0.1, 0.01], label="cp")
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_bad_arguments_are_named():
+    import pytest
+
+    net = tk.TensorNetwork().add_node("A", np.ones((2, 3)), ("i", "j"))
+    with pytest.raises(ValueError, match="net is empty"):
+        tk.plot.draw(tk.TensorNetwork())
+    with pytest.raises(ValueError, match="seed"):
+        net.draw(seed="a")
+    with pytest.raises(TypeError, match="ax"):
+        net.draw(ax=5)
+    with pytest.raises(TypeError, match="history"):
+        tk.plot.plot_history("abc")
+    with pytest.raises(ValueError, match="history must be one-dimensional"):
+        tk.plot.plot_history(5)
+    with pytest.raises(ValueError, match="history"):
+        tk.plot.plot_history(np.ones((2, 2)))

@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
 from .network import TensorNetwork
+
+
+def _check_ax(ax: Any) -> None:
+    if ax is not None and not (hasattr(ax, "figure") and hasattr(ax, "plot")):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
 
 
 def _pyplot() -> Any:
@@ -56,6 +62,10 @@ def draw(net: TensorNetwork, *, ax: Any = None, seed: int = 0, title: str | None
     """Draw ``net``: nodes, bonds labelled with their dimension, open legs. Returns the figure."""
     if not isinstance(net, TensorNetwork):
         raise TypeError(f"net must be a TensorNetwork, got {type(net).__name__}")
+    if not len(net):
+        raise ValueError("net is empty: there is nothing to draw")
+    seed = backend.check_seed(seed)
+    _check_ax(ax)
     plt = _pyplot()
     names = list(net.nodes)
     index = {n: i for i, n in enumerate(names)}
@@ -119,10 +129,19 @@ def plot_history(
     ylabel: str = "relative error",
 ) -> Any:
     """Plot a convergence history (one value per sweep) on a log scale; returns the figure."""
+    if isinstance(history, (str, bytes)):
+        raise TypeError("history must be a sequence of numbers, got a string")
+    try:
+        values = np.asarray(history, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"history must be a sequence of numbers, got {history!r}") from None
+    if values.ndim != 1:
+        raise ValueError(f"history must be one-dimensional, got shape {values.shape}")
+    _check_ax(ax)
     plt = _pyplot()
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.semilogy(np.arange(1, len(history) + 1), history, marker="o", ms=3, label=label)
+    ax.semilogy(np.arange(1, values.size + 1), values, marker="o", ms=3, label=label)
     ax.set_xlabel("sweep")
     ax.set_ylabel(ylabel)
     if label:

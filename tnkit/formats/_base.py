@@ -44,7 +44,15 @@ class Format(TensorNetwork):
         return {"history": [float(h) for h in self.history], "options": options}
 
     def _restore_attrs(self, attrs: dict[str, Any]) -> None:
+        if not isinstance(attrs, dict):
+            raise ValueError(f"attrs must be a JSON object, got {type(attrs).__name__}")
+        self._rebuild()  # a loaded file must hold a valid instance of the class
         self._init_extras(attrs.get("history"), attrs.get("options"))
+
+    def _rebuild(self) -> Format:
+        """The same format built again by its constructor from its nodes, which validates
+        them (used by :func:`tnkit.io.load`)."""
+        return self
 
 
 def _plain(value: Any) -> Any:

@@ -54,6 +54,9 @@ class CP(Format):
             self.add_node(f"factor{k}", f, (f"i{k}", "r"))
         self._init_extras(history, options)
 
+    def _rebuild(self) -> CP:
+        return CP(self.weights, self.factors)
+
     @property
     def weights(self) -> Any:
         """The (R,) weights."""

@@ -58,6 +58,9 @@ class TR(Format):
             self.add_node(f"core{k}", g, (f"b{(k - 1) % n}", legs[k], f"b{k}"))
         self._init_extras(history, options)
 
+    def _rebuild(self) -> TR:
+        return TR(self.cores)
+
     # ------------------------------------------------------------------ accessors
     @property
     def cores(self) -> list[Any]:

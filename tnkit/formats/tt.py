@@ -60,6 +60,9 @@ class TT(Format):
                 self.add_node(f"core{k}", c, (f"b{k}", f"i{k}", f"b{k + 1}"))
         self._init_extras(history, options)
 
+    def _rebuild(self) -> TT:
+        return TT(self.cores)
+
     # ------------------------------------------------------------------ accessors
     @property
     def cores(self) -> list[Any]:

@@ -50,6 +50,9 @@ class Tucker(Format):
             self.add_node(f"factor{k}", f, (f"i{k}", f"r{k}"))
         self._init_extras(history, options)
 
+    def _rebuild(self) -> Tucker:
+        return Tucker(self.core, self.factors)
+
     @property
     def core(self) -> Any:
         """The core tensor (r_0, ..., r_{N-1})."""
