@@ -78,6 +78,20 @@ def test_completion_of_low_rank_tt():
     assert missing <= 1e-4
 
 
+def test_nan_at_unobserved_entries_is_ignored():
+    rng = np.random.default_rng(3)
+    x = chain(rng).contract()
+    mask = rng.random(x.shape) < 0.5
+    start = chain(np.random.default_rng(4))
+    a = fit_network(np.where(mask, x, np.nan), start, mask=mask, max_iter=5, stall=0)
+    b = fit_network(np.where(mask, x, 0.0), start, mask=mask, max_iter=5, stall=0)
+    np.testing.assert_array_equal(a.contract(), b.contract())
+    with pytest.raises(ValueError, match="x has NaN or Inf entries where mask is True"):
+        fit_network(np.where(mask, np.nan, x), start, mask=mask)
+    with pytest.raises(ValueError, match="x"):
+        fit_network(np.where(mask, x, np.nan), start)
+
+
 def test_masked_with_full_mask_equals_unmasked():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((8, 8, 8, 8))

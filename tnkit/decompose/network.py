@@ -85,7 +85,7 @@ def fit_network(
         Stop when the relative error ``||W(x - T)||_F / ||W x||_F`` is at most ``tol``.
     mask
         Optional boolean/0-1 array of ``x``'s shape: only entries where it is true are fitted
-        (tensor completion).
+        (tensor completion); ``x`` may hold NaN at the others.
     seed
         Seed of the random start (``init="random"``).
     progress
@@ -108,11 +108,10 @@ def fit_network(
     """
     if not isinstance(net, TensorNetwork):
         raise TypeError(f"net must be a TensorNetwork, got {type(net).__name__}")
-    x = backend.as_data_tensor(x, "x")
+    x, w = cm.check_masked_data(x, mask, "x")
     _check_structure(x, net)
     _check_options(max_iter, tol, init, stall, ridge)
     update = _check_nodes(net, nodes)
-    w = cm.check_mask(mask, x)
     xp = backend.namespace(x)
     arrays = {k: backend.asarray_like(a, x) for k, a in zip(net.nodes, net.arrays)}
     arrays = {k: xp.astype(a, x.dtype) if a.dtype != x.dtype else a for k, a in arrays.items()}
