@@ -17,6 +17,7 @@ receive numpy and compute on the same device there; the result network is moved 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,14 +66,17 @@ def run_search(
     xp = backend.namespace(x)
     x = xp.astype(x, xp.float64)
     mask = _check_mask(mask, x)
+    checkpoint = _check_checkpoint(checkpoint)
     norm = float(backend.frobenius_norm(x if mask is None else x * mask))
     if norm == 0:
         raise ValueError("x is zero (on the observed entries): nothing to search for")
     objective = _objective(math.prod(x.shape), lam, target_rse)
-    _check_int("budget", budget, 1)
-    _check_int("seed", seed, 0)
+    backend.check_int(budget, "budget", 1)
+    backend.check_seed(seed)
     if not (isinstance(progress, bool) or callable(progress)):
         raise TypeError(f"progress must be a bool or a callable, got {type(progress).__name__}")
+    if not isinstance(resume, (bool, np.bool_)):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint= (the log to resume from)")
     if fit.tol is None:
@@ -146,13 +150,12 @@ def _objective(size: int, lam: float | None, target_rse: float | None) -> Object
     if lam is not None and target_rse is not None:
         raise ValueError("give either lam= (penalised objective) or target_rse=, not both")
     if target_rse is not None:
-        if not isinstance(target_rse, (int, float)) or not 0 < target_rse < 1:
-            raise ValueError(f"target_rse must be a number in (0, 1), got {target_rse!r}")
-        return Objective(size, None, float(target_rse))
+        target = backend.check_real(
+            target_rse, "target_rse", low=0, high=1, open_low=True, open_high=True
+        )
+        return Objective(size, None, target)
     lam = DEFAULT_LAM if lam is None else lam
-    if not isinstance(lam, (int, float)) or not lam > 0 or not math.isfinite(lam):
-        raise ValueError(f"lam must be a positive number, got {lam!r}")
-    return Objective(size, float(lam), None)
+    return Objective(size, backend.check_real(lam, "lam", low=0, open_low=True), None)
 
 
 def _fit_tol(objective: Objective) -> float:
@@ -162,16 +165,29 @@ def _fit_tol(objective: Objective) -> float:
     return 1e-6
 
 
-def _check_int(name: str, value: Any, low: int) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+def _check_checkpoint(checkpoint: Any) -> str | None:
+    """``checkpoint`` as a path string whose folder exists (``None`` passes)."""
+    if checkpoint is None:
+        return None
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
+    checkpoint = os.fspath(checkpoint)
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"checkpoint: the folder {folder} does not exist")
+    if os.path.isdir(checkpoint):
+        raise ValueError(f"checkpoint {checkpoint} is a directory, expected a file path")
+    return checkpoint
 
 
 def _check_mask(mask: Any, x: Any) -> Any:
     """The mask validated (on the host) and returned as float64 0/1 on ``x``'s device."""
     if mask is None:
         return None
-    m = np.asarray(backend.to_numpy(mask) if not isinstance(mask, (list, tuple)) else mask)
+    try:
+        m = np.asarray(backend.to_numpy(mask) if not isinstance(mask, (list, tuple)) else mask)
+    except (TypeError, ValueError):
+        raise TypeError(f"mask must be an array of booleans or 0/1, got {mask!r}") from None
     if m.shape != tuple(x.shape):
         raise ValueError(f"mask has shape {m.shape} but x has {tuple(x.shape)}")
     if m.dtype.kind not in "biuf" or not np.all((m == 0) | (m == 1)):

@@ -92,12 +92,11 @@ def greedy(
     holdout
         Share of observed entries held out for edge scoring when ``mask`` is given.
     """
-    if max_arity is not None and (not isinstance(max_arity, int) or max_arity < 1):
-        raise ValueError(f"max_arity must be a positive integer or None, got {max_arity!r}")
-    if not isinstance(score_sweeps, int) or score_sweeps < 1:
-        raise ValueError(f"score_sweeps must be a positive integer, got {score_sweeps!r}")
-    if not 0 < holdout < 1:
-        raise ValueError(f"holdout must be in (0, 1), got {holdout!r}")
+    backend.check_int(max_arity, "max_arity", 1, optional=True)
+    backend.check_int(score_sweeps, "score_sweeps", 1)
+    backend.check_real(holdout, "holdout", low=0, high=1, open_low=True, open_high=True)
+    if not isinstance(prune, (bool, np.bool_)):
+        raise TypeError(f"prune must be True or False, got {prune!r}")
     fit = FitOptions(max_iter=max_iter, restarts=1)
     options = {"max_arity": max_arity, "score_sweeps": score_sweeps, "prune": prune}
     options["holdout"] = holdout

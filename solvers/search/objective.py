@@ -65,6 +65,13 @@ class FitOptions:
     stall: float = 1e-4
     noise: float = 1e-2
 
+    def __post_init__(self) -> None:
+        backend.check_int(self.max_iter, "max_iter", 1)
+        backend.check_int(self.restarts, "restarts", 1)
+        backend.check_real(self.tol, "tol", low=0, high=1, open_high=True, optional=True)
+        backend.check_real(self.stall, "stall", low=0)
+        backend.check_real(self.noise, "noise", low=0)
+
     def to_json(self) -> dict:
         return dict(self.__dict__)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tnkit.backend import check_int
+
 from .structure import TOPOLOGIES, Structure, topology_pairs
 
 
@@ -29,8 +31,9 @@ class RankSpace:
             raise ValueError(f"topology must be one of {TOPOLOGIES}, got {self.kind!r}")
         if self.kind == "ring" and self.order < 3:
             raise ValueError("a ring needs at least 3 modes")
-        if not isinstance(self.max_rank, int) or self.max_rank < 1:
-            raise ValueError(f"max_rank must be an integer >= 1, got {self.max_rank!r}")
+        check_int(self.max_rank, "max_rank", 1)
+        if not isinstance(self.search_perm, (bool, np.bool_)):
+            raise TypeError(f"search_perm must be True, False or None, got {self.search_perm!r}")
 
     @property
     def n_vars(self) -> int:

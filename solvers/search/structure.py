@@ -30,7 +30,12 @@ class Structure:
     __slots__ = ("ranks", "perm", "key")
 
     def __init__(self, ranks: Sequence[Sequence[int]], perm: Sequence[int] | None = None) -> None:
-        r = np.asarray(ranks)
+        try:
+            r = np.asarray(ranks)
+        except ValueError:  # ragged rows
+            raise ValueError("ranks must be a square N x N matrix of integers") from None
+        if r.dtype.kind not in "iuf":
+            raise TypeError(f"ranks must be integers, got {r.dtype} entries")
         if r.ndim != 2 or r.shape[0] != r.shape[1] or r.shape[0] < 1:
             raise ValueError(f"ranks must be a square N x N matrix, got shape {r.shape}")
         if r.dtype.kind not in "iu" and not np.all(r == np.round(r)):
@@ -42,7 +47,12 @@ class Structure:
             raise ValueError(f"bond ranks must be >= 1 (1 = no edge), got {off.min()}")
         if not np.array_equal(r, r.T):
             raise ValueError("ranks must be a symmetric matrix")
-        perm = tuple(range(n)) if perm is None else tuple(int(p) for p in perm)
+        if perm is None:
+            perm = tuple(range(n))
+        elif isinstance(perm, (str, bytes)) or not hasattr(perm, "__iter__"):
+            raise TypeError(f"perm must be a sequence of vertex indices, got {perm!r}")
+        else:
+            perm = tuple(tk.backend.check_int(p, f"perm[{k}]", 0) for k, p in enumerate(perm))
         if sorted(perm) != list(range(n)):
             raise ValueError(f"perm must be a permutation of 0..{n - 1}, got {perm}")
         np.fill_diagonal(r, 1)
@@ -58,9 +68,13 @@ class Structure:
         cls, n: int, bonds: dict[tuple[int, int], int], perm: Sequence[int] | None = None
     ) -> Structure:
         """``n`` vertices with the given ``{(u, v): rank}`` bonds (all others rank 1)."""
+        n = tk.backend.check_int(n, "n", 1)
+        if not isinstance(bonds, dict):
+            raise TypeError(f"bonds must be a dict {{(u, v): rank}}, got {type(bonds).__name__}")
         r = np.ones((n, n), dtype=int)
-        for (u, v), rank in bonds.items():
-            r[u, v] = r[v, u] = rank
+        for pair, rank in bonds.items():
+            u, v = _check_pair(pair, n, "bonds")
+            r[u, v] = r[v, u] = tk.backend.check_int(rank, f"bonds[{pair!r}]", 1)
         return cls(r, perm)
 
     @classmethod
@@ -70,8 +84,14 @@ class Structure:
         ``values`` are the N ring ranks, the N-1 chain ranks, or the N(N-1)/2 upper-triangular
         ranks of a fully connected network (row by row).
         """
-        pairs = topology_pairs(kind, _order_from(kind, len(values)))
+        values = list(values)
         n = _order_from(kind, len(values))
+        pairs = topology_pairs(kind, n)
+        if n < 1 or len(pairs) != len(values):
+            raise ValueError(
+                f"values must hold the bond ranks of a {kind} ({len(pairs)} for {n} vertices), "
+                f"got {len(values)}"
+            )
         return cls.from_bonds(n, dict(zip(pairs, values)), perm)
 
     # ------------------------------------------------------------------ properties
@@ -96,6 +116,7 @@ class Structure:
 
     def n_params(self, shape: Sequence[int]) -> int:
         """Parameter count of the network on a tensor of this ``shape``."""
+        shape = _check_shape(shape, self.order)
         m = self.mode_ranks()
         return int(sum(int(shape[a]) * math.prod(int(v) for v in m[a]) for a in range(self.order)))
 
@@ -105,8 +126,9 @@ class Structure:
 
     def with_rank(self, u: int, v: int, rank: int) -> Structure:
         """A copy with the vertex bond (u, v) set to ``rank``."""
+        u, v = _check_pair((u, v), self.order, "(u, v)")
         r = np.array(self.ranks)
-        r[u, v] = r[v, u] = rank
+        r[u, v] = r[v, u] = tk.backend.check_int(rank, "rank", 1)
         return Structure(r, self.perm)
 
     def with_perm(self, perm: Sequence[int]) -> Structure:
@@ -189,6 +211,8 @@ class Structure:
     @classmethod
     def from_json(cls, record: dict) -> Structure:
         """Rebuild from :meth:`to_json`."""
+        if not isinstance(record, dict) or not {"ranks", "perm"} <= set(record):
+            raise ValueError(f"record must be a dict with 'ranks' and 'perm', got {record!r}")
         return cls(record["ranks"], record["perm"])
 
     def key_string(self) -> str:
@@ -239,8 +263,20 @@ def _bond(a: int, b: int) -> str:
     return f"b{a}_{b}"
 
 
+def _check_pair(pair: Any, n: int, what: str) -> tuple[int, int]:
+    """A vertex pair ``(u, v)`` with ``u != v`` in ``0..n-1``; raises naming ``what``."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueError(f"{what}: a bond is a pair of vertices (u, v), got {pair!r}")
+    u, v = (tk.backend.check_int(p, what, 0) for p in pair)
+    if u == v or u >= n or v >= n:
+        raise ValueError(f"{what}: ({u}, {v}) is not a pair of different vertices in 0..{n - 1}")
+    return u, v
+
+
 def _check_shape(shape: Sequence[int], n: int) -> tuple[int, ...]:
-    shape = tuple(int(d) for d in shape)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"shape must be a sequence of {n} positive integers, got {shape!r}")
+    shape = tuple(tk.backend.check_int(d, "shape", 1) for d in shape)
     if len(shape) != n or any(d < 1 for d in shape):
         raise ValueError(f"shape must have {n} positive dimensions, got {shape}")
     return shape

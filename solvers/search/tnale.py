@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from tnkit import backend
+
 from .driver import run_search
 from .evaluator import Evaluator
 from .objective import FitOptions
@@ -64,14 +66,12 @@ def tnale(
     not for ``"full"``) enumerates mode placements; ``restarts`` and ``max_iter`` set each fit
     (ALS restarts and sweeps).
     """
-    x_ndim = np.ndim(x)
-    perm = topology != "full" if search_perm is None else bool(search_perm)
-    space = RankSpace(topology, x_ndim, max_rank, perm)
-    for name, v in (("radius", radius), ("init_radius", init_radius)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    if not isinstance(init_trips, int) or init_trips < 0:
-        raise ValueError(f"init_trips must be an integer >= 0, got {init_trips!r}")
+    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    perm = topology != "full" if search_perm is None else search_perm
+    space = RankSpace(topology, x.ndim, max_rank, perm)
+    backend.check_int(radius, "radius", 1)
+    backend.check_int(init_radius, "init_radius", 1)
+    backend.check_int(init_trips, "init_trips", 0)
     fit = FitOptions(max_iter=max_iter, restarts=restarts)
     options = {
         "topology": topology,

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from tnkit import backend
+
 from .driver import run_search
 from .evaluator import Evaluator
 from .objective import FitOptions
@@ -45,10 +47,10 @@ def tnls(
 ) -> SearchResult:
     """TNLS structure search (see the module docstring); arguments (``device`` included) as in
     :func:`tnale`, ``samples`` points per generation."""
-    perm = topology != "full" if search_perm is None else bool(search_perm)
-    space = RankSpace(topology, np.ndim(x), max_rank, perm)
-    if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    perm = topology != "full" if search_perm is None else search_perm
+    space = RankSpace(topology, x.ndim, max_rank, perm)
+    backend.check_int(samples, "samples", 1)
     fit = FitOptions(max_iter=max_iter, restarts=restarts)
     options = {"topology": topology, "max_rank": max_rank, "samples": samples}
     options["search_perm"] = perm

@@ -157,3 +157,45 @@ def test_device_cpu_is_the_numpy_search():
     a = search.greedy(x, target_rse=1e-6, budget=20, seed=0)
     b = search.greedy(x, target_rse=1e-6, budget=20, seed=0, device="cpu")
     assert a.history == b.history and a.structure == b.structure
+
+
+X3 = np.random.default_rng(3).standard_normal((3, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "method, kwargs, exc, match",
+    [
+        ("greedy", {"lam": True}, ValueError, "lam"),
+        ("greedy", {"lam": float("nan")}, ValueError, "lam"),
+        ("greedy", {"target_rse": True}, ValueError, "target_rse"),
+        ("greedy", {"seed": "a"}, ValueError, "seed"),
+        ("greedy", {"seed": -1}, ValueError, "seed"),
+        ("greedy", {"budget": True}, ValueError, "budget"),
+        ("greedy", {"mask": "a"}, TypeError, "mask"),
+        ("greedy", {"checkpoint": 5}, TypeError, "checkpoint"),
+        ("greedy", {"checkpoint": "/nonexistent/dir/c.jsonl"}, FileNotFoundError, "checkpoint"),
+        ("greedy", {"resume": "yes", "checkpoint": "c.jsonl"}, TypeError, "resume"),
+        ("greedy", {"max_iter": 0}, ValueError, "max_iter"),
+        ("greedy", {"holdout": "a"}, ValueError, "holdout"),
+        ("greedy", {"max_arity": True}, ValueError, "max_arity"),
+        ("greedy", {"score_sweeps": True}, ValueError, "score_sweeps"),
+        ("greedy", {"prune": "no"}, TypeError, "prune"),
+        ("tnale", {"max_rank": True}, ValueError, "max_rank"),
+        ("tnale", {"restarts": 0}, ValueError, "restarts"),
+        ("tnale", {"restarts": "a"}, ValueError, "restarts"),
+        ("tnale", {"radius": True}, ValueError, "radius"),
+        ("tnale", {"search_perm": "yes"}, TypeError, "search_perm"),
+        ("tnls", {"samples": True}, ValueError, "samples"),
+        ("tnls", {"max_rank": "3"}, ValueError, "max_rank"),
+    ],
+)
+def test_bad_options_are_named(method, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        getattr(search, method)(X3, **{"budget": 2, **kwargs})
+
+
+@pytest.mark.parametrize("method", ["greedy", "tnale", "tnls"])
+@pytest.mark.parametrize("x", ["abc", None, np.ones(4), np.float64(1.0)])
+def test_bad_data_names_x(method, x):
+    with pytest.raises((ValueError, TypeError), match="x "):
+        getattr(search, method)(x, budget=2)

@@ -57,3 +57,31 @@ def test_bad_structures():
         Structure.topology("star", (2, 2, 2))
     with pytest.raises(ValueError, match="shape"):
         Structure.from_bonds(3, {(0, 1): 2}).to_network((2, 2))
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: Structure([[1, 2], [2]]), ValueError, "ranks"),
+        (lambda: Structure([[True, True], [True, True]]), TypeError, "ranks"),
+        (lambda: Structure([["a", "b"], ["b", "a"]]), TypeError, "ranks"),
+        (lambda: Structure([[1, 2], [2, 1]], perm="ab"), TypeError, "perm"),
+        (lambda: Structure([[1, 2], [2, 1]], perm=[0.5, 1]), ValueError, r"perm\[0\]"),
+        (lambda: Structure.from_bonds(3, {(0, 5): 2}), ValueError, "bonds"),
+        (lambda: Structure.from_bonds(3, {(1, 1): 2}), ValueError, "bonds"),
+        (lambda: Structure.from_bonds(3, {(0, 1): 0}), ValueError, "bonds"),
+        (lambda: Structure.from_bonds(0, {}), ValueError, "n must be"),
+        (lambda: Structure.from_bonds(3, [(0, 1)]), TypeError, "bonds"),
+        (lambda: Structure.topology("full", [2, 2]), ValueError, "values"),
+        (lambda: Structure.topology("ring", [2, 2]), ValueError, "values"),
+        (lambda: Structure.topology("ring", [2, 2, 2]).with_rank(0, 5, 2), ValueError, "u, v"),
+        (lambda: Structure.topology("ring", [2, 2, 2]).with_rank(0, 0, 2), ValueError, "u, v"),
+        (lambda: Structure.topology("ring", [2, 2, 2]).with_rank(0, 1, 0), ValueError, "rank"),
+        (lambda: Structure.topology("ring", [2, 2, 2]).n_params((3, 3)), ValueError, "shape"),
+        (lambda: Structure.topology("ring", [2, 2, 2]).n_params(3), TypeError, "shape"),
+        (lambda: Structure.from_json({"x": 1}), ValueError, "record"),
+    ],
+)
+def test_bad_structures_are_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
