@@ -22,6 +22,7 @@ bases are orthonormal; the root has no parent axis.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -58,6 +59,56 @@ def apply_local(x: Any, terms: list[tuple[complex, dict[int, Any]]]) -> Any:
             y = y * coef
         out = y if out is None else out + y
     return x * 0 if out is None else out
+
+
+# A tensor of at most this many entries applies its local operator as one dense matrix.
+DENSE_MAX = 32
+
+
+class LinearMap:
+    """The right-hand side ``f(t, y) = Σ c · y ×_{a} M_a`` of a substep (``terms`` as in
+    :func:`apply_local`).
+
+    A substep solver calls it several times on tensors of one shape (RK4: four times). For
+    tensors of at most :data:`DENSE_MAX` entries the first call builds the matrix
+    ``A = Σ c ⊗_a M_a`` of the map (identity on the axes a term does not name) and every call
+    is then one product ``vec(y) Aᵀ``: on small trees the fixed cost of the many tiny mode
+    products bounds the step. Larger tensors apply the terms one by one.
+    """
+
+    def __init__(self, terms: list[tuple[complex, dict[int, Any]]]) -> None:
+        self.terms = terms
+        self.matrix_t: Any = None  # Aᵀ, built on the first call when small
+
+    def __call__(self, t: float, y: Any) -> Any:
+        n = math.prod(y.shape)
+        if n > DENSE_MAX:
+            return apply_local(y, self.terms)
+        if self.matrix_t is None:
+            self.matrix_t = _matrix_t(self.terms, y)
+        return (y.reshape(n) @ self.matrix_t).reshape(y.shape)
+
+
+def _matrix_t(terms: list[tuple[complex, dict[int, Any]]], like: Any) -> Any:
+    """``Aᵀ = Σ c ⊗_a M_aᵀ`` (n × n) of ``y ↦ apply_local(y, terms)`` on tensors like ``like``
+    (row-major vectorisation: axis 0 most significant)."""
+    xp = backend.namespace(like)
+    n = math.prod(like.shape)
+    eye = {d: xp.eye(d, dtype=like.dtype, **backend.device_kwargs(like)) for d in set(like.shape)}
+    out = xp.zeros((n, n), dtype=like.dtype, **backend.device_kwargs(like))
+    for coef, factors in terms:
+        kron = None
+        for axis, d in enumerate(like.shape):
+            m = factors[axis].T if axis in factors else eye[d]
+            kron = m if kron is None else _kron(kron, m)
+        out = out + kron * coef if coef != 1 else out + kron
+    return out
+
+
+def _kron(a: Any, b: Any) -> Any:
+    """Kronecker product of two matrices."""
+    rows, cols = a.shape[0] * b.shape[0], a.shape[1] * b.shape[1]
+    return (a[:, None, :, None] * b[None, :, None, :]).reshape(rows, cols)
 
 
 def bracket(bra: Any, ket: Any, axis: int) -> Any:
@@ -101,15 +152,38 @@ class SumOfProductsEnv:
                 if len(axes) + out >= 2:
                     rows.append((k, axes, out))
             self.multi[x] = rows
+        self._ups: dict[str, tuple[tuple, Up]] = {}  # node -> (its inputs, its Up)
 
     # ---------------------------------------------------------------- bottom-up
+    def _cached(self, x: str, inputs: tuple) -> Up | None:
+        """The bottom-up data of ``x`` when computed last from the same arrays (``is``): a
+        complete subtree (:func:`solvers.bug.tree.complete_nodes`) is left as it is by a step."""
+        hit = self._ups.get(x)
+        if hit is not None and len(hit[0]) == len(inputs):
+            if all(a is b for a, b in zip(hit[0], inputs)):
+                return hit[1]
+        return None
+
     def leaf_up(self, x: Any, u: Any) -> Up:
-        s = self.info.site[x]
-        uh = backend.namespace(u).conj(u.T)
-        inside = None if self.leaf_in[x] is None else uh @ (self.leaf_in[x] @ u)
-        return Up(inside, {k: uh @ (self.factor[k][s] @ u) for k in self.cross_up[x]})
+        """The terms projected on the leaf basis ``u``."""
+        up = self._cached(x, (u,))
+        if up is None:
+            s = self.info.site[x]
+            uh = u.conj().T
+            inside = None if self.leaf_in[x] is None else uh @ (self.leaf_in[x] @ u)
+            up = Up(inside, {k: uh @ (self.factor[k][s] @ u) for k in self.cross_up[x]})
+            self._ups[x] = ((u,), up)
+        return up
 
     def node_up(self, x: str, w: Any, ups: list[Up]) -> Up:
+        """The terms projected on the basis of ``x``: ``w`` over its children's ``ups``."""
+        up = self._cached(x, (w, *ups))
+        if up is None:
+            up = self._node_up(x, w, ups)
+            self._ups[x] = ((w, *ups), up)
+        return up
+
+    def _node_up(self, x: str, w: Any, ups: list[Up]) -> Up:
         last = len(ups)
         inside_terms = [(1, {j: up.inside}) for j, up in enumerate(ups) if up.inside is not None]
         inside_terms += [
@@ -153,7 +227,7 @@ class SumOfProductsEnv:
         if down.outside is not None:
             terms.append((1, {1: down.outside}))
         terms += [(self.coef[k], {0: self.factor[k][s], 1: e}) for k, e in down.cross.items()]
-        return lambda t, y: apply_local(y, terms)
+        return LinearMap(terms)
 
     def node_terms(self, x: str, ups: list[Up], down: Down) -> list:
         p = len(ups)
@@ -168,8 +242,7 @@ class SumOfProductsEnv:
         return terms
 
     def node_rhs(self, x: str, ups: list[Up], down: Down) -> Any:
-        terms = self.node_terms(x, ups, down)
-        return lambda t, y: apply_local(y, terms)
+        return LinearMap(self.node_terms(x, ups, down))
 
 
 class DenseBasis(NamedTuple):

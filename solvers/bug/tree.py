@@ -21,6 +21,7 @@ re-orthonormalisation. No S or R factor is ever inverted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -34,11 +35,11 @@ Solve = Callable[[Callable, Any, float, float], Any]
 
 
 def _mat0(a: Any) -> Any:
-    return backend.namespace(a).reshape(a, (-1, a.shape[-1]))
+    return a.reshape(-1, a.shape[-1])
 
 
 def _shape_as(m: Any, like_shape: tuple[int, ...]) -> Any:
-    return backend.namespace(m).reshape(m, tuple(like_shape) + (m.shape[-1],))
+    return m.reshape(*like_shape, m.shape[-1])
 
 
 def _qr_slot(c: Any, i: int) -> tuple[Any, Any]:
@@ -55,10 +56,17 @@ def _map(executor: Executor | None, func: Callable, items: list) -> list:
 
 class Prepared:
     """Old-state data every variant needs: old bases seen by the operator, initial tensors
-    (``K0`` at leaves, ``C̃`` at inner nodes), the ``Q_i`` factors and the environments."""
+    (``K0`` at leaves, ``C̃`` at inner nodes), the ``Q_i`` factors and the environments.
 
-    def __init__(self, info: TreeInfo, arrays: dict[str, Any], env: Any) -> None:
+    Complete subtrees (:func:`complete_nodes`) have no substep, so they get no ``Q``, ``C̃``
+    nor environment from above unless ``skip_complete=False``.
+    """
+
+    def __init__(
+        self, info: TreeInfo, arrays: dict[str, Any], env: Any, *, skip_complete: bool = True
+    ) -> None:
         self.info, self.arrays, self.env = info, arrays, env
+        self.complete = complete_nodes(info, arrays) if skip_complete else set()
         ups = {}
         for x in info.order[:-1]:
             if x in info.site:
@@ -73,6 +81,8 @@ class Prepared:
             kids = info.children[x]
             child_ups = [ups[c] for c in kids]
             for i, ch in enumerate(kids):
+                if ch in self.complete:
+                    continue
                 q, r = _qr_slot(self.init[x], i)
                 self.q[x, i] = q
                 self.down[ch] = env.child_down(x, i, q, child_ups, self.down[x])
@@ -80,9 +90,22 @@ class Prepared:
                 self.init[ch] = a @ r.T if ch in info.site else mode_product(a, r, a.ndim - 1)
 
 
-def _spin_leaf(u: Any) -> bool:
-    """A leaf whose basis already spans its whole space needs no K-step."""
-    return u.shape[1] >= u.shape[0]
+def complete_nodes(info: TreeInfo, arrays: dict[str, Any]) -> set[str]:
+    """Non-root nodes whose subtree basis spans the whole space of its sites: a leaf with
+    ``r >= n``, an inner node whose children are complete and whose ``Mat_0(C)ᵀ`` is square.
+
+    A step leaves them unchanged: the augmented (or new) basis spans the same space, so the
+    BUG update is the identity (``M̂ = I``) and their substeps are skipped.
+    """
+    out: set[str] = set()
+    for x in info.order[:-1]:
+        a = arrays[x]
+        if x in info.site:
+            if a.shape[1] >= a.shape[0]:
+                out.add(x)
+        elif all(c in out for c in info.children[x]) and a.shape[-1] >= math.prod(a.shape[:-1]):
+            out.add(x)
+    return out
 
 
 def sequential_step(
@@ -105,11 +128,11 @@ def sequential_step(
     mhat: dict[str, Any] = {}
     ups: dict[str, Any] = {}
 
+    def unchanged(x: str) -> None:  # a complete basis: kept, M̂ = I (stored as None)
+        new[x], mhat[x], ups[x] = arrays[x], None, prep.ups[x]
+
     def leaf(x: str) -> None:
         u0 = arrays[x]
-        if _spin_leaf(u0):  # complete basis: unchanged, M̂ = I (stored as None)
-            new[x], mhat[x], ups[x] = u0, None, prep.ups[x]
-            return
         k1 = solve(env.leaf_rhs(x, prep.down[x]), prep.init[x], t0, h)
         uh = lowrank.augmented_basis(u0, k1) if augment else lowrank.orth(k1)
         new[x], mhat[x] = uh, lowrank.ct(uh) @ u0
@@ -131,8 +154,16 @@ def sequential_step(
         new[x], mhat[x] = _shape_as(w, old.shape[:-1]), lowrank.ct(w) @ old_m
         ups[x] = env.node_up(x, new[x], child_ups)
 
+    def update(x: str) -> None:
+        if x in prep.complete:
+            unchanged(x)
+        elif x in info.site:
+            leaf(x)
+        else:
+            node(x)
+
     for level in info.levels():
-        _map(executor, lambda x: leaf(x) if x in info.site else node(x), level)
+        _map(executor, update, level)
     return new
 
 
@@ -153,9 +184,9 @@ def parallel_step(
     prep = Prepared(info, arrays, env)
 
     def substep(x: str) -> Any:
+        if x in prep.complete:
+            return None
         if x in info.site:
-            if _spin_leaf(arrays[x]):
-                return None
             return solve(env.leaf_rhs(x, prep.down[x]), prep.init[x], t0, h)
         child_ups = [prep.ups[c] for c in info.children[x]]
         return solve(env.node_rhs(x, child_ups, prep.down[x]), prep.init[x], t0, h)
@@ -165,10 +196,13 @@ def parallel_step(
     block: dict[str, Any] = {}  # child's update on its new directions (r_new × r_old)
     for x in info.order:
         old = arrays[x]
+        if x in prep.complete:
+            new[x], block[x] = old, None
+            continue
         if x in info.site:
             k1 = results[x]
-            new[x] = old if k1 is None else lowrank.augmented_basis(old, k1)
-            block[x] = None if k1 is None else lowrank.ct(new[x][:, old.shape[1] :]) @ k1
+            new[x] = lowrank.augmented_basis(old, k1)
+            block[x] = lowrank.ct(new[x][:, old.shape[1] :]) @ k1
             continue
         c_hat = _assemble(info, x, results[x], prep, block, new)
         if x == info.root:
@@ -220,30 +254,42 @@ def _assemble(info: TreeInfo, x: str, c_bar: Any, prep: Prepared, block: dict, n
 def truncate_tree(
     info: TreeInfo, arrays: dict[str, Any], *, max_error: float, rank_max: int | None = None
 ) -> dict[str, Any]:
-    """Truncate every bond, root to leaves, then re-orthonormalise (leaves to root).
+    """Truncate every bond of an orthonormal TTN, root to leaves, then re-orthonormalise.
 
     At node ``τ`` with the parent-bond weights ``G`` (the singular values found one level up),
     each child bond ``i`` keeps the leading left singular vectors ``P`` of
     ``Mat_i(C_τ ×_parent G)``, dropping a Frobenius tail ``<= max_error`` (absolute) and at most
     ``rank_max`` kept; ``C_τ ← C_τ ×_i Pᴴ``, the child's basis ``← ·P``, its weights ``Σ_kept``.
+    A bond that keeps every direction is not rotated (``P`` is unitary: ``C_τ ×_i Pᴴ`` and
+    ``·P`` cancel; the child's weighted tensor is ``·(PΣ)``). The leaves-to-root QR sweep then
+    skips the nodes that are still orthonormal: the leaves (``U P``) and every node whose child
+    bonds all kept their dimension (``(⊗ Pᵢᴴ) Mat_0(C)ᵀ P_parent`` with unitary ``Pᵢ``).
     """
     out = dict(arrays)
-    weight: dict[str, Any] = {}
+    weighted: dict[str, Any] = {}  # C_x ×_parent G for the inner nodes
+    kept: set[str] = set()  # nodes whose bond kept every direction (not rotated)
     for x in reversed(info.inner):
         c = out[x]
         xp = backend.namespace(c)
-        cw = c if x == info.root else c * weight[x]  # weights act on the last (parent) axis
+        cw = c if x == info.root else weighted[x]
         for i, ch in enumerate(info.children[x]):
             u, s, _ = xp.linalg.svd(unfold_t(cw, i).T, full_matrices=False)
             k = min(linalg.rank_for_error(s, max_error), rank_max or s.shape[0])
+            child, leaf = out[ch], ch in info.site
+            if k == child.shape[-1]:
+                kept.add(ch)
+                if not leaf:
+                    weighted[ch] = mode_product(child, (u * s).T, child.ndim - 1)
+                continue
             p = u[:, :k]
             ph = lowrank.ct(p)
             c, cw = mode_product(c, ph, i), mode_product(cw, ph, i)
-            child = out[ch]
-            out[ch] = child @ p if ch in info.site else mode_product(child, p.T, child.ndim - 1)
-            weight[ch] = s[:k]
+            out[ch] = child @ p if leaf else mode_product(child, p.T, child.ndim - 1)
+            if not leaf:
+                weighted[ch] = out[ch] * s[:k]  # weights act on the last (parent) axis
         out[x] = c
-    return orthonormalize(info, out)
+    still = {x for x in info.order[:-1] if all(c in kept for c in info.children[x])}
+    return orthonormalize(info, out, skip=still)
 
 
 def padded_state(info: TreeInfo, augmented: dict[str, Any], old_root: Any) -> dict[str, Any]:

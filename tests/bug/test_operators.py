@@ -34,8 +34,8 @@ def test_projections_match_dense_reference():
     y = tk.TTN.random(TREE, (2,) * 5, 3, seed=4, dtype="complex128").orthonormalize()
     info, arrays = y.info, y.node_arrays()
     dense = DenseOperator(op, op.dims, linear=True)
-    fast = Prepared(info, arrays, SumOfProductsEnv(op, info, arrays["node"]))
-    slow = Prepared(info, arrays, DenseEnv(dense, info, arrays["node"]))
+    fast = Prepared(info, arrays, SumOfProductsEnv(op, info, arrays["node"]), skip_complete=False)
+    slow = Prepared(info, arrays, DenseEnv(dense, info, arrays["node"]), skip_complete=False)
     rng = np.random.default_rng(5)
     for x in info.order:
         z = rng.standard_normal(fast.init[x].shape) + 1j * rng.standard_normal(fast.init[x].shape)

@@ -18,7 +18,7 @@ followed by the child path for inner nodes (``"node"`` is the root, ``"node0"``,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -402,14 +402,20 @@ def _complete(v: Any, r: int) -> Any:
     return xp.concat([v[:, None], q[:, 1:]], axis=1)
 
 
-def orthonormalize(info: TreeInfo, arrays: Mapping[str, Any]) -> dict[str, Any]:
-    """Leaves-to-root QR sweep on ``{name: array}``; see :meth:`TTN.orthonormalize`."""
+def orthonormalize(
+    info: TreeInfo, arrays: Mapping[str, Any], *, skip: Collection[str] = ()
+) -> dict[str, Any]:
+    """Leaves-to-root QR sweep on ``{name: array}``; see :meth:`TTN.orthonormalize`.
+
+    ``skip``: nodes whose ``Mat_0(C)ᵀ`` (a leaf: its basis) the caller knows to be orthonormal.
+    """
     out = dict(arrays)
     for name in info.order[:-1]:
+        if name in skip:
+            continue
         a = out[name]
-        xp = backend.namespace(a)
         q, r = linalg.qr(_mat0(a))
-        out[name] = xp.reshape(q, tuple(a.shape[:-1]) + (q.shape[1],))
+        out[name] = q.reshape(*a.shape[:-1], q.shape[1])
         up = info.parent[name]
         axis = info.children[up].index(name)
         out[up] = mode_product(out[up], r, axis)
