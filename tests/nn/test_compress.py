@@ -152,3 +152,67 @@ def test_cp_compress_per_layer_and_global():
         assert report.params_after <= 0.3 * report.params_before
         assert [r.method for r in report.layers] == ["cp", "cp"]
         assert small(x).shape == model(x).shape
+
+
+def _mlp():
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 4))
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(ranks=True), ValueError, "ranks for '0'"),
+        (dict(ranks=2.5), ValueError, "ranks for '0'"),
+        (dict(ranks=1000), ValueError, "exceeds the full ranks"),
+        (dict(ranks=(2, 2)), ValueError, "must give 1 rank"),
+        (dict(ratio=0.5, weakening="a"), ValueError, "weakening"),
+        (dict(ratio=0.5, seed="a"), ValueError, "seed"),
+        (dict(ratio=0.5, seed=-1), ValueError, "seed"),
+        (dict(ratio=0.5, progress=5), TypeError, "progress"),
+        (dict(ratio=0.5, max_iter=0), ValueError, "max_iter"),
+        (dict(ratio=0.5, calibration=torch.randn(2, 7)), ValueError, "calibration"),
+        (dict(ratio=0.5, calibration=torch.full((2, 8), float("nan"))), ValueError, "calibration"),
+        (dict(ratio=0.5, calibration=[]), ValueError, "calibration"),
+        (dict(ratio=0.5, calibration="a"), TypeError, "calibration"),
+    ],
+)
+def test_bad_compress_arguments_are_named(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        tnn.compress(_mlp(), **kwargs)
+
+
+def test_nan_weights_are_named():
+    model = _mlp()
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="layer '0' has NaN or Inf weights"):
+        tnn.compress(model, ratio=0.5)
+    with pytest.raises(ValueError, match="NaN or Inf weights"):
+        tnn.factorize(model[0], "svd", 2)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda m: tnn.factorize(5, "svd", 2), TypeError, "layer"),
+        (lambda m: tnn.factorize(m[1], "svd", 2), TypeError, "layer"),
+        (lambda m: tnn.factorize(m[0], "lu", 2), ValueError, "method"),
+        (lambda m: tnn.factorize(m[0], "svd", 0), ValueError, "ranks"),
+        (lambda m: tnn.factorize(m[0], "svd", 100), ValueError, "ranks"),
+        (lambda m: tnn.factorize(m[0], "svd", "a"), ValueError, "ranks"),
+        (lambda m: tnn.factorize(m[0], "svd", True), ValueError, "ranks"),
+        (lambda m: tnn.count_params(5), TypeError, "module"),
+        (lambda m: tnn.count_macs(5, torch.randn(1, 8)), TypeError, "module"),
+        (lambda m: tnn.count_macs(m, "a"), TypeError, "x"),
+        (lambda m: tnn.count_macs(m, torch.randn(1, 7)), ValueError, "x does not fit"),
+    ],
+)
+def test_bad_factorize_and_report_arguments_are_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(_mlp())
+
+
+def test_factorize_accepts_an_int_rank():
+    new, err = tnn.factorize(_mlp()[0], "svd", 6)
+    assert err < 1e-6 and isinstance(new, nn.Module)

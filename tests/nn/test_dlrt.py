@@ -79,3 +79,27 @@ def test_bad_dlrt_inputs():
         tnn.DLRT(tnn.to_low_rank(nn.Linear(3, 3)), tau=1.5)
     with pytest.raises(ValueError, match="groups"):
         tnn.LowRankConv(nn.Conv2d(4, 4, 3, groups=2), rank=2)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda m: tnn.DLRT(5), TypeError, "model"),
+        (lambda m: tnn.DLRT(tnn.to_low_rank(m, 2), lr="a"), ValueError, "lr"),
+        (lambda m: tnn.DLRT(tnn.to_low_rank(m, 2), lr=float("nan")), ValueError, "lr"),
+        (lambda m: tnn.DLRT(tnn.to_low_rank(m, 2), tau="a"), ValueError, "tau"),
+        (lambda m: tnn.DLRT(tnn.to_low_rank(m, 2), momentum=True), ValueError, "momentum"),
+        (lambda m: tnn.to_low_rank(5, 2), TypeError, "model"),
+        (lambda m: tnn.to_low_rank(m, True), ValueError, "rank"),
+        (lambda m: tnn.to_low_rank(m, "2"), ValueError, "rank"),
+        (lambda m: tnn.to_low_rank(m, float("nan")), ValueError, "rank"),
+        (lambda m: tnn.to_low_rank(m, 2, ["1"]), ValueError, "'1' is a ReLU"),
+        (lambda m: tnn.to_low_rank(m, 2, "0"), TypeError, "layers"),
+        (lambda m: tnn.low_rank_ranks(5), TypeError, "model"),
+        (lambda m: tnn.LowRankLinear.from_dense(5, 2), TypeError, "linear"),
+    ],
+)
+def test_bad_arguments_are_named(call, exc, match):
+    model = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 4))
+    with pytest.raises(exc, match=match):
+        call(model)

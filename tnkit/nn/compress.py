@@ -10,8 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import backend
 from . import ranks as rk
-from .convert import dense_weight, effective_method, factorize
+from ._checks import check_module, check_progress, check_tensor, user_data
+from .convert import check_layer_ranks, dense_weight, effective_method, factorize
 from .geometry import LayerInfo, layer_info
 from .report import CompressionReport, LayerReport, count_macs, count_params
 
@@ -73,15 +75,18 @@ def compress(
     layers; the layers done so far are kept and a note says so.
     """
     _check(method, ratio, tol, ranks, budget, target, weakening)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module(model)
+    seed = backend.check_seed(seed)
+    max_iter = backend.check_int(max_iter, "max_iter", 1, optional=True)
+    check_progress(progress)
     work = copy.deepcopy(model)
     report = CompressionReport()
     chosen = _select(work, layers, report.notes)
     x = _first_batch(calibration)
     if target == "macs" and x is None:
         raise ValueError("target='macs' needs calibration= (an example input batch)")
-    inputs, reference = _capture(work, [m for _, m in chosen], x)
+    with user_data("calibration"):
+        inputs, reference = _capture(work, [m for _, m in chosen], x)
     infos = [layer_info(m, None if x is None else tuple(inputs[m].shape)) for _, m in chosen]
     methods = [effective_method(m, method) for _, m in chosen]
     fit = {"stable": stable, "seed": seed, "max_iter": max_iter}
@@ -115,8 +120,7 @@ def _check(method, ratio, tol, ranks, budget, target, weakening) -> None:
         raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    if not 0 <= weakening <= 1:
-        raise ValueError(f"weakening must be in [0, 1], got {weakening!r}")
+    backend.check_real(weakening, "weakening", low=0, high=1)
 
 
 def _unsupported(module: nn.Module) -> str | None:
@@ -147,6 +151,8 @@ def _select(model: nn.Module, layers, notes: list[str]) -> list[tuple[str, nn.Mo
         reason = _unsupported(named[name])
         if reason:
             notes.append(f"{name}: skipped, {reason}")
+        elif not bool(torch.isfinite(named[name].weight).all()):
+            raise ValueError(f"layer {name!r} has NaN or Inf weights")
         else:
             chosen.append((name, named[name]))
     if not chosen:
@@ -155,15 +161,19 @@ def _select(model: nn.Module, layers, notes: list[str]) -> list[tuple[str, nn.Mo
 
 
 def _first_batch(calibration: Any) -> torch.Tensor | None:
-    if calibration is None or isinstance(calibration, torch.Tensor):
-        return calibration
-    if not isinstance(calibration, Iterable):
+    if calibration is None:
+        return None
+    if isinstance(calibration, torch.Tensor):
+        return check_tensor(calibration, "calibration")
+    if not isinstance(calibration, Iterable) or isinstance(calibration, (str, bytes)):
         raise TypeError("calibration must be a tensor or an iterable of batches")
-    batch = next(iter(calibration))
-    batch = batch[0] if isinstance(batch, (tuple, list)) else batch
+    batch = next(iter(calibration), None)
+    if batch is None:
+        raise ValueError("calibration holds no batch")
+    batch = batch[0] if isinstance(batch, (tuple, list)) and batch else batch
     if not isinstance(batch, torch.Tensor):
         raise TypeError(f"calibration batches must be tensors, got {type(batch).__name__}")
-    return batch
+    return check_tensor(batch, "calibration")
 
 
 def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -194,20 +204,17 @@ def _capture(model: nn.Module, modules: list[nn.Module], x: torch.Tensor | None)
     return inputs, out
 
 
-def _layer_ranks(ranks, name: str) -> tuple[int, ...]:
+def _layer_ranks(ranks, name: str, info: LayerInfo, method: str) -> tuple[int, ...]:
     value = ranks.get(name) if isinstance(ranks, dict) else ranks
     if value is None:
         raise KeyError(f"ranks: no entry for layer {name!r}")
-    value = (value,) if isinstance(value, int) else tuple(value)
-    if not value or any(not isinstance(v, (int, np.integer)) or v < 1 for v in value):
-        raise ValueError(f"ranks for {name!r} must be positive integers, got {value!r}")
-    return value
+    return check_layer_ranks(value, info, method, f"ranks for {name!r}")
 
 
 def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fit):
     """The ranks of every selected layer."""
     if ranks is not None and ranks != "evbmf":
-        return [_layer_ranks(ranks, n) for n, _ in chosen]
+        return [_layer_ranks(ranks, n, info, m) for (n, _), info, m in zip(chosen, infos, methods)]
     weights = [dense_weight(m) for _, m in chosen]
     if ranks == "evbmf":
         return [rk.evbmf_ranks(w, i, m, weakening) for w, i, m in zip(weights, infos, methods)]

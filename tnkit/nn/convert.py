@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import linalg
+from .. import backend, linalg
 from . import layers
-from .geometry import LayerInfo, layer_info, ttm_shapes
+from ._checks import check_module
+from .geometry import LayerInfo, full_ranks, layer_info, ttm_shapes
 from .ranks import tt_tensor
 
 
@@ -115,6 +116,24 @@ def _tt_full(cores: list[np.ndarray]) -> np.ndarray:
 
 
 _CONVERTERS = {"svd": _svd, "tucker": _tucker, "tt": _tt, "ttm": _ttm}
+METHODS = (*_CONVERTERS, "cp", "cp4")
+LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def check_layer_ranks(ranks: Any, info: LayerInfo, method: str, what: str) -> tuple[int, ...]:
+    """``ranks`` (an int or a tuple) as a tuple of the length ``method`` needs, each a positive
+    integer and — except CP, whose rank is not bounded by the layer's shape — at most the
+    full rank of that mode. Raises ``ValueError`` naming ``what``."""
+    full = full_ranks(info, method)
+    value = (ranks,) if not isinstance(ranks, (tuple, list)) else tuple(ranks)
+    if len(value) != len(full):
+        raise ValueError(
+            f"{what} must give {len(full)} rank(s) for method {method!r}, got {ranks!r}"
+        )
+    value = tuple(backend.check_int(v, what, 1) for v in value)
+    if method not in ("cp", "cp4") and any(v > f for v, f in zip(value, full)):
+        raise ValueError(f"{what} {value} exceeds the full ranks {full} of this layer")
+    return value
 
 
 def factorize(
@@ -129,10 +148,19 @@ def factorize(
     """Factorized replacement of ``layer`` at ``ranks`` and its relative weight error.
 
     ``method`` must already be effective (see :func:`effective_method`): ``"svd"``,
-    ``"tucker"``, ``"cp"`` (CP-3), ``"cp4"`` (CP-(2+d)), ``"tt"`` or ``"ttm"``.
+    ``"tucker"``, ``"cp"`` (CP-3), ``"cp4"`` (CP-(2+d)), ``"tt"`` or ``"ttm"``. ``ranks``: one
+    int or a tuple of the ranks ``method`` needs, each at most the layer's full rank.
     """
-    w = dense_weight(layer)
+    check_module(layer, "layer")
+    if not isinstance(layer, LAYERS):
+        raise TypeError(f"layer must be a Linear or Conv1d/2d/3d, got {type(layer).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     info = layer_info(layer)
+    ranks = check_layer_ranks(ranks, info, method, "ranks")
+    w = dense_weight(layer)
+    if not np.isfinite(w).all():
+        raise ValueError("layer has NaN or Inf weights")
     if method in ("cp", "cp4"):
         module, approx = _cp(
             layer,

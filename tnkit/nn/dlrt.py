@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import lowrank
+from .. import backend, lowrank
+from ._checks import check_module
 from .layers import CONV_TYPES
 
 _CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -155,6 +156,8 @@ class LowRankLinear(_LowRank):
     @classmethod
     def from_dense(cls, linear: nn.Linear, rank: int) -> LowRankLinear:
         """Low-rank copy of a trained ``nn.Linear`` (its truncated SVD)."""
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
         return cls(
             linear.in_features,
             linear.out_features,
@@ -297,8 +300,7 @@ class LowRankTuckerConv(_ConvMixin, _LowRankBase):
 
 
 def _check_rank(rank: object) -> None:
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise ValueError(f"rank must be a positive integer, got {rank!r}")
+    backend.check_int(rank, "rank", 1)
 
 
 def to_low_rank(
@@ -315,12 +317,15 @@ def to_low_rank(
     channel mode's full rank for Tucker convolutions). ``conv_format``: ``"tucker"``
     (:class:`LowRankTuckerConv`, TDLRT) or ``"matrix"`` (:class:`LowRankConv`, DLRT).
     """
-    if isinstance(rank, float) and not 0 < rank <= 1:
-        raise ValueError(f"rank as a fraction must be in (0, 1], got {rank!r}")
-    if isinstance(rank, int) and rank < 1:
-        raise ValueError(f"rank must be a positive integer, got {rank!r}")
+    check_module(model)
+    if isinstance(rank, float):
+        backend.check_real(rank, "rank as a fraction", low=0, high=1, open_low=True)
+    else:
+        _check_rank(rank)
     if conv_format not in CONV_FORMATS:
         raise ValueError(f"conv_format must be one of {CONV_FORMATS}, got {conv_format!r}")
+    if isinstance(layers, (str, bytes)):
+        raise TypeError(f"layers must be a list of module names, got the string {layers!r}")
     work = copy.deepcopy(model)
     named = dict(work.named_modules())
     names = (
@@ -336,6 +341,10 @@ def to_low_rank(
     for name in names:
         if name not in named:
             raise KeyError(f"layers: no module named {name!r}")
+        if not isinstance(named[name], (nn.Linear, *CONV_TYPES)):
+            raise ValueError(
+                f"layers: {name!r} is a {type(named[name]).__name__}, not a Linear or ConvNd"
+            )
         new = _convert(named[name], rank, conv_format)
         parent, _, child = name.rpartition(".")
         if not child:
@@ -363,6 +372,7 @@ def _convert(m: nn.Module, rank: int | float, conv_format: str) -> nn.Module:
 
 def low_rank_ranks(model: nn.Module) -> dict[str, int | tuple[int, int]]:
     """Current rank of every low-rank layer of ``model`` (``(r_T, r_S)`` for Tucker convs)."""
+    check_module(model)
     return {n: m.rank for n, m in model.named_modules() if isinstance(m, _LowRankBase)}
 
 
@@ -394,10 +404,9 @@ class DLRT:
         rank_max: int | float | None = None,
         momentum: float = 0.0,
     ) -> None:
-        if not lr >= 0:
-            raise ValueError(f"lr must be >= 0, got {lr!r}")
-        if tau is not None and not 0 <= tau < 1:
-            raise ValueError(f"tau must be in [0, 1) or None, got {tau!r}")
+        check_module(model)
+        backend.check_real(lr, "lr", low=0)
+        backend.check_real(tau, "tau", low=0, high=1, open_high=True, optional=True)
         if rank_max is not None and not (
             (isinstance(rank_max, float) and 0 < rank_max <= 1)
             or (isinstance(rank_max, int) and not isinstance(rank_max, bool) and rank_max >= 1)
@@ -405,8 +414,7 @@ class DLRT:
             raise ValueError(
                 f"rank_max must be a positive int or a fraction in (0, 1], got {rank_max!r}"
             )
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        backend.check_real(momentum, "momentum", low=0, high=1, open_high=True)
         self.model, self.lr, self.tau = model, lr, tau
         self.rank_max = 0.5 if rank_max is None else rank_max
         self.momentum = momentum

@@ -8,16 +8,21 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ._checks import check_module, check_tensor, user_data
+
 
 def count_params(module: nn.Module) -> int:
     """Number of parameters (weights and biases) of ``module``."""
+    check_module(module, "module")
     return sum(p.numel() for p in module.parameters())
 
 
 def count_macs(module: nn.Module, x: torch.Tensor) -> int:
     """Multiply-accumulates per sample of ``module(x)``, measured by ``FlopCounterMode``
     (which sees every matmul/convolution, including the ones inside ``nn.Sequential``)."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    check_module(module, "module")
+    check_tensor(x, "x")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter, user_data("x"):
         module(x)
     return counter.get_total_flops() // 2 // max(int(x.shape[0]), 1)
 

@@ -13,10 +13,14 @@ The loop is the usual one, written out so it can be copied::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
+
+from .. import backend
+from ._checks import check_module, check_path, check_progress, user_data
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -44,12 +48,14 @@ def fine_tune(
     ``resume=True`` loads it and runs only the epochs not done yet, so an interrupted
     fine-tuning continues where its last finished epoch left it.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    check_module(model)
+    _check_loader(loader)
+    backend.check_int(epochs, "epochs", 0)
+    backend.check_real(lr, "lr", low=0, open_low=True)
+    check_progress(progress)
+    check_path(checkpoint, "checkpoint")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {loss_fn!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if resume and checkpoint is None:
@@ -72,9 +78,10 @@ def fine_tune(
     try:
         for epoch in range(len(history), int(epochs)):
             total, count = 0.0, 0
-            for x, y in loader:
+            for x, y in _batches(loader):
                 opt.zero_grad()
-                loss = loss_fn(model(x), y)
+                with user_data("a loader batch"):
+                    loss = loss_fn(model(x), y)
                 loss.backward()
                 opt.step()
                 total, count = total + float(loss.detach()) * len(x), count + len(x)
@@ -102,12 +109,35 @@ def _save(path: str | os.PathLike, model: nn.Module, opt: torch.optim.Optimizer,
 
 def evaluate(model: nn.Module, loader: Iterable) -> float:
     """Classification accuracy (fraction of argmax hits) of ``model`` on ``loader``."""
+    check_module(model)
+    _check_loader(loader)
     mode = model.training
     model.eval()
     hits, count = 0, 0
-    with torch.no_grad():
-        for x, y in loader:
-            hits += int((model(x).argmax(dim=-1) == y).sum())
-            count += len(y)
-    model.train(mode)
-    return hits / max(count, 1)
+    try:
+        with torch.no_grad(), user_data("a loader batch"):
+            for x, y in _batches(loader):
+                hits += int((model(x).argmax(dim=-1) == y).sum())
+                count += len(y)
+    finally:
+        model.train(mode)
+    if count == 0:
+        raise ValueError("loader yielded no samples: the accuracy is undefined")
+    return hits / count
+
+
+def _check_loader(loader: Any) -> None:
+    if not isinstance(loader, Iterable) or isinstance(loader, (str, bytes, torch.Tensor)):
+        raise TypeError(
+            f"loader must be an iterable of (inputs, targets) batches, got {type(loader).__name__}"
+        )
+
+
+def _batches(loader: Iterable) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The ``(inputs, targets)`` pairs of ``loader``; ``ValueError`` naming it otherwise."""
+    for batch in loader:
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise ValueError(
+                f"loader must yield (inputs, targets) pairs, got a {type(batch).__name__}"
+            )
+        yield batch[0], batch[1]
