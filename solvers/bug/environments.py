@@ -22,7 +22,6 @@ bases are orthonormal; the root has no parent axis.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -59,56 +58,6 @@ def apply_local(x: Any, terms: list[tuple[complex, dict[int, Any]]]) -> Any:
             y = y * coef
         out = y if out is None else out + y
     return x * 0 if out is None else out
-
-
-# A tensor of at most this many entries applies its local operator as one dense matrix.
-DENSE_MAX = 32
-
-
-class LinearMap:
-    """The right-hand side ``f(t, y) = Σ c · y ×_{a} M_a`` of a substep (``terms`` as in
-    :func:`apply_local`).
-
-    A substep solver calls it several times on tensors of one shape (RK4: four times). For
-    tensors of at most :data:`DENSE_MAX` entries the first call builds the matrix
-    ``A = Σ c ⊗_a M_a`` of the map (identity on the axes a term does not name) and every call
-    is then one product ``vec(y) Aᵀ``: on small trees the fixed cost of the many tiny mode
-    products bounds the step. Larger tensors apply the terms one by one.
-    """
-
-    def __init__(self, terms: list[tuple[complex, dict[int, Any]]]) -> None:
-        self.terms = terms
-        self.matrix_t: Any = None  # Aᵀ, built on the first call when small
-
-    def __call__(self, t: float, y: Any) -> Any:
-        n = math.prod(y.shape)
-        if n > DENSE_MAX:
-            return apply_local(y, self.terms)
-        if self.matrix_t is None:
-            self.matrix_t = _matrix_t(self.terms, y)
-        return (y.reshape(n) @ self.matrix_t).reshape(y.shape)
-
-
-def _matrix_t(terms: list[tuple[complex, dict[int, Any]]], like: Any) -> Any:
-    """``Aᵀ = Σ c ⊗_a M_aᵀ`` (n × n) of ``y ↦ apply_local(y, terms)`` on tensors like ``like``
-    (row-major vectorisation: axis 0 most significant)."""
-    xp = backend.namespace(like)
-    n = math.prod(like.shape)
-    eye = {d: xp.eye(d, dtype=like.dtype, **backend.device_kwargs(like)) for d in set(like.shape)}
-    out = xp.zeros((n, n), dtype=like.dtype, **backend.device_kwargs(like))
-    for coef, factors in terms:
-        kron = None
-        for axis, d in enumerate(like.shape):
-            m = factors[axis].T if axis in factors else eye[d]
-            kron = m if kron is None else _kron(kron, m)
-        out = out + kron * coef if coef != 1 else out + kron
-    return out
-
-
-def _kron(a: Any, b: Any) -> Any:
-    """Kronecker product of two matrices."""
-    rows, cols = a.shape[0] * b.shape[0], a.shape[1] * b.shape[1]
-    return (a[:, None, :, None] * b[None, :, None, :]).reshape(rows, cols)
 
 
 def bracket(bra: Any, ket: Any, axis: int) -> Any:
@@ -227,7 +176,7 @@ class SumOfProductsEnv:
         if down.outside is not None:
             terms.append((1, {1: down.outside}))
         terms += [(self.coef[k], {0: self.factor[k][s], 1: e}) for k, e in down.cross.items()]
-        return LinearMap(terms)
+        return lambda t, y: apply_local(y, terms)
 
     def node_terms(self, x: str, ups: list[Up], down: Down) -> list:
         p = len(ups)
@@ -242,7 +191,8 @@ class SumOfProductsEnv:
         return terms
 
     def node_rhs(self, x: str, ups: list[Up], down: Down) -> Any:
-        return LinearMap(self.node_terms(x, ups, down))
+        terms = self.node_terms(x, ups, down)
+        return lambda t, y: apply_local(y, terms)
 
 
 class DenseBasis(NamedTuple):

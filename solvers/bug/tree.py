@@ -270,10 +270,11 @@ def truncate_tree(
     kept: set[str] = set()  # nodes whose bond kept every direction (not rotated)
     for x in reversed(info.inner):
         c = out[x]
-        xp = backend.namespace(c)
         cw = c if x == info.root else weighted[x]
-        for i, ch in enumerate(info.children[x]):
-            u, s, _ = xp.linalg.svd(unfold_t(cw, i).T, full_matrices=False)
+        kids = info.children[x]
+        svds = _child_svds(cw, len(kids))
+        for i, ch in enumerate(kids):
+            u, s = svds[i] if svds else _child_svds(cw, i + 1, first=i)[0]
             k = min(linalg.rank_for_error(s, max_error), rank_max or s.shape[0])
             child, leaf = out[ch], ch in info.site
             if k == child.shape[-1]:
@@ -284,12 +285,24 @@ def truncate_tree(
             p = u[:, :k]
             ph = lowrank.ct(p)
             c, cw = mode_product(c, ph, i), mode_product(cw, ph, i)
+            svds = None  # cw changed: the later bonds need their own SVDs
             out[ch] = child @ p if leaf else mode_product(child, p.T, child.ndim - 1)
             if not leaf:
                 weighted[ch] = out[ch] * s[:k]  # weights act on the last (parent) axis
         out[x] = c
     still = {x for x in info.order[:-1] if all(c in kept for c in info.children[x])}
     return orthonormalize(info, out, skip=still)
+
+
+def _child_svds(cw: Any, stop: int, first: int = 0) -> list[tuple[Any, Any]] | None:
+    """``(U, s)`` of ``Mat_i(cw)`` for ``i`` in ``first..stop-1``, in one batched SVD when the
+    unfoldings share a shape (``None`` when they do not)."""
+    mats = [unfold_t(cw, i).T for i in range(first, stop)]
+    if any(m.shape != mats[0].shape for m in mats):
+        return None
+    xp = backend.namespace(cw)
+    u, s, _ = xp.linalg.svd(xp.stack(mats) if len(mats) > 1 else mats[0], full_matrices=False)
+    return [(u[j], s[j]) for j in range(len(mats))] if len(mats) > 1 else [(u, s)]
 
 
 def padded_state(info: TreeInfo, augmented: dict[str, Any], old_root: Any) -> dict[str, Any]:
