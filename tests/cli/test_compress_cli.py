@@ -109,3 +109,18 @@ def test_torchscript_weights_with_factory(tmp_path, factory, capsys):
     rc = main(["compress", str(path), "--factory", "tiny_arch:build", "--ratio", "0.5"])
     assert rc == 0
     assert "svd" in capsys.readouterr().out
+
+
+def test_input_shape_and_output_folder_are_checked(tmp_path, factory, capsys):
+    path = tmp_path / "sd.pt"
+    torch.save(factory().state_dict(), path)
+    base = ["compress", str(path), "--ratio", "0.5", "--factory", "tiny_arch:build"]
+    for extra, message in [
+        (["--input-shape", "0,1,6,6"], "--input-shape must be positive"),
+        (["--input-shape", "1,1,5,5"], "calibration does not fit the model"),
+        (["-o", str(tmp_path / "no" / "m.pt2"), "--input-shape", "1,1,6,6"], "does not exist"),
+        (["--seed", "-1"], "seed"),
+    ]:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err

@@ -44,13 +44,18 @@ def run(args: argparse.Namespace) -> int:
 
     from ..nn import compress
     from ..nn.modelio import load_model, save_model
+    from . import check_output
 
+    check_output(args.output, "-o")
+    check_output(args.report, "--report")
     model, example = load_model(args.model, args.factory)
     if args.input_shape:
         try:
             shape = tuple(int(n) for n in args.input_shape.split(","))
         except ValueError as err:
             raise ValueError(f"--input-shape must be integers like 1,3,32,32: {err}") from err
+        if any(n < 1 for n in shape):
+            raise ValueError(f"--input-shape must be positive integers, got {args.input_shape}")
         example = (torch.randn(shape),)
     layers = args.layers.split(",") if args.layers else None
     small, report = compress(

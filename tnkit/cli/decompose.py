@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
     import tnkit as tk
 
+    from . import check_output
+
+    check_output(args.output, "-o")
     x = tk.load_tensor(args.data, key=args.key)
     rank = _parse_rank(args.rank)
     kw: dict = {}

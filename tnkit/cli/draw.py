@@ -14,7 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from .. import io, plot
+    from . import check_output
 
+    check_output(args.output, "-o")
     net = io.load(args.file)
     fig = plot.draw(net)
     fig.savefig(args.output, dpi=120, bbox_inches="tight")

@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _is_network_file(path: str) -> bool:
-    if not path.endswith(".npz") or not os.path.exists(path):
+    if not path.endswith(".npz") or not os.path.isfile(path):
         return False
-    with np.load(path, allow_pickle=False) as data:
-        return "structure" in data.files
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "structure" in data.files
+    except Exception:  # noqa: BLE001 - not a readable archive: load_tensor says why
+        return False

@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from solvers import search
 
     from .. import io
+    from . import check_output
 
+    check_output(args.output, "-o")
+    check_output(args.checkpoint, "--checkpoint")
     x = np.asarray(io.load_tensor(args.data, key=args.key))
     if args.reshape:
         x = _reshape(x, args.reshape)
