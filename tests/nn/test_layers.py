@@ -160,3 +160,16 @@ def test_cp_conversion_recovers_exact_cp_kernel(method, separable):
     x = _input(2)
     assert err < 1e-6
     assert _rel(new(x), conv(x)) < 1e-6
+
+
+def test_bad_layer_arguments_are_named():
+    import tnkit.nn as _tnn
+
+    with pytest.raises(ValueError, match="in_features"):
+        _tnn.LowRankLinear("a", 3, 2)
+    with pytest.raises(TypeError, match="cores"):
+        _tnn.TTLinear(5)
+    with pytest.raises(ValueError, match=r"cores\[0\]"):
+        _tnn.TTLinear([torch.ones(1, 2, 2)])
+    with pytest.raises(ValueError, match="chain"):
+        _tnn.TTLinear([torch.ones(1, 2, 2, 3), torch.ones(2, 2, 2, 1)])

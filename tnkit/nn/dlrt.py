@@ -146,6 +146,8 @@ class LowRankLinear(_LowRank):
         bias_value: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
+        backend.check_int(in_features, "in_features", 1)
+        backend.check_int(out_features, "out_features", 1)
         _check_rank(rank)
         if weight is None:
             ref = nn.Linear(in_features, out_features, bias=bias)

@@ -169,6 +169,7 @@ class TTLinear(nn.Module):
 
     def __init__(self, cores: list[torch.Tensor], bias: torch.Tensor | None = None) -> None:
         super().__init__()
+        _check_tt_cores(cores)
         self.cores = nn.ParameterList([nn.Parameter(c) for c in cores])
         self.bias = None if bias is None else nn.Parameter(bias)
         self.in_shape = tuple(int(c.shape[2]) for c in cores)
@@ -190,6 +191,21 @@ class TTLinear(nn.Module):
     def extra_repr(self) -> str:
         ranks = [int(c.shape[3]) for c in self.cores[:-1]]
         return f"in_shape={self.in_shape}, out_shape={self.out_shape}, ranks={ranks}"
+
+
+def _check_tt_cores(cores: Any) -> None:
+    """TT-matrix cores: a non-empty list of 4-D tensors (r_{k-1}, o_k, i_k, r_k) whose ranks
+    chain, with boundary ranks 1."""
+    if not isinstance(cores, (list, tuple)) or not cores:
+        raise TypeError(f"cores must be a non-empty list of 4-D tensors, got {cores!r}")
+    for k, c in enumerate(cores):
+        if not isinstance(c, torch.Tensor) or c.ndim != 4:
+            raise ValueError(f"cores[{k}] must be a 4-D tensor (r_prev, out, in, r_next)")
+    ranks = [int(cores[0].shape[0])] + [int(c.shape[3]) for c in cores]
+    chained = all(int(c.shape[0]) == r for c, r in zip(cores, ranks))
+    if not chained or ranks[0] != 1 or ranks[-1] != 1:
+        shapes = [tuple(c.shape) for c in cores]
+        raise ValueError(f"cores must chain with boundary ranks 1, got shapes {shapes}")
 
 
 def linear_tt(linear: nn.Linear, cores: list[np.ndarray]) -> TTLinear:
