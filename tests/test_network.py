@@ -237,6 +237,8 @@ def test_nodes_must_share_one_array_library():
         net.add_node("D", torch.ones(3, 2, dtype=torch.float64), ("l", "z"))
     with pytest.raises(TypeError, match="node 'A'"):
         net.set_array("A", torch.ones(3, 4, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="other holds torch arrays"):
+        net.inner(net.to("torch"))
 
 
 def test_friendly_inputs_still_work():

@@ -351,6 +351,11 @@ class TensorNetwork:
         """``<self, other> = sum conj(self) * other`` over the open legs (matched by label)."""
         if not isinstance(other, TensorNetwork):
             raise TypeError(f"other must be a TensorNetwork, got {type(other).__name__}")
+        if len(self) and len(other) and self.backend != other.backend:
+            raise TypeError(
+                f"other holds {other.backend} arrays but this network {self.backend} arrays; "
+                "move one with .to()"
+            )
         mine, theirs = self.open_legs, other.open_legs
         if set(mine) != set(theirs):
             raise ValueError(f"open legs differ: {mine} vs {theirs}")

@@ -133,3 +133,13 @@ def test_numpy_integers_are_accepted():
     assert t.round(rank=np.int64(1)).rank == (1, 1, 1)
     assert t.orthogonalize(np.int64(1)).shape == t.shape
     assert TT([np.ones((1, 3, 1), dtype=int)]).dtype == np.float64
+
+
+def test_arithmetic_refuses_mixed_libraries():
+    torch = pytest.importorskip("torch")
+    t = _tt(np.random.default_rng(9))
+    with pytest.raises(TypeError, match="the other TT holds torch arrays"):
+        t + t.to("torch")
+    with pytest.raises(TypeError, match="the other TT holds torch arrays"):
+        t.dot(t.to("torch"))
+    assert torch.is_tensor(t.to("torch").dot(t.to("torch")))

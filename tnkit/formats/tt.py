@@ -152,6 +152,10 @@ class TT(Format):
             raise TypeError(f"{op} needs another TT, got {type(other).__name__}")
         if self.shape != other.shape:
             raise ValueError(f"{op}: shapes differ, {self.shape} vs {other.shape}")
+        if self.backend != other.backend:
+            raise TypeError(
+                f"{op}: the other TT holds {other.backend} arrays, this one {self.backend}"
+            )
 
     def __add__(self, other: TT) -> TT:
         """Sum of two TTs; bond ranks add (block-diagonal cores). Round afterwards."""
