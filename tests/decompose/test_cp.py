@@ -162,7 +162,7 @@ def test_progress_callback_and_ctrl_c_returns_current_model():
         ({"seed": None}, "seed"),
         ({"seed": True}, "seed"),
         ({"seed": [1, 2]}, "seed"),
-        ({"stop_tol": -1}, "stop_tol"),
+        ({"stop_tol": float("nan")}, "stop_tol"),
         ({"stop_tol": "a"}, "stop_tol"),
         ({"stable_slack": "a"}, "stable_slack"),
         ({"stable_slack": float("nan")}, "stable_slack"),

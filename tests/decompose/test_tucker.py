@@ -136,7 +136,7 @@ def test_fitted_result_saves_with_numpy_options(tmp_path):
         ({"seed": None}, "seed"),
         ({"seed": True}, "seed"),
         ({"stop_tol": "a"}, "stop_tol"),
-        ({"stop_tol": -1.0}, "stop_tol"),
+        ({"stop_tol": float("nan")}, "stop_tol"),
     ],
 )
 def test_bad_options_are_named(kwargs, match):

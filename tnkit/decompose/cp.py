@@ -94,7 +94,7 @@ def cp(
         )
     max_iter = cm.check_positive_int(max_iter, "max_iter")
     cm.check_tol(tol)
-    stop_tol = backend.check_real(stop_tol, "stop_tol", low=0, optional=True)
+    stop_tol = backend.check_real(stop_tol, "stop_tol", optional=True)
     seed = backend.check_seed(seed)
     stable_slack = backend.check_real(stable_slack, "stable_slack", low=0)
     for flag, value in (("line_search", line_search), ("stable", stable)):

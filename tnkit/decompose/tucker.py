@@ -76,7 +76,7 @@ def tucker(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     cm.check_tol(tol)
     max_iter = cm.check_positive_int(max_iter, "max_iter")
-    stop_tol = backend.check_real(stop_tol, "stop_tol", low=0, optional=True)
+    stop_tol = backend.check_real(stop_tol, "stop_tol", optional=True)
     seed = backend.check_seed(seed)
     shape = tuple(int(d) for d in x.shape)
     given = [a for a in (rank, tol, core_budget) if a is not None]
