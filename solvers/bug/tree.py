@@ -268,41 +268,56 @@ def truncate_tree(
     out = dict(arrays)
     weighted: dict[str, Any] = {}  # C_x ×_parent G for the inner nodes
     kept: set[str] = set()  # nodes whose bond kept every direction (not rotated)
-    for x in reversed(info.inner):
-        c = out[x]
-        cw = c if x == info.root else weighted[x]
-        kids = info.children[x]
-        svds = _child_svds(cw, len(kids))
-        for i, ch in enumerate(kids):
-            u, s = svds[i] if svds else _child_svds(cw, i + 1, first=i)[0]
-            k = min(linalg.rank_for_error(s, max_error), rank_max or s.shape[0])
-            child, leaf = out[ch], ch in info.site
-            if k == child.shape[-1]:
-                kept.add(ch)
+    for level in reversed(info.levels()[1:]):  # inner nodes by height: parents first
+        cws = {x: out[x] if x == info.root else weighted[x] for x in level}
+        svds = _svds({(x, i): unfold_t(cws[x], i).T for x in level for i in _axes(info, x)})
+        for x in level:
+            c, cw, fresh = out[x], cws[x], True
+            for i, ch in enumerate(info.children[x]):
+                u, s = svds[x, i] if fresh else _svds({0: unfold_t(cw, i).T})[0]
+                k = _bond_rank(s, max_error, rank_max)
+                child, leaf = out[ch], ch in info.site
+                if k == child.shape[-1]:
+                    kept.add(ch)
+                    if not leaf:
+                        weighted[ch] = mode_product(child, (u * s).T, child.ndim - 1)
+                    continue
+                p = u[:, :k]
+                ph = lowrank.ct(p)
+                c, cw, fresh = mode_product(c, ph, i), mode_product(cw, ph, i), False
+                out[ch] = child @ p if leaf else mode_product(child, p.T, child.ndim - 1)
                 if not leaf:
-                    weighted[ch] = mode_product(child, (u * s).T, child.ndim - 1)
-                continue
-            p = u[:, :k]
-            ph = lowrank.ct(p)
-            c, cw = mode_product(c, ph, i), mode_product(cw, ph, i)
-            svds = None  # cw changed: the later bonds need their own SVDs
-            out[ch] = child @ p if leaf else mode_product(child, p.T, child.ndim - 1)
-            if not leaf:
-                weighted[ch] = out[ch] * s[:k]  # weights act on the last (parent) axis
-        out[x] = c
+                    weighted[ch] = out[ch] * s[:k]  # weights act on the last (parent) axis
+            out[x] = c
     still = {x for x in info.order[:-1] if all(c in kept for c in info.children[x])}
     return orthonormalize(info, out, skip=still)
 
 
-def _child_svds(cw: Any, stop: int, first: int = 0) -> list[tuple[Any, Any]] | None:
-    """``(U, s)`` of ``Mat_i(cw)`` for ``i`` in ``first..stop-1``, in one batched SVD when the
-    unfoldings share a shape (``None`` when they do not)."""
-    mats = [unfold_t(cw, i).T for i in range(first, stop)]
-    if any(m.shape != mats[0].shape for m in mats):
-        return None
-    xp = backend.namespace(cw)
-    u, s, _ = xp.linalg.svd(xp.stack(mats) if len(mats) > 1 else mats[0], full_matrices=False)
-    return [(u[j], s[j]) for j in range(len(mats))] if len(mats) > 1 else [(u, s)]
+def _axes(info: TreeInfo, x: str) -> range:
+    return range(len(info.children[x]))
+
+
+def _svds(mats: dict[Any, Any]) -> dict[Any, tuple[Any, Any]]:
+    """``(U, s)`` of every matrix in ``mats``: one batched SVD per shape (the bonds of one tree
+    level are independent, and a LAPACK call costs far more than its tiny matrix)."""
+    groups: dict[tuple, list] = {}
+    for key, m in mats.items():
+        groups.setdefault(tuple(m.shape), []).append(key)
+    out = {}
+    for keys in groups.values():
+        xp = backend.namespace(mats[keys[0]])
+        u, s, _ = xp.linalg.svd(xp.stack([mats[k] for k in keys]), full_matrices=False)
+        out.update({k: (u[j], s[j]) for j, k in enumerate(keys)})
+    return out
+
+
+def _bond_rank(s: Any, max_error: float, rank_max: int | None) -> int:
+    """The kept rank of a bond with singular values ``s`` (:func:`tnkit.linalg.rank_for_error`,
+    capped by ``rank_max``), from one copy of ``s`` on the host."""
+    s = backend.to_numpy(s)
+    # the smallest value alone exceeds the error budget: nothing can be dropped
+    k = s.shape[0] if s[-1] > max_error else linalg.rank_for_error(s, max_error)
+    return min(k, rank_max or k)
 
 
 def padded_state(info: TreeInfo, augmented: dict[str, Any], old_root: Any) -> dict[str, Any]:
