@@ -222,6 +222,7 @@ def test_empty_network_cannot_contract():
         (lambda n: n.scale(float("nan")), ValueError, "factor"),
         (lambda n: n.scale(np.ones(3)), TypeError, "factor"),
         (lambda n: n.remove_node(5), TypeError, "node names"),
+        (lambda n: n.copy(deep="x"), TypeError, "deep"),
     ],
 )
 def test_bad_input_raises_named_errors(call, exc, match):

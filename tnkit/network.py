@@ -293,6 +293,8 @@ class TensorNetwork:
 
     def copy(self, deep: bool = False) -> TensorNetwork:
         """A copy of the graph; ``deep=True`` also copies the arrays."""
+        if not isinstance(deep, (bool, np.bool_)):
+            raise TypeError(f"deep must be True or False, got {deep!r}")
         if not deep:
             return self._clone()
         return self._clone({k: _copy_array(a) for k, a in self._arrays.items()})
