@@ -86,7 +86,7 @@ def main() -> None:
             f"{'PyTreeNet':>10} {'its rank':>9} {'speed-up (wall)':>16}"
         )
         for n in sizes[:-1] if len(sizes) > 3 else sizes:
-            runs = [time_per_step(n) for _ in range(3 if n <= 16 else 1)]
+            runs = [time_per_step(n) for _ in range(5 if n <= 16 else 1)]
             wall, cpu = (float(np.median([r[i] for r in runs])) for i in (0, 1))
             ptn = PYTREENET_BUG.get(n)
             peer = f"{ptn[0]:10.3f} {ptn[1]:9d} {ptn[0] / wall:15.1f}x" if ptn else ""
