@@ -15,8 +15,11 @@ Notation of :mod:`solvers.bug.environments`. The state is an orthonormal TTN giv
   augmented tensors are assembled with the old block ``C̄(t1)``, one new block per child
   (that child's update projected on its new directions) and zeros elsewhere.
 
-The rank-adaptive and parallel steps end with :func:`truncate_tree` (root to leaves) and a
-re-orthonormalisation. No S or R factor is ever inverted.
+A *complete* subtree (:func:`complete_nodes`: its basis spans the whole space of its sites,
+e.g. a spin leaf of rank 2 or a two-spin node of rank 4) is left as it is by every variant —
+any new basis spans the same space — so it has no substep, and on small trees most of the tree
+is complete. The rank-adaptive and parallel steps end with :func:`truncate_tree` (root to
+leaves) and a re-orthonormalisation. No S or R factor is ever inverted.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import pytest
 
 import tnkit as tk
 from solvers import bug
-from solvers.bug import DenseOperator, SumOfProducts, problems
+from solvers.bug import DenseOperator, SumOfProducts, problems, tree
 
 TREE8 = problems.binary_tree(8)
 OP8 = problems.transverse_field_ising(8)
@@ -152,3 +152,30 @@ def test_tucker_random_hamiltonian_all_methods_converge():
     assert 1.6 < errs["adaptive", 0.05] / errs["adaptive", 0.025] < 2.6  # first order
     assert errs["parallel", 0.025] < errs["parallel", 0.05] / 2
     assert errs["fixed", 0.025] > 0.5  # rank 2 cannot follow this dynamics
+
+
+@pytest.mark.parametrize("method", ["adaptive", "parallel"])
+def test_skipping_complete_subtrees_changes_only_round_off(method, monkeypatch):
+    # Spin leaves (rank 2) and two-spin nodes (rank 4) span their whole space: a step skips
+    # them. Running every substep instead (no node counted complete) gives the same state.
+    fast, _ = bug.integrate(OP8, Y8, 0.25, dt=1 / 32, method=method, tol=1e-8)
+    monkeypatch.setattr(tree, "complete_nodes", lambda info, arrays: set())
+    slow, _ = bug.integrate(OP8, Y8, 0.25, dt=1 / 32, method=method, tol=1e-8)
+    assert fast.rank == slow.rank
+    assert np.abs(fast.to_tensor() - slow.to_tensor()).max() < 1e-12
+
+
+def test_complete_nodes_and_truncation_keep_the_state_orthonormal():
+    y, _ = bug.integrate(OP8, Y8, 0.125, dt=1 / 32, method="adaptive", tol=1e-8)
+    info, arrays = y.info, y.node_arrays()
+    complete = tree.complete_nodes(info, arrays)
+    assert {f"leaf{k}" for k in range(8)} <= complete  # rank 2 = 2 states
+    assert {"node0.0", "node1.1"} <= complete and "node0" not in complete  # ranks 4 and < 16
+    assert y.is_orthonormal(atol=1e-12)
+    # nothing to drop: the same tensor; a budget that cuts bonds: within it, still orthonormal
+    same = tree.truncate_tree(info, arrays, max_error=1e-14)
+    assert np.abs(tk.TTN(y.tree, same).to_tensor() - y.to_tensor()).max() < 1e-13
+    cut = tree.truncate_tree(info, arrays, max_error=1e-2)
+    small = tk.TTN(y.tree, cut)
+    assert small.max_rank < y.max_rank and small.is_orthonormal(atol=1e-12)
+    assert np.linalg.norm(small.to_tensor() - y.to_tensor()) <= 1e-2 * np.sqrt(len(info.order))
