@@ -147,6 +147,30 @@ def test_decomposition_on_torch_matches_numpy(name):
     np.testing.assert_allclose(out.history, ref.history, rtol=1e-7, atol=1e-12)
 
 
+def test_tt_algebra_on_torch_matches_numpy():
+    a, b = tk.tt(_data((4, 5, 6, 3), 5), rank=3), tk.tt(_data((4, 5, 6, 3), 6), rank=2)
+    ta, tb = a.to("torch"), b.to("torch")
+    with gpu_strict():
+        results = {
+            "sum": (ta + tb).round(rank=4),
+            "difference": (ta - 2.0 * tb).orthogonalize(2),
+            "hadamard": ta * tb,
+            "rounded": (ta + ta).round(tol=1e-10),
+        }
+        dot = ta.dot(tb)
+    refs = {
+        "sum": (a + b).round(rank=4),
+        "difference": (a - 2.0 * b).orthogonalize(2),
+        "hadamard": a * b,
+        "rounded": (a + a).round(tol=1e-10),
+    }
+    for key, out in results.items():
+        _assert_torch(out.arrays)
+        assert_close(refs[key].to_tensor(), out.to_tensor())
+    assert results["rounded"].rank == a.rank
+    assert_close(a.dot(b), dot)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "complex128"])
 def test_tucker_and_tt_keep_dtype_on_torch(dtype):
     x = _data(SHAPE, 4, dtype)

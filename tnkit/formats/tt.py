@@ -173,8 +173,12 @@ class TT(Format):
             elif k == n - 1:
                 out.append(xp.concat([ca, cb], axis=0))
             else:
-                top = xp.concat([ca, _zeros(xp, (ca.shape[0], ca.shape[1], cb.shape[2]), ca)], 2)
-                bot = xp.concat([_zeros(xp, (cb.shape[0], cb.shape[1], ca.shape[2]), ca), cb], 2)
+                top = xp.concat(
+                    [ca, _zeros(xp, (ca.shape[0], ca.shape[1], cb.shape[2]), ca)], axis=2
+                )
+                bot = xp.concat(
+                    [_zeros(xp, (cb.shape[0], cb.shape[1], ca.shape[2]), ca), cb], axis=2
+                )
                 out.append(xp.concat([top, bot], axis=0))
         return TT(out)
 
