@@ -64,6 +64,13 @@ class TensorNetwork:
         self._plans.clear()
         return self
 
+    def _put_node(self, name: str, data: Any, legs: tuple[str, ...]) -> None:
+        """:meth:`add_node` without its checks, for formats built by tnkit's own algorithms
+        from arrays they made (consistent shapes, one library, finite entries)."""
+        self._arrays[name] = data
+        self._legs[name] = legs
+        self._plans.clear()
+
     def _check_legs(
         self, name: str, data: Any, legs: tuple[str, ...], exclude: str | None = None
     ) -> None:

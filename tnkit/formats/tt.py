@@ -47,18 +47,34 @@ class TT(Format):
                 raise ValueError(
                     f"rank mismatch between core {k - 1} {shapes[k - 1]} and core {k} {shapes[k]}"
                 )
+        self._set_cores(cores, self.add_node)
+        self._init_extras(history, options)
+
+    @classmethod
+    def _made(
+        cls, cores: list[Any], history: list[float] | None = None, options: dict | None = None
+    ) -> TT:
+        """A TT from cores that an algorithm of tnkit made (so no validation: building a TT
+        costs a check per core otherwise, a third of a small rounding's time)."""
+        tt = cls.__new__(cls)
+        Format.__init__(tt)
+        tt._set_cores(cores, tt._put_node)
+        tt._init_extras(history, options)
+        return tt
+
+    def _set_cores(self, cores: list[Any], put: Any) -> None:
+        """Store 3-D ``cores`` as nodes ``core{k}`` (boundary ranks dropped) through ``put``."""
         xp = backend.namespace(cores[0])
         n = len(cores)
         for k, c in enumerate(cores):
             if n == 1:
-                self.add_node("core0", xp.reshape(c, (c.shape[1],)), ("i0",))
+                put("core0", xp.reshape(c, (c.shape[1],)), ("i0",))
             elif k == 0:
-                self.add_node("core0", c[0], ("i0", "b1"))
+                put("core0", c[0], ("i0", "b1"))
             elif k == n - 1:
-                self.add_node(f"core{k}", c[:, :, 0], (f"b{k}", f"i{k}"))
+                put(f"core{k}", c[:, :, 0], (f"b{k}", f"i{k}"))
             else:
-                self.add_node(f"core{k}", c, (f"b{k}", f"i{k}", f"b{k + 1}"))
-        self._init_extras(history, options)
+                put(f"core{k}", c, (f"b{k}", f"i{k}", f"b{k + 1}"))
 
     def _rebuild(self) -> TT:
         return TT(self.cores)
@@ -105,19 +121,7 @@ class TT(Format):
         center = backend.check_int(center, "center", 0)
         if not 0 <= center < n:
             raise ValueError(f"center must be an integer in [0, {n - 1}], got {center!r}")
-        cores = list(self.cores)
-        xp = backend.namespace(cores[0])
-        for k in range(center):
-            r, m, s = cores[k].shape
-            q, rr = linalg.qr(xp.reshape(cores[k], (r * m, s)))
-            cores[k] = xp.reshape(q, (r, m, q.shape[1]))
-            cores[k + 1] = _left_mul(xp, rr, cores[k + 1])
-        for k in range(n - 1, center, -1):
-            r, m, s = cores[k].shape
-            q, rr = linalg.qr(_ct(xp, xp.reshape(cores[k], (r, m * s))))
-            cores[k] = xp.reshape(_ct(xp, q), (q.shape[1], m, s))
-            cores[k - 1] = _right_mul(xp, cores[k - 1], _ct(xp, rr))
-        return self._like(cores)
+        return self._like(_orthogonal_cores(self.cores, center))
 
     def round(self, tol: float | None = None, rank: int | list[int] | None = None) -> TT:
         """TT-rounding: recompress to relative error ``<= tol`` and/or bond ranks ``<= rank``.
@@ -129,7 +133,7 @@ class TT(Format):
             raise ValueError("round needs tol= or rank=")
         tol = backend.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
         ranks = _bond_ranks(rank, n)
-        cores = self.orthogonalize(0).cores
+        cores = _orthogonal_cores(self.cores, 0)
         xp = backend.namespace(cores[0])
         norm = float(xp.linalg.vector_norm(cores[0]))
         max_err = None if tol is None else tol * norm / math.sqrt(max(n - 1, 1))
@@ -144,7 +148,7 @@ class TT(Format):
         return self._like(cores)
 
     def _like(self, cores: list[Any]) -> TT:
-        return TT(cores, history=self.history, options=self.options)
+        return TT._made(cores, self.history, self.options)
 
     # ------------------------------------------------------------------ arithmetic
     def _check_same_shape(self, other: Any, op: str) -> None:
@@ -164,7 +168,7 @@ class TT(Format):
         xp = backend.namespace(a[0], b[0])
         n = len(a)
         if n == 1:
-            return TT([a[0] + b[0]])
+            return TT._made([a[0] + b[0]])
         out = []
         for k in range(n):
             ca, cb = a[k], b[k]
@@ -180,7 +184,7 @@ class TT(Format):
                     [_zeros(xp, (cb.shape[0], cb.shape[1], ca.shape[2]), ca), cb], axis=2
                 )
                 out.append(xp.concat([top, bot], axis=0))
-        return TT(out)
+        return TT._made(out)
 
     def __neg__(self) -> TT:
         return self * -1.0
@@ -195,7 +199,7 @@ class TT(Format):
             if not np.isfinite(other):
                 raise ValueError(f"the scalar factor must be finite, got {other!r}")
             cores = self.cores
-            return TT([cores[0] * other, *cores[1:]])
+            return TT._made([cores[0] * other, *cores[1:]])
         self._check_same_shape(other, "*")
         xp = backend.namespace(self.cores[0], other.cores[0])
         out = []
@@ -203,7 +207,7 @@ class TT(Format):
             c = ca[:, None, :, :, None] * cb[None, :, :, None, :]
             r1, r2, m, s1, s2 = c.shape
             out.append(xp.reshape(c, (r1 * r2, m, s1 * s2)))
-        return TT(out)
+        return TT._made(out)
 
     __rmul__ = __mul__
 
@@ -239,6 +243,24 @@ class TT(Format):
     def from_tensorly(cls, tt_tensor: Any) -> TT:
         """Build from a TensorLy ``TTTensor`` or a list of 3-D cores."""
         return cls(list(tt_tensor))
+
+
+def _orthogonal_cores(cores: list[Any], center: int) -> list[Any]:
+    """Cores of the same TT, left-orthonormal left of ``center`` and right-orthonormal right
+    of it, by QR sweeps towards ``center``."""
+    cores = list(cores)
+    xp = backend.namespace(cores[0])
+    for k in range(center):
+        r, m, s = cores[k].shape
+        q, rr = linalg.qr(xp.reshape(cores[k], (r * m, s)))
+        cores[k] = xp.reshape(q, (r, m, q.shape[1]))
+        cores[k + 1] = _left_mul(xp, rr, cores[k + 1])
+    for k in range(len(cores) - 1, center, -1):
+        r, m, s = cores[k].shape
+        q, rr = linalg.qr(_ct(xp, xp.reshape(cores[k], (r, m * s))))
+        cores[k] = xp.reshape(_ct(xp, q), (q.shape[1], m, s))
+        cores[k - 1] = _right_mul(xp, cores[k - 1], _ct(xp, rr))
+    return cores
 
 
 def _ct(xp: Any, a: Any) -> Any:
