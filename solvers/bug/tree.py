@@ -271,13 +271,17 @@ def truncate_tree(
     out = dict(arrays)
     weighted: dict[str, Any] = {}  # C_x ×_parent G for the inner nodes
     kept: set[str] = set()  # nodes whose bond kept every direction (not rotated)
+    complete = complete_nodes(info, arrays)
     for level in reversed(info.levels()[1:]):  # inner nodes by height: parents first
         cws = {x: out[x] if x == info.root else weighted[x] for x in level}
-        svds = _svds({(x, i): unfold_t(cws[x], i).T for x in level for i in _axes(info, x)})
+        svds = _svds(
+            {(x, i): unfold_t(cws[x], i).T for x, i in _first_bonds(info, level, complete)}
+        )
         for x in level:
             c, cw, fresh = out[x], cws[x], True
             for i, ch in enumerate(info.children[x]):
-                u, s = svds[x, i] if fresh else _svds({0: unfold_t(cw, i).T})[0]
+                hit = svds.get((x, i)) if fresh else None
+                u, s = hit if hit is not None else _svds({0: unfold_t(cw, i).T})[0]
                 k = _bond_rank(s, max_error, rank_max)
                 child, leaf = out[ch], ch in info.site
                 if k == child.shape[-1]:
@@ -296,8 +300,17 @@ def truncate_tree(
     return orthonormalize(info, out, skip=still)
 
 
-def _axes(info: TreeInfo, x: str) -> range:
-    return range(len(info.children[x]))
+def _first_bonds(info: TreeInfo, level: list[str], complete: set[str]) -> list[tuple[str, int]]:
+    """The child bonds ``(x, i)`` of ``level`` whose SVD is known before any bond is cut: cutting
+    bond ``i`` changes ``C_x`` and so the later bonds of ``x``. A complete child was not
+    augmented and usually keeps its rank; the first other child usually is cut."""
+    out = []
+    for x in level:
+        for i, ch in enumerate(info.children[x]):
+            out.append((x, i))
+            if ch not in complete:
+                break
+    return out
 
 
 def _svds(mats: dict[Any, Any]) -> dict[Any, tuple[Any, Any]]:
