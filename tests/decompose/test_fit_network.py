@@ -78,6 +78,23 @@ def test_completion_of_low_rank_tt():
     assert missing <= 1e-4
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(mask=3), "mask must be an array"),
+        (dict(init="random", seed=-1), "seed"),
+        (dict(init="random", seed=True), "seed"),
+        (dict(ridge=float("nan")), "ridge"),
+        (dict(stall="a"), "stall"),
+        (dict(progress=5), "progress"),
+    ],
+)
+def test_bad_options_are_named(kwargs, match):
+    x = np.random.default_rng(0).random((4, 5, 6))
+    with pytest.raises((TypeError, ValueError), match=match):
+        fit_network(x, tk.tt(x, rank=2), **kwargs)
+
+
 def test_nan_at_unobserved_entries_is_ignored():
     rng = np.random.default_rng(3)
     x = chain(rng).contract()

@@ -365,3 +365,19 @@ def test_nan_allowed_only_where_unobserved():
         tr(np.ones((4, 5, 6)), 2, mask="all")
     x[1, 1, 1] = 1.0
     assert np.all(np.isfinite(tr(x, 2, mask=mask, max_iter=2).to_tensor()))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(seed=-1), "seed"),
+        (dict(seed=None), "seed"),
+        (dict(seed=True), "seed"),
+        (dict(improvement_tol=float("nan")), "improvement_tol"),
+        (dict(mask=3), "mask must be an array"),
+    ],
+)
+def test_bad_options_are_named(kwargs, match):
+    x = np.random.default_rng(0).random((4, 5, 6))
+    with pytest.raises((TypeError, ValueError), match=match):
+        tk.tr(x, 2, **kwargs)

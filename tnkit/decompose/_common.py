@@ -171,7 +171,8 @@ def check_mask(mask: Any, x: Any) -> Any:
         mask = np.asarray(mask)
     try:
         backend.backend_name(mask)
-    except TypeError:
+        mask.shape  # noqa: B018 - python scalars pass backend_name
+    except (TypeError, AttributeError):
         raise TypeError(f"mask must be an array, got {type(mask).__name__}") from None
     if tuple(mask.shape) != tuple(x.shape):
         raise ValueError(f"mask has shape {tuple(mask.shape)} but x has {tuple(x.shape)}")

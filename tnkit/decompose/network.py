@@ -39,7 +39,6 @@ error is the only value a sweep copies to the host.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -111,7 +110,9 @@ def fit_network(
     x, w = cm.check_masked_data(x, mask, "x")
     _check_structure(x, net)
     _check_options(max_iter, tol, init, stall, ridge)
+    seed = backend.check_seed(seed)
     update = _check_nodes(net, nodes)
+    report = cm.Progress(progress, max_iter, "fit_network")
     xp = backend.namespace(x)
     arrays = {k: backend.asarray_like(a, x) for k, a in zip(net.nodes, net.arrays)}
     arrays = {k: xp.astype(a, x.dtype) if a.dtype != x.dtype else a for k, a in arrays.items()}
@@ -122,7 +123,6 @@ def fit_network(
         raise ValueError("x is zero (on the observed entries): nothing to fit")
     if init == "random":
         arrays = _random_start(net, x, arrays, seed, math.sqrt(xnorm2))
-    report = _progress(progress, max_iter)
     history: list[float] = []
     try:
         for sweep in range(max_iter):
@@ -132,7 +132,7 @@ def fit_network(
             if err < EXACT_BELOW:  # the cheap estimate loses digits to cancellation here
                 err = _exact_error(net.with_arrays(arrays), x, w, xnorm2)
             history.append(err)
-            report(sweep, history[-1])
+            report.update(sweep, history[-1])
             if history[-1] <= tol:
                 break
             if len(history) > 1 and history[-2] - history[-1] < stall * history[-2]:
@@ -140,7 +140,7 @@ def fit_network(
     except KeyboardInterrupt:
         pass
     finally:
-        report(None, None)
+        report.close()
     out = net.with_arrays(arrays)
     if history:
         history[-1] = _exact_error(out, x, w, xnorm2)
@@ -179,10 +179,8 @@ def _check_options(max_iter: int, tol: float, init: str, stall: float, ridge: fl
         raise ValueError(f"tol must be a number in [0, 1), got {tol!r}")
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if not isinstance(stall, (int, float)) or stall < 0:
-        raise ValueError(f"stall must be a non-negative number, got {stall!r}")
-    if not isinstance(ridge, (int, float)) or ridge < 0:
-        raise ValueError(f"ridge must be a non-negative number, got {ridge!r}")
+    backend.check_real(stall, "stall", low=0)
+    backend.check_real(ridge, "ridge", low=0)
 
 
 def _check_nodes(net: TensorNetwork, nodes: Iterable[str] | None) -> tuple[str, ...]:
@@ -358,23 +356,3 @@ def _exact_error(net: TensorNetwork, x: Any, w: Any, xnorm2: float) -> float:
     if w is not None:
         diff = diff * w
     return math.sqrt(float(backend.to_numpy(xp.sum(xp.abs(diff) ** 2)))) / math.sqrt(xnorm2)
-
-
-def _progress(progress: Any, total: int) -> Callable[[Any, Any], None]:
-    if callable(progress):
-        return lambda sweep, err: progress(sweep, err) if sweep is not None else None
-    if not progress:
-        return lambda sweep, err: None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="fit_network", unit="sweep")
-    started = time.perf_counter()
-
-    def report(sweep, err):
-        if sweep is None:
-            bar.close()
-            return
-        bar.update(1)
-        bar.set_postfix(error=f"{err:.3e}", s=f"{time.perf_counter() - started:.1f}")
-
-    return report

@@ -133,8 +133,8 @@ def tr(
     if method == "svd" and ranks is not None and tol is not None:
         raise ValueError("method='svd' takes rank= or tol=, not both")
     cm.check_positive_int(max_iter, "max_iter")
-    if not isinstance(improvement_tol, (int, float)) or improvement_tol < 0:
-        raise ValueError(f"improvement_tol must be a number >= 0, got {improvement_tol!r}")
+    backend.check_real(improvement_tol, "improvement_tol", low=0)
+    seed = backend.check_seed(seed)
     if not (isinstance(init, TR) or init in INITS):
         raise ValueError(f"init must be one of {INITS} or a TR, got {init!r}")
     if isinstance(init, TR) and (init.shape != shape or (ranks and init.rank != ranks)):
