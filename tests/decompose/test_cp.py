@@ -98,6 +98,10 @@ def test_mask_completion():
     c = tk.cp(x, 2, mask=mask, max_iter=1000, stop_tol=1e-15)
     assert _rel(c, x) <= 1e-6
     assert c.history[-1] <= 1e-6
+    with_nan = tk.cp(np.where(mask, x, np.nan), 2, mask=mask, max_iter=1000, stop_tol=1e-15)
+    np.testing.assert_array_equal(with_nan.to_tensor(), c.to_tensor())
+    with pytest.raises(ValueError, match="x has NaN or Inf entries where mask is True"):
+        tk.cp(np.where(mask, np.nan, x), 2, mask=mask)
 
 
 def test_dtypes_complex_and_torch():

@@ -70,6 +70,8 @@ def test_mask_completion():
     mask = rng.random(x.shape) < 0.5
     t = tk.tucker(x, rank=[2, 2, 2], mask=mask, max_iter=200, stop_tol=1e-14)
     assert _rel(t, x) <= 1e-6
+    nan = tk.tucker(np.where(mask, x, np.nan), rank=2, mask=mask, max_iter=200, stop_tol=1e-14)
+    np.testing.assert_array_equal(nan.to_tensor(), t.to_tensor())
 
 
 def test_dtypes_torch_and_progress():

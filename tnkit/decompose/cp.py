@@ -71,7 +71,7 @@ def cp(
         least-squares point); a small slack such as 0.01 lets degenerate fits shed their
         cancelling norms.
     mask : boolean array of ``x``'s shape, True where observed; missing entries are imputed by
-        EM and the error counts observed entries only.
+        EM and the error counts observed entries only; ``x`` may hold NaN where unobserved.
     progress : True for a progress bar, or a callable ``progress(sweep, rel_error)``.
 
     Returns
@@ -83,7 +83,7 @@ def cp(
     Phan & Cichocki 2019, for factors scaled to equal column norms, relative to ``||X̂||²``)).
     Ctrl-C returns the current model.
     """
-    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     shape = tuple(int(d) for d in x.shape)
     bound = math.prod(shape) // max(shape)
     rank = cm.check_positive_int(rank, "rank")
@@ -100,7 +100,6 @@ def cp(
     for flag, value in (("line_search", line_search), ("stable", stable)):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{flag} must be True or False, got {value!r}")
-    mask = cm.check_mask(mask, x)
     if not isinstance(init, CP) and init not in INITS:
         raise ValueError(f"init must be one of {INITS} or a CP, got {init!r}")
     options: dict[str, Any] = {"rank": rank, "init": init if isinstance(init, str) else "CP"}

@@ -62,7 +62,8 @@ def tucker(
         always run ``max_iter`` sweeps).
     core_budget : choose the rank so that ``n_params <= core_budget`` (see module docstring).
     mask : boolean array of ``x``'s shape, True where ``x`` is observed; missing entries are
-        imputed by EM (each sweep refits the data filled in with the current model).
+        imputed by EM (each sweep refits the data filled in with the current model); ``x``
+        may hold NaN where unobserved.
     seed : seed of the random start.
     progress : True for a progress bar, or a callable ``progress(sweep, rel_error)``.
 
@@ -71,7 +72,7 @@ def tucker(
     Tucker with ``history`` (relative error per HOOI sweep, on observed entries with a mask)
     and ``options``. Ctrl-C during the sweeps returns the current model.
     """
-    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     cm.check_tol(tol)
@@ -82,7 +83,6 @@ def tucker(
     given = [a for a in (rank, tol, core_budget) if a is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of rank=, tol= or core_budget=")
-    mask = cm.check_mask(mask, x)
     if mask is not None and method != "hooi":
         raise ValueError("mask= needs method='hooi' (missing entries are imputed between sweeps)")
     options = {"method": method, "rank": rank, "tol": tol, "core_budget": core_budget}
