@@ -47,3 +47,46 @@ def test_user_errors_are_one_line_exit_2(tmp_path, capsys):
     assert err.startswith("tnkit info: error:") and err.count("\n") == 1
     assert main(["info"]) == 2
     assert "give a FILE" in capsys.readouterr().err
+
+
+def test_inspect_decomposition_shows_its_fit(tmp_path, capsys):
+    x = np.random.default_rng(0).random((5, 6, 7))
+    path = tmp_path / "tt.npz"
+    tk.tt(x, rank=2).save(path)
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("TT from") and "bonds: b1=2, b2=2" in out
+    assert "options: " in out and "rank=" in out
+
+
+def test_inspect_search_result_and_log(tmp_path, capsys):
+    from solvers import search
+
+    x = np.random.default_rng(0).random((4, 4, 4))
+    log = tmp_path / "s.jsonl"
+    res = search.greedy(x, target_rse=0.5, budget=6, checkpoint=str(log))
+    res.save(tmp_path / "r.npz")
+    assert main(["inspect", str(tmp_path / "r.npz")]) == 0
+    out = capsys.readouterr().out
+    assert f"search: greedy, {res.n_evaluations} evaluations" in out
+    assert f"rse {res.rse:.4g}" in out
+    assert main(["inspect", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "search checkpoint" in out and "greedy, data shape (4, 4, 4)" in out
+    assert "best so far: #" in out
+    (tmp_path / "bad.jsonl").write_text("not json\n")
+    assert main(["inspect", str(tmp_path / "bad.jsonl")]) == 2
+    assert "not a tnkit search checkpoint" in capsys.readouterr().err
+
+
+def test_inspect_bug_checkpoint(tmp_path, capsys):
+    from solvers import bug
+    from solvers.bug import problems
+
+    path = tmp_path / "run.npz"
+    op, y0 = problems.transverse_field_ising(4), problems.all_up(problems.binary_tree(4), 2)
+    _, hist = bug.integrate(op, y0, 0.125, dt=0.0625, checkpoint=path)
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "BUG checkpoint" in out and "tree [[0, 1], [2, 3]]" in out
+    assert "steps done: 2, t = 0.125" in out and f"max rank {hist['max_rank'][-1]}" in out

@@ -1,16 +1,32 @@
-"""``tnkit info FILE`` — describe a saved network or a data tensor; ``--devices`` lists GPUs."""
+"""``tnkit info FILE`` (alias ``tnkit inspect``) — describe what a file holds.
+
+A network saved by tnkit (its nodes, bonds and size; for a decomposition its fit history and
+options; for a structure-search result the search record), a BUG checkpoint, a structure-search
+checkpoint log, or a data tensor. ``--devices`` lists the compute devices.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from typing import Any
 
 import numpy as np
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("info", help="describe a saved network or data tensor, or list devices")
-    p.add_argument("file", nargs="?", help="a network saved by tnkit (.npz) or a data tensor")
+    p = sub.add_parser(
+        "info",
+        aliases=["inspect"],
+        help="describe a saved network, search result, checkpoint or data tensor; list devices",
+    )
+    p.add_argument(
+        "file",
+        nargs="?",
+        help="a network or search result saved by tnkit (.npz), a BUG checkpoint (.npz), a "
+        "search checkpoint (.jsonl) or a data tensor",
+    )
     p.add_argument("--key", help="array name inside .npz/.mat/.h5 data files")
     p.add_argument("--devices", action="store_true", help="list the compute devices available")
     return p
@@ -26,26 +42,101 @@ def run(args: argparse.Namespace) -> int:
             return 0
     if not args.file:
         raise ValueError("give a FILE (a saved network or a data tensor) or --devices")
-    if _is_network_file(args.file):
-        net = io.load(args.file)
-        print(f"{type(net).__name__} from {args.file}")
-        print(net.summary())
-        return 0
-    x = io.load_tensor(args.file, key=args.key)
-    x = np.asarray(x)
-    print(f"tensor from {args.file}: shape {x.shape}, dtype {x.dtype}, {x.size:,} entries")
-    if x.dtype.kind in "fc" or x.dtype.kind in "iu":
-        xf = x.astype(np.float64) if x.dtype.kind != "c" else x
-        norm = np.linalg.norm(xf.ravel())
-        print(f"norm {norm:.6g}  min {xf.real.min():.6g}  max {xf.real.max():.6g}")
+    kind = _kind(args.file)
+    if kind == "network":
+        import solvers.search.result  # noqa: F401 - registers the search-result class with io
+
+        _describe_network(io.load(args.file), args.file)
+    elif kind == "bug checkpoint":
+        _describe_bug_checkpoint(args.file)
+    elif kind == "search log":
+        _describe_search_log(args.file)
+    else:
+        _describe_tensor(np.asarray(io.load_tensor(args.file, key=args.key)), args.file)
     return 0
 
 
-def _is_network_file(path: str) -> bool:
+def _kind(path: str) -> str:
+    """What the file at ``path`` holds, from its first bytes (never unpickling)."""
+    if path.endswith(".jsonl") and os.path.isfile(path):
+        return "search log"
     if not path.endswith(".npz") or not os.path.isfile(path):
-        return False
+        return "tensor"
     try:
         with np.load(path, allow_pickle=False) as data:
-            return "structure" in data.files
+            files = set(data.files)
     except Exception:  # noqa: BLE001 - not a readable archive: load_tensor says why
-        return False
+        return "tensor"
+    if "structure" in files:
+        return "network"
+    if "meta" in files and any(f.startswith("state.") for f in files):
+        return "bug checkpoint"
+    return "tensor"
+
+
+def _describe_network(net: Any, path: str) -> None:
+    print(f"{type(net).__name__} from {path}")
+    print(net.summary())
+    history = getattr(net, "history", None)
+    if history:
+        print(f"fit: {len(history)} sweeps, relative error {history[0]:.4g} -> {history[-1]:.4g}")
+    options = getattr(net, "options", None)
+    if options:
+        print("options: " + ", ".join(f"{k}={v}" for k, v in options.items()))
+    record = getattr(net, "search", None)
+    if record:
+        print(
+            f"search: {record['method']}, {record['n_evaluations']} evaluations "
+            f"(best at #{record['best_evaluation']}), rse {record['rse']:.4g}, "
+            f"{record['n_params']} parameters, {record['wall_time']:.1f} s"
+        )
+
+
+def _describe_bug_checkpoint(path: str) -> None:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        shapes = {k.split(".", 1)[1]: data[k].shape for k in data.files if k.startswith("state.")}
+    settings, hist = meta["settings"], meta["history"]
+    kind = "low-rank matrix" if meta["kind"] == "matrix" else f"tree {meta['kind']}"
+    print(f"BUG checkpoint {path}: {kind}")
+    print(f"steps done: {meta['steps_done']}, t = {meta['time']:.6g}")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    print(
+        f"last step: norm {hist['norm'][-1]:.12g}, max rank {hist['max_rank'][-1]}, "
+        f"ranks {hist['ranks'][-1]}"
+    )
+    print("arrays: " + ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in shapes.items()))
+
+
+def _describe_search_log(path: str) -> None:
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    try:
+        header = json.loads(lines[0])["header"]
+    except (IndexError, KeyError, json.JSONDecodeError):
+        raise ValueError(f"{path} is not a tnkit search checkpoint") from None
+    fits = []
+    for line in lines[1:]:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by an interruption
+            break
+        if record.get("kind") == "fit":
+            fits.append(record)
+    print(f"search checkpoint {path}: {header['method']}, data shape {tuple(header['shape'])}")
+    print(f"evaluations logged: {len(fits)} fits, {len(lines) - 1 - len(fits)} other records")
+    if fits:
+        best = min(fits, key=lambda r: r["f"])
+        print(
+            f"best so far: #{best['index']} rse {best['rse']:.4g}, {best['n_params']} "
+            f"parameters, ranks {best['structure']['ranks']}"
+        )
+    print("resume with the same command (or call) and --resume / resume=True")
+
+
+def _describe_tensor(x: np.ndarray, path: str) -> None:
+    print(f"tensor from {path}: shape {x.shape}, dtype {x.dtype}, {x.size:,} entries")
+    if x.dtype.kind in "fciu":
+        xf = x.astype(np.float64) if x.dtype.kind != "c" else x
+        norm = np.linalg.norm(xf.ravel())
+        print(f"norm {norm:.6g}  min {xf.real.min():.6g}  max {xf.real.max():.6g}")
