@@ -103,3 +103,17 @@ def test_orthonormalize_and_hsvd_keep_the_tensor(spec, rank, seed):
     assert np.allclose(o.to_tensor(), x, atol=1e-12 * max(1.0, np.abs(x).max()))
     h = tk.TTN.from_tensor(x, tree)
     assert np.allclose(h.to_tensor(), x, atol=1e-10 * max(1.0, np.abs(x).max()))
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (((0, 1, 2), (2, 2, 2), 0), {}, "rank"),
+        (((0, 1, 2), (2, 2, 2), True), {}, "rank"),
+        (((0, 1, 2), (2, 0, 2), 2), {}, r"dims\[1\]"),
+        (((0, 1, 2), (2, 2, 2), 2), {"seed": -1}, "seed"),
+    ],
+)
+def test_random_names_bad_arguments(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tk.TTN.random(*args, **kwargs)

@@ -284,7 +284,10 @@ class TTN(Format):
         info = tree_info(normalize_tree(tree, len(dims)))
         if dtype not in backend.FLOAT_DTYPES:
             raise ValueError(f"dtype must be one of {backend.FLOAT_DTYPES}, got {dtype!r}")
-        rng = np.random.default_rng(seed)
+        rank = backend.check_int(rank, "rank")
+        for k, d in enumerate(dims):
+            backend.check_int(d, f"dims[{k}]")
+        rng = np.random.default_rng(backend.check_seed(seed, generator=True))
         like = np.zeros(0, dtype=dtype)
         bond: dict[str, int] = {}
         arrays: dict[str, Any] = {}
