@@ -343,12 +343,16 @@ def per_sweep_transfers(run, n1=2, n2=4):
 
 
 _RING = Structure.topology("ring", [2, 2, 2])
+_MASK = np.random.default_rng(9).random(SHAPE) < 0.5
 SWEEPS = {  # name: run(n_sweeps); each sweep may bring one scalar (its error) to the host
     "fit_network": lambda x, n: tk.fit_network(
         x, _RING.to_network(SHAPE, 0), max_iter=n, tol=0, stall=0
     ),
     "tucker-hooi": lambda x, n: tk.tucker(x, rank=2, max_iter=n, stop_tol=-1.0),
     "tr-als": lambda x, n: tk.tr(x, rank=2, max_iter=n, improvement_tol=0.0),
+    "fit_network-masked": lambda x, n: tk.fit_network(
+        x, _RING.to_network(SHAPE, 0), max_iter=n, tol=0, stall=0, mask=_t(_MASK)
+    ),
 }
 if HAS_CP:  # with the line search: the trial's verdict rides on the same scalar
     SWEEPS["cp-als"] = lambda x, n: tk.cp(x, rank=3, max_iter=n, stop_tol=None)

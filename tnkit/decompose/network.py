@@ -28,7 +28,8 @@ per-slice normal equations: with ``W`` the 0/1 mask,
     R[o, b'] = sum_r W[o, r] X[o, r] conj(E[r, b'])
 
 and one small ``b x b`` system per value of ``o`` (a batched solve), with ``E`` contracted
-densely.
+densely. ``G[o]`` is formed from the rows of ``E`` at the observed entries of slice ``o``
+only (their indices are found once per fit, on the device).
 
 The error after each sweep comes for free from the last node's ``G`` and ``R``:
 ``||W(X - T)||^2 = ||W X||^2 - 2 Re <A, R> + <A G, A>``; the final history entry is recomputed
@@ -243,7 +244,8 @@ class _Plan:
                 xaxes = tuple(opened.index(g) for g in own_open + rest)
                 info["x"] = xp.reshape(xp.permute_dims(xw, xaxes), (o_size, r_size))
                 if w is not None:
-                    info["w"] = xp.reshape(xp.permute_dims(w, xaxes), (o_size, r_size))
+                    wm = xp.reshape(xp.permute_dims(w, xaxes), (o_size, r_size))
+                    info["rows"] = [xp.nonzero(wm[i])[0] for i in range(o_size)]
                 rterm = "".join(ket[g] for g in rest)
                 info["env"] = _plan(kt, rterm + bond_ket, sym_dims) if others else None
             else:
@@ -267,8 +269,8 @@ class _Plan:
             e = xp.reshape(env(*ops), (r_size, b_size)) if env is not None else _ones(xw)
             ec = xp.conj(e) if cplx else e
             r = info["x"] @ ec
-            if "w" in info:
-                g = xp.matrix_transpose(info["w"][:, :, None] * e[None, :, :]) @ ec[None, :, :]
+            if "rows" in info:
+                g = _masked_grams(xp, e, ec, info["rows"])
                 a = _solve_batched(xp, g, r, ridge)
             else:
                 g = xp.matrix_transpose(e) @ ec
@@ -285,6 +287,15 @@ class _Plan:
 def _ones(like: Any) -> Any:
     """The 1 x 1 environment of a network with a single node."""
     return backend.asarray_like(np.ones((1, 1)), like, dtype=like.dtype)
+
+
+def _masked_grams(xp: Any, e: Any, ec: Any, rows: list[Any]) -> Any:
+    """``G[o] = sum over the observed entries j of slice o of e[j]ᵀ conj(e[j])``: one product
+    of the gathered environment rows per slice, so the work is proportional to the observed
+    entries (3-4x less than weighting every entry at 30 % observed)."""
+    return xp.stack(
+        [xp.matrix_transpose(xp.take(e, i, axis=0)) @ xp.take(ec, i, axis=0) for i in rows]
+    )
 
 
 def _solve(xp: Any, g: Any, r: Any, ridge: float) -> Any:
