@@ -12,6 +12,18 @@ Start from the rank-one network on the N modes (all bond ranks 1) fitted by ALS.
 3. refit all nodes of the grown network by ALS (warm start).
 
 It stops at ``target_rse``, when the penalised objective stops improving, or at the budget.
+
+With ``internal_nodes=True`` ("greedyint" in the paper) each step is followed by a split
+move: every node of the fitted network with at least three legs is matricised along each
+bipartition of its legs (its open leg, if any, plus some bonds | at least two other bonds)
+and its SVD is truncated to the singular values above ``split_tol`` times the largest. If the
+network where that node is replaced by the two factors — the second one a new *internal*
+node (no tensor mode) joined by the new bond — has fewer parameters, the candidates are
+refitted (warm-started from the split, largest saving first, at most ``split_tries``) and the
+first whose objective is no worse than the current one is kept; this repeats until no split
+is kept. Later steps grow bonds between any two nodes, internal ones included. This is what
+lets greedy reach Tucker-like structures (a core plus factors) and trees.
+
 tnkit adds an optional pruning pass (``prune=True``): once the target is met, every bond is
 tried one rank smaller (warm-started refits, in parallel) and the smallest network that still
 meets the target is kept, repeatedly — this removes ranks that greedy growth over-allocated.
@@ -19,6 +31,8 @@ meets the target is kept, repeatedly — this removes ranks that greedy growth o
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +66,9 @@ def greedy(
     max_iter: int = 100,
     prune: bool = True,
     holdout: float = 0.1,
+    internal_nodes: bool = False,
+    split_tol: float = 1e-5,
+    split_tries: int = 3,
 ) -> SearchResult:
     """Greedy structure search (see the module docstring).
 
@@ -91,18 +108,35 @@ def greedy(
         Try one-smaller ranks once the target is met (see module docstring).
     holdout
         Share of observed entries held out for edge scoring when ``mask`` is given.
+    internal_nodes
+        After each step, try to split a node in two by a truncated SVD, creating an internal
+        node (see the module docstring). The found network then has nodes ``h0, h1, ...``.
+    split_tol
+        Singular values below ``split_tol`` times the largest are dropped by a split.
+    split_tries
+        Most split candidates refitted per attempt (largest parameter saving first).
     """
     backend.check_int(max_arity, "max_arity", 1, optional=True)
     backend.check_int(score_sweeps, "score_sweeps", 1)
     backend.check_real(holdout, "holdout", low=0, high=1, open_low=True, open_high=True)
     if not isinstance(prune, (bool, np.bool_)):
         raise TypeError(f"prune must be True or False, got {prune!r}")
+    if not isinstance(internal_nodes, (bool, np.bool_)):
+        raise TypeError(f"internal_nodes must be True or False, got {internal_nodes!r}")
+    split_tol = backend.check_real(
+        split_tol, "split_tol", low=0, high=1, open_low=True, open_high=True
+    )
+    split_tries = backend.check_int(split_tries, "split_tries", 1)
     fit = FitOptions(max_iter=max_iter, restarts=1)
     options = {"max_arity": max_arity, "score_sweeps": score_sweeps, "prune": prune}
     options["holdout"] = holdout
+    split = None
+    if internal_nodes:
+        split = (float(split_tol), int(split_tries))
+        options.update(internal_nodes=True, split_tol=split[0], split_tries=split[1])
 
     def body(ev: Evaluator, rng: np.random.Generator) -> None:
-        _greedy(ev, rng, max_arity, score_sweeps, prune, holdout)
+        _greedy(ev, rng, max_arity, score_sweeps, prune, holdout, split)
 
     return run_search(
         "greedy",
@@ -124,7 +158,7 @@ def greedy(
     )
 
 
-def _greedy(ev, rng, max_arity, score_sweeps, prune, holdout) -> None:
+def _greedy(ev, rng, max_arity, score_sweeps, prune, holdout, split=None) -> None:
     n = ev.x.ndim
     train, held = _split(ev.mask, holdout, rng)
     current = Structure(np.ones((n, n), dtype=int))
@@ -155,6 +189,8 @@ def _greedy(ev, rng, max_arity, score_sweeps, prune, holdout) -> None:
         if target is None and new["f"] >= record["f"]:
             break
         current, record = child, new
+        if split is not None:
+            current, record = _split_nodes(ev, current, record, *split)
     if prune and target is not None and record is not None and record["rse"] <= target:
         _prune(ev, current, target)
 
@@ -162,8 +198,13 @@ def _greedy(ev, rng, max_arity, score_sweeps, prune, holdout) -> None:
 def _prune(ev: Evaluator, current: Structure, target: float) -> None:
     """Lower single bond ranks while the target stays met (largest saving first)."""
     while not ev.exhausted:
-        n = current.order
-        pairs = [(a, b) for a in range(n) for b in range(a + 1, n) if current.ranks[a][b] > 1]
+        n = current.n_vertices
+        pairs = [
+            (a, b)
+            for a in range(n)
+            for b in range(a + 1, n)
+            if current.ranks[a][b] > 1 and not _isolates(current, a, b)
+        ]
         children = [current.with_rank(a, b, current.ranks[a][b] - 1) for a, b in pairs]
         net = ev.network(ev.cache[current.key_string()])
         starts = [
@@ -182,13 +223,114 @@ def _prune(ev: Evaluator, current: Structure, target: float) -> None:
         current = children[i]
 
 
+def _isolates(current: Structure, a: int, b: int) -> bool:
+    """Whether lowering bond (a, b) by one leaves an internal vertex without any bond."""
+    if current.ranks[a][b] > 2:
+        return False
+    return any(m >= current.order and current.degree(m) == 1 for m in (a, b))
+
+
+def _split_nodes(
+    ev: Evaluator, current: Structure, record: dict, split_tol: float, tries: int
+) -> tuple[Structure, dict]:
+    """Keep splitting nodes of the fitted network while a split lowers the parameter count
+    and its refit does not worsen the objective (see the module docstring)."""
+    while not ev.exhausted:
+        candidates = split_candidates(ev.network(record), current, ev.x.shape, split_tol)
+        if not candidates:
+            break
+        kept = None
+        for child, arrays in candidates[:tries]:
+            start = {"structure": child, "arrays": arrays}
+            new = ev.evaluate([child], starts=[start])[0]
+            if new is None:
+                return current, record
+            if new["f"] <= record["f"]:
+                kept = child, new
+                break
+        if kept is None:
+            break
+        current, record = kept
+    return current, record
+
+
+def split_candidates(
+    net: Any, current: Structure, shape: tuple[int, ...], split_tol: float
+) -> list[tuple[Structure, dict]]:
+    """Every parameter-saving SVD split of a node of ``net`` (the fitted network of
+    ``current``, whose ``perm`` is the identity): ``(child structure, start arrays)``, largest
+    saving first.
+
+    A node's legs are cut into its open leg (if any) plus some bonds | at least two other
+    bonds (internal nodes: at least two bonds on each side); the matricised node's singular
+    values above ``split_tol`` times the largest give the new bond's rank. The singular values
+    are computed on the host (nodes are small); the split itself runs on ``net``'s device.
+    """
+    base = current.n_params(shape)
+    found = []
+    for v in range(current.n_vertices):
+        name = current.node_name(v)
+        legs = net.legs(name)
+        others = [w for w in range(current.n_vertices) if w != v and current.ranks[v][w] > 1]
+        if len(legs) < 3:
+            continue
+        for size in range(0 if v < current.order else 2, len(others) - 1):
+            for stay in itertools.combinations(others, size):
+                moved = [w for w in others if w not in stay]
+                if v >= current.order and stay[0] != others[0]:
+                    continue  # each bipartition of an internal node once
+                rank = _split_rank(net, current, v, moved, split_tol)
+                child = current.split_vertex(v, moved, rank)
+                saving = base - child.n_params(shape)
+                if saving > 0:
+                    found.append((saving, v, tuple(moved), child))
+    found.sort(key=lambda t: (-t[0], t[1], t[2]))
+    return [
+        (child, _split_arrays(net, current, child, v, moved, shape)) for _, v, moved, child in found
+    ]
+
+
+def _split_rank(net: Any, current: Structure, v: int, moved: list[int], split_tol: float) -> int:
+    name = current.node_name(v)
+    legs = net.legs(name)
+    right = [current.bond_label(v, w) for w in moved]
+    left = [g for g in legs if g not in right]
+    a = np.asarray(backend.to_numpy(net[name]))
+    mat = np.transpose(a, [legs.index(g) for g in left + right])
+    rows = math.prod(mat.shape[: len(left)])
+    s = np.linalg.svd(mat.reshape(rows, -1), compute_uv=False)
+    return max(int(np.sum(s > split_tol * s[0])), 1) if s[0] > 0 else 1
+
+
+def _split_arrays(net, current, child, v, moved, shape) -> dict:
+    """Start arrays for ``child``: node ``v`` of ``net`` split by a truncated SVD."""
+    name = current.node_name(v)
+    new_name = child.node_name(child.n_vertices - 1)
+    right = [current.bond_label(v, w) for w in moved]
+    left = [g for g in net.legs(name) if g not in right]
+    bond = child.bond_label(v, child.n_vertices - 1)
+    rank = child.ranks[v][child.n_vertices - 1]
+    rename = {current.bond_label(v, w): child.bond_label(child.n_vertices - 1, w) for w in moved}
+    parts = net.split_node(name, left, right, rank=int(rank), bond=bond, names=(name, new_name))
+    parts = parts.rename_legs(rename) if rename else parts
+    target = child.to_network(shape, 0)
+    arrays = {}
+    for node in target.nodes:
+        arr, legs = parts[node], parts.legs(node)
+        order = tuple(legs.index(g) for g in target.legs(node))
+        arrays[node] = backend.namespace(arr).permute_dims(arr, order)
+    return arrays
+
+
 def _edges(
     current: Structure, shape: tuple[int, ...], max_arity: int | None
 ) -> list[tuple[int, int]]:
-    """Mode pairs whose bond may grow: within ``max_arity`` and below the redundancy bound
-    (a bond rank above the product of a node's other dimensions adds nothing)."""
-    n = current.order
+    """Vertex pairs (modes, then internal vertices) whose bond may grow: within
+    ``max_arity`` and below the redundancy bound (a bond rank above the product of a node's
+    other dimensions adds nothing)."""
+    n = current.n_vertices
     ranks = np.array(current.ranks)
+    dims = [*shape, *[1] * current.internal]
     out = []
     for a in range(n):
         for b in range(a + 1, n):
@@ -196,7 +338,7 @@ def _edges(
             if max_arity is not None and r == 1:
                 if current.degree(a) >= max_arity or current.degree(b) >= max_arity:
                     continue
-            cap = min(shape[m] * np.prod(ranks[m]) // r for m in (a, b))
+            cap = min(dims[m] * np.prod(ranks[m]) // r for m in (a, b))
             if r + 1 <= cap:
                 out.append((a, b))
     return out

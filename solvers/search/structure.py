@@ -1,13 +1,19 @@
 """The search space: one vertex per tensor mode, bond ranks between vertices, a mode placement.
 
-A :class:`Structure` holds a symmetric integer matrix ``ranks`` over the N vertices (rank 1
+A :class:`Structure` holds a symmetric integer matrix ``ranks`` over its vertices (rank 1
 means "no edge") and a permutation ``perm`` with ``perm[v]`` = the tensor mode carried by
 vertex ``v``. Two structures that give every *pair of modes* the same rank describe the same
 family of networks, so equality and hashing use that mode-level matrix (:attr:`key`), and
 :meth:`Structure.to_network` names nodes and legs by modes: equivalent structures build
 identical networks. The parameter count is analytic (as in Li & Sun, TNGA, ICML 2020):
 
-    n_params = sum_m  n_m * prod_{m' != m} R[m, m']
+    n_params = sum_m  n_m * prod_{m' != m} R[m, m']  +  sum_h  prod_{m' != h} R[h, m']
+
+The second sum runs over the ``internal`` vertices: the last K of the N+K vertices carry no
+tensor mode (Hashemizadeh et al.'s "internal nodes", e.g. the core of a Tucker network or the
+inner nodes of a tree). ``perm`` places modes on the first N vertices only; internal vertex
+``N + j`` is node ``h{j}`` and keeps its index in :attr:`key` (internal vertices are not
+matched up to relabelling). With K = 0 everything is as without internal vertices.
 """
 
 from __future__ import annotations
@@ -27,9 +33,14 @@ TOPOLOGIES = ("ring", "chain", "full")
 class Structure:
     """Bond ranks between vertices and the mode placed on each vertex (see module docstring)."""
 
-    __slots__ = ("ranks", "perm", "key")
+    __slots__ = ("ranks", "perm", "key", "internal")
 
-    def __init__(self, ranks: Sequence[Sequence[int]], perm: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        ranks: Sequence[Sequence[int]],
+        perm: Sequence[int] | None = None,
+        internal: int = 0,
+    ) -> None:
         try:
             r = np.asarray(ranks)
         except ValueError:  # ragged rows
@@ -41,8 +52,15 @@ class Structure:
         if r.dtype.kind not in "iu" and not np.all(r == np.round(r)):
             raise TypeError("ranks must be integers")
         r = r.astype(int)
-        n = r.shape[0]
-        off = r[~np.eye(n, dtype=bool)]
+        total = r.shape[0]
+        internal = tk.backend.check_int(internal, "internal", 0)
+        if internal >= total:
+            raise ValueError(
+                f"internal must leave at least one mode vertex: got {internal} internal "
+                f"vertices of {total}"
+            )
+        n = total - internal
+        off = r[~np.eye(total, dtype=bool)]
         if np.any(off < 1):
             raise ValueError(f"bond ranks must be >= 1 (1 = no edge), got {off.min()}")
         if not np.array_equal(r, r.T):
@@ -58,24 +76,32 @@ class Structure:
         np.fill_diagonal(r, 1)
         self.ranks = tuple(tuple(int(v) for v in row) for row in r)
         self.perm = perm
-        m = np.ones((n, n), dtype=int)
-        m[np.ix_(perm, perm)] = r
-        self.key = tuple(int(m[a, b]) for a in range(n) for b in range(a + 1, n))
+        self.internal = internal
+        full = (*perm, *range(n, total))
+        m = np.ones((total, total), dtype=int)
+        m[np.ix_(full, full)] = r
+        self.key = tuple(int(m[a, b]) for a in range(total) for b in range(a + 1, total))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_bonds(
-        cls, n: int, bonds: dict[tuple[int, int], int], perm: Sequence[int] | None = None
+        cls,
+        n: int,
+        bonds: dict[tuple[int, int], int],
+        perm: Sequence[int] | None = None,
+        internal: int = 0,
     ) -> Structure:
-        """``n`` vertices with the given ``{(u, v): rank}`` bonds (all others rank 1)."""
+        """``n`` mode vertices and ``internal`` internal vertices (``n..n+internal-1``) with
+        the given ``{(u, v): rank}`` bonds (all others rank 1)."""
         n = tk.backend.check_int(n, "n", 1)
+        total = n + tk.backend.check_int(internal, "internal", 0)
         if not isinstance(bonds, dict):
             raise TypeError(f"bonds must be a dict {{(u, v): rank}}, got {type(bonds).__name__}")
-        r = np.ones((n, n), dtype=int)
+        r = np.ones((total, total), dtype=int)
         for pair, rank in bonds.items():
-            u, v = _check_pair(pair, n, "bonds")
+            u, v = _check_pair(pair, total, "bonds")
             r[u, v] = r[v, u] = tk.backend.check_int(rank, f"bonds[{pair!r}]", 1)
-        return cls(r, perm)
+        return cls(r, perm, internal)
 
     @classmethod
     def topology(cls, kind: str, values: Sequence[int], perm: Sequence[int] | None = None):
@@ -97,12 +123,18 @@ class Structure:
     # ------------------------------------------------------------------ properties
     @property
     def order(self) -> int:
-        """Number of vertices (= tensor modes)."""
+        """Number of tensor modes N (= mode vertices)."""
         return len(self.perm)
 
+    @property
+    def n_vertices(self) -> int:
+        """Number of vertices N + K (modes and internal vertices)."""
+        return len(self.ranks)
+
     def mode_ranks(self) -> np.ndarray:
-        """The rank between every pair of modes (N x N, diagonal 1)."""
-        n = self.order
+        """The rank between every pair of modes (N x N, diagonal 1); with internal vertices,
+        (N + K) x (N + K): the modes first, then internal vertices ``N..N+K-1`` in order."""
+        n = self.n_vertices
         m = np.ones((n, n), dtype=int)
         it = iter(self.key)
         for a in range(n):
@@ -118,34 +150,73 @@ class Structure:
         """Parameter count of the network on a tensor of this ``shape``."""
         shape = _check_shape(shape, self.order)
         m = self.mode_ranks()
-        return int(sum(int(shape[a]) * math.prod(int(v) for v in m[a]) for a in range(self.order)))
+        count = sum(int(shape[a]) * math.prod(int(v) for v in m[a]) for a in range(self.order))
+        count += sum(math.prod(int(v) for v in m[h]) for h in range(self.order, self.n_vertices))
+        return int(count)
 
     def degree(self, mode: int) -> int:
-        """Number of bonds of rank > 1 at the vertex carrying ``mode``."""
+        """Number of bonds of rank > 1 at the vertex carrying ``mode`` (``N + j``: internal
+        vertex ``j``)."""
         return int(np.sum(self.mode_ranks()[mode] > 1))
 
     def with_rank(self, u: int, v: int, rank: int) -> Structure:
         """A copy with the vertex bond (u, v) set to ``rank``."""
-        u, v = _check_pair((u, v), self.order, "(u, v)")
+        u, v = _check_pair((u, v), self.n_vertices, "(u, v)")
         r = np.array(self.ranks)
         r[u, v] = r[v, u] = tk.backend.check_int(rank, "rank", 1)
-        return Structure(r, self.perm)
+        return Structure(r, self.perm, self.internal)
 
     def with_perm(self, perm: Sequence[int]) -> Structure:
         """A copy with another mode placement."""
-        return Structure(self.ranks, perm)
+        return Structure(self.ranks, perm, self.internal)
+
+    def split_vertex(self, v: int, moved: Sequence[int], rank: int) -> Structure:
+        """A copy with a new internal vertex (the last one) that takes over the bonds of
+        vertex ``v`` to the vertices ``moved`` and is joined to ``v`` by a bond of ``rank``."""
+        total = self.n_vertices
+        v = tk.backend.check_int(v, "v", 0)
+        moved = [tk.backend.check_int(w, "moved", 0) for w in moved]
+        if v >= total or any(w >= total or w == v for w in moved):
+            raise ValueError(f"v and moved must be different vertices in 0..{total - 1}")
+        r = np.ones((total + 1, total + 1), dtype=int)
+        r[:total, :total] = self.ranks
+        for w in moved:
+            r[total, w] = r[w, total] = r[v, w]
+            r[v, w] = r[w, v] = 1
+        r[v, total] = r[total, v] = tk.backend.check_int(rank, "rank", 1)
+        return Structure(r, self.perm, self.internal + 1)
 
     # ------------------------------------------------------------------ networks
+    def node_name(self, index: int) -> str:
+        """Node name of mode ``index`` (``n{index}``) or of internal vertex ``index - N``
+        (``h{index - N}``); ``index`` counts modes first (as :meth:`mode_ranks`)."""
+        return f"n{index}" if index < self.order else f"h{index - self.order}"
+
+    def bond_label(self, a: int, b: int) -> str:
+        """Label of the bond between modes/internal vertices ``a`` and ``b`` (``b{a}_{b}``
+        between modes, ``b{a}_h{j}`` or ``bh{i}_h{j}`` with internal vertices)."""
+        a, b = min(a, b), max(a, b)
+        if b < self.order:
+            return _bond(a, b)
+        return f"b{self._tag(a)}_{self._tag(b)}"
+
+    def _tag(self, index: int) -> str:
+        return str(index) if index < self.order else f"h{index - self.order}"
+
     def legs(self, mode: int) -> tuple[str, ...]:
-        """Leg labels of the node of ``mode``: its open leg, then one per bond of rank > 1."""
+        """Leg labels of the node of ``mode``: its open leg, then one per bond of rank > 1
+        (internal vertex ``mode - N``: only its bonds)."""
         m = self.mode_ranks()
-        bonds = [_bond(mode, b) for b in range(self.order) if b != mode and m[mode, b] > 1]
-        return (f"i{mode}", *bonds)
+        bonds = [
+            self.bond_label(mode, b) for b in range(self.n_vertices) if b != mode and m[mode, b] > 1
+        ]
+        return (f"i{mode}", *bonds) if mode < self.order else tuple(bonds)
 
     def to_network(
         self, shape: Sequence[int], seed: int | np.random.Generator = 0, like: Any = None
     ) -> tk.TensorNetwork:
-        """A network with random normal nodes ``n{mode}`` (open legs ``i0..i{N-1}`` in order).
+        """A network with random normal nodes ``n{mode}`` (open legs ``i0..i{N-1}`` in order),
+        then the internal nodes ``h0..h{K-1}``.
 
         Entries have variance 1/(product of the bond ranks) so the network's norm is O(1).
         """
@@ -153,19 +224,21 @@ class Structure:
         rng = np.random.default_rng(seed)
         dims = self._dims(shape)
         net = tk.TensorNetwork()
-        for mode in range(self.order):
-            legs = self.legs(mode)
+        for index in range(self.n_vertices):
+            legs = self.legs(index)
             sizes = tuple(dims[g] for g in legs)
-            a = rng.standard_normal(sizes) / math.sqrt(math.prod(sizes[1:]))
-            net.add_node(f"n{mode}", a if like is None else tk.backend.asarray_like(a, like), legs)
+            bonds = sizes[1:] if index < self.order else sizes
+            a = rng.standard_normal(sizes) / math.sqrt(math.prod(bonds))
+            a = a if like is None else tk.backend.asarray_like(a, like)
+            net.add_node(self.node_name(index), a, legs)
         return net
 
     def _dims(self, shape: Sequence[int]) -> dict[str, int]:
         m = self.mode_ranks()
         dims = {f"i{a}": int(shape[a]) for a in range(self.order)}
-        for a in range(self.order):
-            for b in range(a + 1, self.order):
-                dims[_bond(a, b)] = int(m[a, b])
+        for a in range(self.n_vertices):
+            for b in range(a + 1, self.n_vertices):
+                dims[self.bond_label(a, b)] = int(m[a, b])
         return dims
 
     def embed(
@@ -191,7 +264,8 @@ class Structure:
             old = xp.reshape(old, (*old.shape, *[1] * (len(child_legs) - len(kept))))
             order = kept + [g for g in child_legs if g not in kept]
             old = xp.permute_dims(old, tuple(order.index(g) for g in child_legs))
-            new = net[name] * noise * rms(old) * math.sqrt(math.prod(net[name].shape[1:]))
+            bonds = net[name].shape[1:] if name.startswith("n") else net[name].shape
+            new = net[name] * noise * rms(old) * math.sqrt(math.prod(bonds))
             overlap = tuple(slice(0, min(a, b)) for a, b in zip(old.shape, new.shape))
             new[overlap] = old[overlap]
             out[name] = new
@@ -205,28 +279,35 @@ class Structure:
         return hash(self.key)
 
     def to_json(self) -> dict:
-        """A JSON-able record (``from_json`` rebuilds it)."""
-        return {"ranks": [list(r) for r in self.ranks], "perm": list(self.perm)}
+        """A JSON-able record (``from_json`` rebuilds it); ``"internal"`` only when K > 0."""
+        record = {"ranks": [list(r) for r in self.ranks], "perm": list(self.perm)}
+        if self.internal:
+            record["internal"] = self.internal
+        return record
 
     @classmethod
     def from_json(cls, record: dict) -> Structure:
-        """Rebuild from :meth:`to_json`."""
+        """Rebuild from :meth:`to_json` (records without ``"internal"`` have K = 0)."""
         if not isinstance(record, dict) or not {"ranks", "perm"} <= set(record):
             raise ValueError(f"record must be a dict with 'ranks' and 'perm', got {record!r}")
-        return cls(record["ranks"], record["perm"])
+        return cls(record["ranks"], record["perm"], record.get("internal", 0))
 
     def key_string(self) -> str:
         """A stable text form of :attr:`key` (for seeds and logs)."""
+        if self.internal:
+            return json.dumps([self.order, list(self.key), self.internal])
         return json.dumps([self.order, list(self.key)])
 
     def __repr__(self) -> str:
+        n = self.n_vertices
         bonds = {
             (u, v): self.ranks[u][v]
-            for u in range(self.order)
-            for v in range(u + 1, self.order)
+            for u in range(n)
+            for v in range(u + 1, n)
             if self.ranks[u][v] > 1
         }
-        return f"Structure(bonds={bonds}, perm={list(self.perm)})"
+        extra = f", internal={self.internal}" if self.internal else ""
+        return f"Structure(bonds={bonds}, perm={list(self.perm)}{extra})"
 
 
 def rms(a: Any) -> Any:
