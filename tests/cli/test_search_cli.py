@@ -40,3 +40,18 @@ def test_search_command_device_gpu_without_a_gpu(tmp_path, capsys):
     assert main(["search", str(data), "--device", "gpu", "--budget", "5", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "device='gpu' needs a CUDA GPU" in err[0], err
+
+
+def test_search_command_internal_nodes(tmp_path, capsys):
+    truth = Structure.from_bonds(4, {(0, 4): 2, (1, 4): 3, (2, 4): 3, (3, 4): 2}, internal=1)
+    data = tmp_path / "x.npy"
+    np.save(data, truth.to_network((6, 6, 6, 6), 0).contract())
+    out = tmp_path / "r.npz"
+    argv = ["search", str(data), "--target-rse", "1e-6", "--internal-nodes", "--no-compare"]
+    assert main([*argv, "--budget", "300", "--quiet", "-o", str(out)]) == 0
+    assert "internal=1" in capsys.readouterr().out
+    res = SearchResult.load(out)
+    assert res.structure == truth and res.n_params == 96 and res.rse <= 1e-6
+    assert "h0" in res.network.nodes
+    assert main(["search", str(data), "--method", "tnale", "--internal-nodes", "--quiet"]) == 2
+    assert "--internal-nodes needs --method greedy" in capsys.readouterr().err

@@ -51,6 +51,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--max-rank", type=int, default=7, help="tnale/tnls: largest bond rank")
     p.add_argument("--max-arity", type=int, help="greedy: most bonds per node")
+    p.add_argument(
+        "--internal-nodes",
+        action="store_true",
+        help="greedy: also split nodes by SVD, creating internal nodes (Tucker cores, trees)",
+    )
     p.add_argument("--no-compare", action="store_true", help="skip the TT/Tucker/TR table")
     p.add_argument("--quiet", action="store_true", help="no live progress bar")
     p.add_argument("-o", "--output", help="save the result (.npz; read with SearchResult.load)")
@@ -65,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import io
     from . import check_output
 
+    if args.internal_nodes and args.method != "greedy":
+        raise ValueError("--internal-nodes needs --method greedy")
     check_output(args.output, "-o")
     check_output(args.checkpoint, "--checkpoint")
     x = np.asarray(io.load_tensor(args.data, key=args.key))
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.method == "greedy":
         kwargs["max_arity"] = args.max_arity
+        kwargs["internal_nodes"] = args.internal_nodes
     else:
         kwargs.update(topology=args.topology, max_rank=args.max_rank)
     result = getattr(search, args.method)(x, **kwargs)
