@@ -274,7 +274,8 @@ def grow(parent: Any, structure: Structure, a: int, b: int, slices: dict, shape)
 def shrink(net: Any, child: Structure, a: int, b: int, shape) -> dict[str, Any]:
     """Start arrays for ``child`` (bond (a, b) one smaller than in ``net``): the two nodes are
     merged over the bond and split again by a truncated SVD (the best local truncation), on
-    ``net``'s backend and device."""
+    ``net``'s backend and device. A bond above the merged matrix's rank (possible next to an
+    internal vertex whose other bonds were lowered) is padded with zeros."""
     na, nb, bond = child.node_name(a), child.node_name(b), child.bond_label(a, b)
     rank = child.mode_ranks()[a, b]
     merged = net.contract_nodes(na, nb, name="merged")
@@ -289,7 +290,14 @@ def shrink(net: Any, child: Structure, a: int, b: int, shape) -> dict[str, Any]:
             arr = arr[tuple(0 if g == bond else slice(None) for g in legs)]
             legs.remove(bond)
         order = tuple(legs.index(g) for g in target.legs(name))
-        arrays[name] = backend.namespace(arr).permute_dims(arr, order)
+        xp = backend.namespace(arr)
+        arr = xp.permute_dims(arr, order)
+        want = tuple(target[name].shape)
+        if tuple(arr.shape) != want:
+            padded = xp.zeros(want, dtype=arr.dtype, **backend.device_kwargs(arr))
+            padded[tuple(slice(0, d) for d in arr.shape)] = arr
+            arr = padded
+        arrays[name] = arr
     return arrays
 
 
