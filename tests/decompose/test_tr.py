@@ -204,12 +204,23 @@ def test_bad_data():
         tr("data", 2)
 
 
-def test_tol_unreachable_warns():
+def test_als_tol_finds_uneven_ranks_with_fewer_params_than_tr_svd():
+    rng = np.random.default_rng(0)
+    x = ring((7,) * 5, (2, 3, 6, 5, 2), 0).to_tensor()
+    x = x / np.linalg.norm(x) + 5e-3 * rng.standard_normal(x.shape) / np.sqrt(x.size)
+    als, svd = tr(x, tol=0.01), tr(x, tol=0.01, method="svd")
+    assert rel(als, x) <= 0.01 and als.history[-1] <= 0.01
+    assert als.rank == (2, 3, 6, 5, 2) and als.n_params == 476
+    assert svd.n_params >= 1.5 * als.n_params
+
+
+def test_masked_tol_unreachable_warns():
     rng = np.random.default_rng(16)
     x = rng.standard_normal((2, 2, 2, 2))
+    mask = rng.random(x.shape) < 0.9
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        t = tr(x, tol=1e-12, max_iter=1)
+        t = tr(x, tol=1e-12, max_iter=1, mask=mask)
     assert any("not reached" in str(w.message) for w in caught)
     assert t.history
 

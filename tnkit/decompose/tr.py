@@ -10,8 +10,10 @@ cores ``G_k`` of shape ``(r_{k-1}, n_k, r_k)``; ``rank[k]`` joins core ``k`` and
   exact rings at their ranks, near the noise floor for noisy ones; with ``tol`` the error bound
   ``||X - ring|| <= tol ||X||`` is guaranteed.
 * ``method="als"`` (default): TR-ALS (:mod:`tnkit.decompose.tr_als`) initialised by that TR-SVD
-  (random cores where no start mode can hold a bond pair). With ``tol`` and no ``rank`` the ranks
-  grow uniformly from 1 until the error is met.
+  (random cores where no start mode can hold a bond pair). With ``tol`` and no ``rank`` the
+  ranks start where TR-SVD puts them for ``tol`` (so the error bound holds from the start) and
+  bonds then shrink one rank at a time while the ALS error stays within ``tol``; with a mask the
+  ranks grow uniformly from 1 until the error on the observed entries is met.
 * ``mask=`` (tensor completion): TR-ALS on the observed entries only, each core slice from its
   exact masked normal equations, solved by :func:`tnkit.decompose.network.fit_network` (the
   ring is a tensor network), one sweep at a time under this module's stopping rules.
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, linalg
 from ..formats.tr import TR, dense
 from . import _common as cm
 from . import tr_als, tr_svd
@@ -78,8 +80,10 @@ def tr(
         missing entries set to the mean of the observed ones.
     tol : float, optional
         Relative Frobenius error target in (0, 1). ``"svd"``: ranks chosen so that the error
-        is at most ``tol`` (guaranteed). ``"als"`` without ``rank``: ranks grow until the
-        error is below ``tol``; with ``rank``: ALS stops once the error is below ``tol``.
+        is at most ``tol`` (guaranteed). ``"als"`` without ``rank``: ALS from TR-SVD's ring
+        for ``tol`` (so the error stays below ``tol``), then bonds shrink one rank at a time
+        while it stays there (with a mask: ranks grow uniformly from 1 until the error is
+        below ``tol``); with ``rank``: ALS stops once the error is below ``tol``.
         With a ``mask`` the error is measured on the observed entries only,
         ``||W * (x - ring)||_F / ||W * x||_F``.
     method : {"als", "svd"}
@@ -181,6 +185,8 @@ def tr(
         try:
             if ranks is not None:
                 cores, history = fit.run(_initial(start, ranks, init, seed, start_norm))
+            elif w is None:
+                cores, history = _fit_to_tol(x, fit, norm, seed, init)
             else:
                 cores, history = _grow(start, fit, start_norm, seed, init)
         finally:
@@ -232,9 +238,61 @@ def _reverse_cores(cores: list[Any]) -> list[Any]:
     return [xp.permute_dims(g, (2, 1, 0)) for g in reversed(cores)]
 
 
+def _fit_to_tol(
+    x: Any, fit: _Fit, norm: float, seed: int, init: str
+) -> tuple[list[Any], list[float]]:
+    """Ranks for ``fit.tol`` without a mask: ALS from the ring the Kronecker-split TR-SVD
+    builds for ``tol`` (its error is at most ``tol`` and ALS only lowers it), then bonds shrink.
+
+    Each shrink round tries every bond one rank smaller — the two cores it joins multiplied
+    and split again by a truncated SVD, then ALS — and keeps the trial that saves the most
+    parameters while its error stays at most ``tol``; rounds go on until no bond can shrink.
+    ``history`` holds the sweeps of the kept fits.
+    """
+    start = tr_svd.tr_svd_tol(x, fit.tol, seed=seed)
+    if init != "svd":
+        start = _initial(x, tuple(int(g.shape[2]) for g in start), init, seed, norm)
+    cores, history = fit.run(start)
+    while history and history[-1] <= fit.tol and not fit.interrupted:
+        best = None
+        for k in range(len(cores)):
+            if int(cores[k].shape[2]) == 1:
+                continue
+            trial, trial_history = fit.run(_shrink_bond(cores, k))
+            if fit.interrupted:
+                break
+            saved = _n_params(cores) - _n_params(trial)
+            if trial_history and trial_history[-1] <= fit.tol and (not best or saved > best[0]):
+                best = (saved, trial, trial_history)
+        if not best or fit.interrupted:
+            break
+        cores, history = best[1], history + best[2]
+    return cores, history
+
+
+def _shrink_bond(cores: list[Any], k: int) -> list[Any]:
+    """The ring with bond ``k`` one rank smaller: cores ``k`` and ``k+1 mod N`` multiplied and
+    split again by the truncated SVD (square roots of the singular values on both sides)."""
+    j = (k + 1) % len(cores)
+    a, b = cores[k], cores[j]
+    xp = backend.namespace(a)
+    (r0, n1, r1), (_, n2, r2) = a.shape, b.shape
+    pair = xp.reshape(a, (r0 * n1, r1)) @ xp.reshape(b, (r1, n2 * r2))
+    u, s, vh, _ = linalg.truncated_svd(pair, rank=r1 - 1)
+    root = xp.astype(xp.sqrt(s), a.dtype)
+    out = list(cores)
+    out[k] = xp.reshape(u * root[None, :], (r0, n1, r1 - 1))
+    out[j] = xp.reshape(root[:, None] * vh, (r1 - 1, n2, r2))
+    return out
+
+
+def _n_params(cores: list[Any]) -> int:
+    return sum(math.prod(int(d) for d in g.shape) for g in cores)
+
+
 def _grow(x: Any, fit: _Fit, norm: float, seed: int, init: str) -> tuple[list[Any], list[float]]:
-    """ALS at ranks 1, 2, ... (all bonds together) until the error is below ``fit.tol``;
-    ``x`` (of norm ``norm``) gives the shape and the starts."""
+    """With a mask: ALS at ranks 1, 2, ... (all bonds together) until the error on the observed
+    entries is below ``fit.tol``; ``x`` (of norm ``norm``) gives the shape and the starts."""
     shape = tuple(int(d) for d in x.shape)
     r = 1
     history: list[float] = []
