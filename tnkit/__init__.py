@@ -30,6 +30,7 @@ _LAZY = {
     "cp": "tnkit.decompose.cp",
     "tucker": "tnkit.decompose.tucker",
     "tt": "tnkit.decompose.tt",
+    "tt_cross": "tnkit.decompose.tt_cross",
     "tr": "tnkit.decompose.tr",
     "fit_network": "tnkit.decompose.network",
 }

@@ -1,0 +1,174 @@
+"""TT-cross: exact low-rank recovery, tol against TT-SVD of the dense grid, determinism, the
+evaluation cache, bad input, Ctrl-C, a 20-dimensional grid never formed densely."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tnkit as tk
+
+
+def sin_sum(idx):
+    """sum_k sin(i_k / 3): TT rank 2."""
+    return np.sum(np.sin(idx / 3.0), axis=1)
+
+
+def inverse_sum(idx, n=20):
+    """1 / (1 + sum_k i_k / n): smooth, not of low exact rank."""
+    return 1.0 / (1.0 + np.sum(idx, axis=1) / n)
+
+
+def dense(f, shape):
+    grid = np.indices(shape).reshape(len(shape), -1).T
+    return f(grid).reshape(shape)
+
+
+def at(t, idx):
+    """Entries of the TT ``t`` at the rows of ``idx``."""
+    v = np.ones((idx.shape[0], 1))
+    for k, c in enumerate(t.cores):
+        v = np.einsum("mr,rms->ms", v, c[:, idx[:, k], :])
+    return v[:, 0]
+
+
+def rel(t, x):
+    return np.linalg.norm(t.to_tensor() - x) / np.linalg.norm(x)
+
+
+def test_exact_low_rank_function_recovered():
+    shape = (10,) * 6
+    t = tk.tt_cross(sin_sum, shape, tol=1e-12)
+    assert t.rank == (2,) * 5
+    assert rel(t, dense(sin_sum, shape)) <= 1e-10
+    assert t.options["n_evaluations"] < 0.2 * math.prod(shape)
+    assert t.options["converged"] and not t.options["interrupted"]
+    assert t.history[0] == 1.0 and t.history[-1] <= 1e-12
+
+
+def test_fixed_rank_mode_and_tensor_train_agree():
+    shape = (10,) * 6
+    x = dense(sin_sum, shape)
+    t = tk.tt_cross(sin_sum, shape, rank=2)
+    assert t.rank == (2,) * 5 and rel(t, x) <= 1e-10
+    assert t.rank == tk.tt(x, tol=1e-10).rank
+
+
+def test_smooth_function_meets_tol_with_tt_svd_ranks():
+    shape = (20,) * 5
+    x = dense(inverse_sum, shape)
+    t = tk.tt_cross(inverse_sum, shape, tol=1e-6)
+    assert rel(t, x) <= 1e-5
+    ref = tk.tt(x, tol=1e-6).rank
+    assert all(r <= q + 2 for r, q in zip(t.rank, ref)), (t.rank, ref)
+    assert t.options["n_evaluations"] < 0.05 * math.prod(shape)
+
+
+def test_same_seed_same_tt_and_seed_matters_only_for_the_start():
+    shape = (20,) * 5
+    a = tk.tt_cross(inverse_sum, shape, tol=1e-6, seed=3)
+    b = tk.tt_cross(inverse_sum, shape, tol=1e-6, seed=3)
+    assert a.rank == b.rank and a.history == b.history
+    assert all(np.array_equal(p, q) for p, q in zip(a.cores, b.cores))
+    c = tk.tt_cross(inverse_sum, shape, tol=1e-6, seed=4)
+    assert rel(c, a.to_tensor()) <= 1e-5
+
+
+def test_cache_counts_distinct_evaluations_and_batch_false():
+    calls = []
+
+    def counted(idx):
+        calls.append(idx.shape[0])
+        assert len({tuple(r) for r in idx}) == idx.shape[0]  # never asked twice in a batch
+        return sin_sum(idx)
+
+    shape = (10,) * 6
+    t = tk.tt_cross(counted, shape, tol=1e-12)
+    assert sum(calls) == t.options["n_evaluations"]
+
+    seen = set()
+
+    def scalar(index):
+        assert isinstance(index, tuple) and index not in seen  # one tuple, each at most once
+        seen.add(index)
+        return float(np.sum(np.sin(np.array(index) / 3.0)))
+
+    s = tk.tt_cross(scalar, shape, tol=1e-12, batch=False)
+    assert len(seen) == s.options["n_evaluations"] == t.options["n_evaluations"]
+    assert all(np.array_equal(p, q) for p, q in zip(s.cores, t.cores))
+
+
+def test_torch_values_are_converted():
+    torch = pytest.importorskip("torch")
+    shape = (10,) * 6
+    t = tk.tt_cross(lambda i: torch.from_numpy(sin_sum(i)), shape, tol=1e-12)
+    assert t.backend == "numpy" and rel(t, dense(sin_sum, shape)) <= 1e-10
+
+
+def test_complex_function():
+    shape = (8,) * 5
+    f = lambda i: np.exp(1j * np.sum(i, axis=1) / 5)  # noqa: E731 - rank 1
+    t = tk.tt_cross(f, shape, tol=1e-10)
+    assert np.iscomplexobj(t.cores[0]) and rel(t, dense(f, shape)) <= 1e-10
+
+
+def test_twenty_dimensions_never_dense():
+    n, d = 4, 20
+    shape = (n,) * d
+    f = lambda i: 1.0 / (1.0 + np.sum(i, axis=1) / d)  # noqa: E731
+    t = tk.tt_cross(f, shape, tol=1e-10)
+    idx = np.random.default_rng(0).integers(0, n, size=(10_000, d))
+    y = f(idx)
+    assert np.max(np.abs(at(t, idx) - y) / np.abs(y)) <= 1e-8
+    assert t.options["n_evaluations"] < 1e5
+
+
+def test_ctrl_c_returns_last_finished_sweep():
+    def stop(sweep, change):
+        if sweep == 2:
+            raise KeyboardInterrupt
+
+    t = tk.tt_cross(inverse_sum, (20,) * 5, tol=1e-12, progress=stop)
+    assert t.options["interrupted"] and not t.options["converged"]
+    assert len(t.history) == 2 and t.options["n_sweeps"] == 2
+    assert rel(t, dense(inverse_sum, (20,) * 5)) <= 1e-3
+
+
+def test_ctrl_c_in_the_first_sweep_propagates():
+    def f(idx):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tk.tt_cross(f, (4, 4, 4), tol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "name"),
+    [
+        ({"f": 3}, TypeError, "f"),
+        ({"shape": 5}, TypeError, "shape"),
+        ({"shape": (5,)}, ValueError, "shape"),
+        ({"shape": (5, 0, 3)}, ValueError, r"shape\[1\]"),
+        ({"shape": (5, 2.5)}, ValueError, r"shape\[1\]"),
+        ({"tol": None}, ValueError, "rank= or tol="),
+        ({"tol": 1.5}, ValueError, "tol"),
+        ({"tol": "a"}, ValueError, "tol"),
+        ({"rank": 0}, ValueError, "rank"),
+        ({"rank": 2.0}, ValueError, "rank"),
+        ({"max_rank": 0}, ValueError, "max_rank"),
+        ({"max_sweeps": 0}, ValueError, "max_sweeps"),
+        ({"init_rank": -1}, ValueError, "init_rank"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"batch": 1}, TypeError, "batch"),
+        ({"progress": "yes"}, TypeError, "progress"),
+        ({"f": lambda i: np.ones(3)}, ValueError, "f must return"),
+        ({"f": lambda i: np.ones((i.shape[0], 2))}, ValueError, "f must return"),
+        ({"f": lambda i: np.full(i.shape[0], np.nan)}, ValueError, "f returned NaN"),
+        ({"f": lambda i: np.array(["a"] * i.shape[0])}, ValueError, "f must return numbers"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, exc, name):
+    args = {"f": sin_sum, "shape": (4, 4, 4), "tol": 1e-6, **kwargs}
+    f, shape = args.pop("f"), args.pop("shape")
+    with pytest.raises(exc, match=name):
+        tk.tt_cross(f, shape, **args)

@@ -1,0 +1,353 @@
+"""TT-cross: a tensor train of a tensor known only through a function of its indices.
+
+Two-site (DMRG) cross interpolation of Savostyanov & Oseledets, "Fast adaptive interpolation of
+multi-dimensional arrays in tensor train format" (nDS 2011), built on the TT-cross idea of
+Oseledets & Tyrtyshnikov (LAA 432, 2010) and the maxvol row selection of Goreinov et al.,
+"How to find a good submatrix" (2010). Only ``O(N n r²)`` entries per sweep are evaluated, never
+the ``n^N`` grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..formats.tt import TT
+from . import _common as cm
+
+
+def tt_cross(
+    f: Callable[..., Any],
+    shape: Sequence[int],
+    *,
+    rank: int | None = None,
+    tol: float | None = None,
+    max_rank: int = 100,
+    max_sweeps: int = 20,
+    init_rank: int = 2,
+    seed: int = 0,
+    progress: bool | Callable[[int, float], Any] = False,
+    batch: bool = True,
+) -> TT:
+    """TT-cross approximation of the tensor ``X[i] = f(i)`` from few evaluations of ``f``.
+
+    Every bond ``k`` carries a set ``I_k`` of ``r_k`` left multi-indices ``(i_0 .. i_k)`` and a
+    set ``J_k`` of ``r_k`` right multi-indices ``(i_{k+1} .. i_{N-1})``. A sweep visits the
+    bonds in turn; at bond ``k`` it evaluates the two-site supercore
+
+    .. math::  B[a, i, j, b] = f(I_{k-1}[a], i, j, J_{k+1}[b]),
+               \\quad B \\in \\mathbb{K}^{(r_{k-1} n_k) \\times (n_{k+1} r_{k+1})},
+
+    splits it by a truncated SVD ``B ≈ U S Vᴴ`` (rank ``<= rank`` or ``max_rank``, discarded
+    norm ``<= tol ||B||_F / sqrt(N-1)``) and picks the ``r_k`` rows ``P`` of ``U`` whose square
+    submatrix has (quasi-)maximal volume (maxvol). Sweeping left to right, core ``k`` becomes
+    the interpolant ``U U[P]^{-1}`` (entries bounded by ~1, so stable) and ``I_k`` the rows
+    ``P`` of ``I_{k-1} × {0..n_k-1}``; right to left the same acts on ``V`` and ``J_k``. The
+    last bond of a sweep stores ``U S Vᴴ`` restricted to the selected rows (columns), so the
+    TT reproduces the truncated supercores on the cross. Ranks adapt because ``B`` has up to
+    ``n`` times more rows than the previous rank (Savostyanov & Oseledets 2011). Sweeps
+    alternate direction and stop when ``||X_s - X_{s-1}||_F / ||X_s||_F`` (computed in TT
+    arithmetic by orthogonalising the difference) is ``<= tol`` (``<= 1e-10`` without
+    ``tol``), or after ``max_sweeps``.
+
+    Parameters
+    ----------
+    f : the tensor as a function. With ``batch=True`` it takes an integer array of shape
+        ``(m, N)`` (one multi-index per row) and returns ``m`` values (numpy, or anything
+        :func:`tnkit.backend.to_numpy` converts, e.g. torch); with ``batch=False`` it takes
+        one index tuple and returns one number (tnkit loops over the rows).
+    shape : the N >= 2 positive mode sizes.
+    rank : a cap on every bond rank (fixed-rank cross when ``tol`` is None).
+    tol : relative error target in (0, 1): truncation threshold and stopping rule.
+        One of ``rank`` and ``tol`` is required.
+    max_rank : a cap on every bond rank when ``rank`` is not given.
+    max_sweeps : the most sweeps (one sweep = one pass over the N-1 bonds).
+    init_rank : the size of the random initial right index sets.
+    seed : seed of the random initial index sets (same seed, same TT).
+    progress : ``True`` for a tqdm bar, or a callable ``progress(sweep, change)``.
+    batch : whether ``f`` is vectorised (see ``f``).
+
+    Returns
+    -------
+    TT (float64, or complex128 when ``f`` returns complex values) with ``history`` the
+    relative change per sweep (the first sweep records 1.0) and ``options`` holding the
+    arguments, ``n_evaluations`` (distinct entries evaluated; repeats come from a cache),
+    ``n_sweeps``, ``converged`` and ``interrupted``. Ctrl-C (``KeyboardInterrupt``) after the
+    first sweep returns the TT of the last finished sweep with ``interrupted=True``.
+    """
+    shape, caps, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
+    seed = backend.check_int(seed, "seed", 0)
+    n = len(shape)
+    rng = np.random.default_rng(seed)
+    oracle = _Oracle(f, shape, batch)
+    # right sets J_k (r_k x (N-1-k)) for bonds k = 0..N-2; left sets I_k (r_k x (k+1))
+    right = [np.zeros((1, 0), dtype=np.int64)] * n
+    left = [np.zeros((1, 0), dtype=np.int64)] * n
+    for k in range(n - 2, -1, -1):
+        size = min(init_rank, math.prod(shape[k + 1 :]))
+        right[k] = _random_rows(rng, shape[k + 1 :], size)
+    options = {
+        "rank": rank,
+        "tol": tol,
+        "max_rank": max_rank,
+        "max_sweeps": max_sweeps,
+        "init_rank": init_rank,
+        "seed": seed,
+        "batch": batch,
+        "interrupted": False,
+        "converged": False,
+    }
+    bar = cm.Progress(progress, max_sweeps, "tt_cross")
+    prev, history = None, []
+    try:
+        for sweep in range(max_sweeps):
+            cores = _sweep(oracle, shape, left, right, caps, tol, forward=sweep % 2 == 0)
+            cur = TT._made(cores)
+            change = 1.0 if prev is None else _relative_change(cur, prev)
+            prev = cur
+            history.append(change)
+            bar.update(sweep + 1, change)
+            if sweep > 0 and change <= stop:
+                options["converged"] = True
+                break
+    except KeyboardInterrupt:
+        if prev is None:
+            raise
+        options["interrupted"] = True
+    finally:
+        bar.close()
+    options["n_evaluations"] = oracle.n_evaluations
+    options["n_sweeps"] = len(history)
+    return TT._made(prev.cores, history, options)
+
+
+# ---------------------------------------------------------------------- one sweep
+def _sweep(
+    oracle: _Oracle,
+    shape: tuple[int, ...],
+    left: list[np.ndarray],
+    right: list[np.ndarray],
+    caps: list[int],
+    tol: float | None,
+    *,
+    forward: bool,
+) -> list[np.ndarray]:
+    """One pass over the bonds (left to right when ``forward``), updating the index sets
+    ``left``/``right`` in place; returns the cores of the TT it builds."""
+    n = len(shape)
+    cores: list[Any] = [None] * n
+    rel = None if tol is None else tol / math.sqrt(n - 1)
+    bonds = range(n - 1) if forward else range(n - 2, -1, -1)
+    for k in bonds:
+        lk = left[k - 1] if k > 0 else np.zeros((1, 0), dtype=np.int64)
+        rk = right[k + 1] if k < n - 2 else np.zeros((1, 0), dtype=np.int64)
+        block = oracle(_cross_indices(lk, shape[k], shape[k + 1], rk))
+        p, q = lk.shape[0] * shape[k], shape[k + 1] * rk.shape[0]
+        u, s, vh = _truncate(block.reshape(p, q), caps[k], rel)
+        r = s.size
+        last = k == (n - 2 if forward else 0)
+        if forward:
+            rows = _maxvol(u)
+            cores[k] = np.linalg.solve(u[rows].T, u.T).T.reshape(-1, shape[k], r)
+            left[k] = _extend_left(lk, shape[k])[rows]
+            if last:
+                cores[k + 1] = ((u[rows] * s) @ vh).reshape(r, shape[k + 1], -1)
+        else:
+            v = vh.T
+            cols = _maxvol(v)
+            core = np.linalg.solve(v[cols].T, v.T)  # (r, q): V[cols]^{-T} V^T
+            cores[k + 1] = core.reshape(r, shape[k + 1], -1)
+            right[k] = _extend_right(shape[k + 1], rk)[cols]
+            if last:
+                cores[k] = ((u * s) @ vh[:, cols]).reshape(-1, shape[k], r)
+    return cores
+
+
+def _truncate(b: np.ndarray, cap: int, rel: float | None) -> tuple[np.ndarray, ...]:
+    """Truncated SVD of ``b``: rank ``<= cap`` and, with ``rel``, discarded norm
+    ``<= rel ||b||_F``; singular values below ``1e-14 s_0`` are always dropped (at least one
+    triplet is kept)."""
+    u, s, vh = np.linalg.svd(b, full_matrices=False)
+    r = min(cap, s.size)
+    if s[0] > 0:
+        r = min(r, max(1, int(np.sum(s > 1e-14 * s[0]))))
+        if rel is not None:
+            tail = np.sqrt(np.cumsum(s[::-1] ** 2))[::-1]  # tail[j] = ||s[j:]||
+            ok = np.nonzero(tail <= rel * tail[0])[0]
+            r = min(r, max(1, int(ok[0]) if ok.size else s.size))
+    else:
+        r = 1
+    return u[:, :r], s[:r], vh[:r]
+
+
+def _maxvol(a: np.ndarray, tol: float = 1.05, max_iter: int = 100) -> np.ndarray:
+    """Rows ``P`` of the tall ``a`` (m x r, m >= r) whose r x r submatrix has quasi-maximal
+    volume: every entry of ``a a[P]^{-1}`` is ``<= tol`` in modulus (Goreinov et al. 2010).
+
+    Starts from the pivots of Gaussian elimination with partial pivoting, then swaps the row
+    of the largest coefficient in, updating ``B = a a[P]^{-1}`` by a rank-one correction.
+    """
+    m, r = a.shape
+    work = a.copy()
+    rows = np.empty(r, dtype=np.int64)
+    for j in range(r):  # LU with partial pivoting on the columns of a
+        i = int(np.argmax(np.abs(work[:, j])))
+        rows[j] = i
+        piv = work[i, j]
+        if piv != 0:
+            work[:, j + 1 :] -= np.outer(work[:, j] / piv, work[i, j + 1 :])
+        work[i, :] = 0
+    b = np.linalg.solve(a[rows].T, a.T).T
+    for _ in range(max_iter):
+        i, j = np.unravel_index(int(np.argmax(np.abs(b))), b.shape)
+        if abs(b[i, j]) <= tol:
+            break
+        e = np.zeros(r, dtype=b.dtype)
+        e[j] = 1.0
+        b -= np.outer(b[:, j], (b[i] - e) / b[i, j])
+        rows[j] = i
+    return rows
+
+
+# ---------------------------------------------------------------------- index bookkeeping
+def _cross_indices(lk: np.ndarray, n1: int, n2: int, rk: np.ndarray) -> np.ndarray:
+    """All multi-indices ``(I[a], i, j, J[b])`` in C order of ``(a, i, j, b)``."""
+    p, q = lk.shape[0], rk.shape[0]
+    a, i, j, b = np.meshgrid(
+        np.arange(p), np.arange(n1), np.arange(n2), np.arange(q), indexing="ij"
+    )
+    a, i, j, b = a.ravel(), i.ravel(), j.ravel(), b.ravel()
+    return np.concatenate([lk[a], i[:, None], j[:, None], rk[b]], axis=1)
+
+
+def _extend_left(lk: np.ndarray, nk: int) -> np.ndarray:
+    """Rows ``(I[a], i)`` in C order of ``(a, i)``."""
+    a, i = np.divmod(np.arange(lk.shape[0] * nk), nk)
+    return np.concatenate([lk[a], i[:, None]], axis=1)
+
+
+def _extend_right(nk: int, rk: np.ndarray) -> np.ndarray:
+    """Rows ``(j, J[b])`` in C order of ``(j, b)``."""
+    j, b = np.divmod(np.arange(nk * rk.shape[0]), rk.shape[0])
+    return np.concatenate([j[:, None], rk[b]], axis=1)
+
+
+def _random_rows(rng: np.random.Generator, shape: Sequence[int], size: int) -> np.ndarray:
+    """``size`` distinct random multi-indices of a grid of ``shape``."""
+    rows: dict[tuple[int, ...], None] = {}
+    while len(rows) < size:
+        row = tuple(int(rng.integers(d)) for d in shape)
+        rows.setdefault(row, None)
+    return np.array(list(rows), dtype=np.int64).reshape(size, len(shape))
+
+
+def _relative_change(cur: TT, prev: TT) -> float:
+    """``||cur - prev||_F / ||cur||_F`` in TT arithmetic (QR sweeps, so accurate to ~eps)."""
+    n = len(cur)
+    diff = (cur - prev).orthogonalize(n - 1).cores[-1]
+    norm = cur.orthogonalize(n - 1).cores[-1]
+    den = float(np.linalg.norm(norm))
+    return float(np.linalg.norm(diff)) / den if den > 0 else float(np.linalg.norm(diff) > 0)
+
+
+class _Oracle:
+    """``f`` on a batch of multi-indices, with a cache of every entry evaluated so far."""
+
+    def __init__(self, f: Callable[..., Any], shape: tuple[int, ...], batch: bool) -> None:
+        self.f, self.batch = f, batch
+        self.strides = np.array([math.prod(shape[k + 1 :]) for k in range(len(shape))])
+        self.linear = math.prod(shape) < 2**62  # one int64 key per entry, else a dict
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.values = np.zeros(0)
+        self.table: dict[bytes, Any] = {}
+
+    @property
+    def n_evaluations(self) -> int:
+        return int(self.keys.size) if self.linear else len(self.table)
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        if not self.linear:
+            return self._call_dict(idx)
+        keys = idx @ self.strides
+        pos = np.searchsorted(self.keys, keys)
+        known = pos < self.keys.size
+        known[known] = self.keys[pos[known]] == keys[known]
+        new_keys, first = np.unique(keys[~known], return_index=True)
+        if new_keys.size:
+            vals = self._evaluate(idx[~known][first])
+            dtype = np.result_type(self.values.dtype, vals.dtype)
+            order = np.argsort(np.concatenate([self.keys, new_keys]), kind="stable")
+            self.keys = np.concatenate([self.keys, new_keys])[order]
+            self.values = np.concatenate([self.values.astype(dtype), vals])[order]
+        return self.values[np.searchsorted(self.keys, keys)]
+
+    def _call_dict(self, idx: np.ndarray) -> np.ndarray:
+        rows = [r.tobytes() for r in idx]
+        missing = {}
+        for r, b in zip(idx, rows):
+            if b not in self.table:
+                missing.setdefault(b, r)
+        if missing:
+            vals = self._evaluate(np.array(list(missing.values())))
+            self.table.update(zip(missing, vals))
+        return np.array([self.table[b] for b in rows])
+
+    def _evaluate(self, idx: np.ndarray) -> np.ndarray:
+        m = idx.shape[0]
+        if self.batch:
+            out = self.f(idx)
+        else:
+            out = [self.f(tuple(int(i) for i in row)) for row in idx]
+        try:
+            out = backend.to_numpy(out) if not isinstance(out, list) else np.asarray(out)
+        except TypeError:
+            out = np.asarray(out)
+        if out.dtype.kind not in "biufc":
+            raise ValueError(f"f must return numbers, got an array of dtype {out.dtype}")
+        if out.shape not in ((m,), (m, 1)):
+            what = "one value per index tuple" if not self.batch else f"{m} values (one per row)"
+            raise ValueError(f"f must return {what}, got shape {tuple(out.shape)} for {m}")
+        out = out.reshape(m).astype(np.result_type(out.dtype, np.float64))
+        if not np.all(np.isfinite(out)):
+            raise ValueError("f returned NaN or Inf values")
+        return out
+
+
+# ---------------------------------------------------------------------- validation
+def _check_args(
+    f: Any,
+    shape: Any,
+    rank: Any,
+    tol: Any,
+    max_rank: Any,
+    max_sweeps: Any,
+    init_rank: Any,
+    batch: Any,
+) -> tuple[tuple[int, ...], list[int], float]:
+    """Validate the options; returns ``(shape, per-bond rank caps, stopping threshold)``."""
+    if not callable(f):
+        raise TypeError(f"f must be a callable, got {type(f).__name__}")
+    if isinstance(shape, (int, np.integer)) or not isinstance(shape, Sequence):
+        raise TypeError(f"shape must be a sequence of positive ints, got {shape!r}")
+    shape = tuple(backend.check_int(d, f"shape[{k}]", 1) for k, d in enumerate(shape))
+    if len(shape) < 2:
+        raise ValueError(f"shape must have N >= 2 entries, got {shape!r}")
+    if rank is None and tol is None:
+        raise ValueError("tt_cross needs rank= or tol=")
+    if rank is not None:
+        rank = cm.check_positive_int(rank, "rank")
+    cm.check_tol(tol)
+    max_rank = cm.check_positive_int(max_rank, "max_rank")
+    cm.check_positive_int(max_sweeps, "max_sweeps")
+    cm.check_positive_int(init_rank, "init_rank")
+    if not isinstance(batch, (bool, np.bool_)):
+        raise TypeError(f"batch must be a bool, got {batch!r}")
+    cap = rank if rank is not None else max_rank
+    bounds = [
+        min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(len(shape) - 1)
+    ]
+    return shape, [min(cap, b) for b in bounds], 1e-10 if tol is None else float(tol)
