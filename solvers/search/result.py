@@ -32,7 +32,8 @@ class SearchResult:
     Attributes
     ----------
     network
-        The fitted best network (nodes ``n{mode}``, open legs ``i0..i{N-1}``).
+        The fitted best network (nodes ``n{mode}``, open legs ``i0..i{N-1}``; internal nodes
+        ``h0, h1, ...`` when greedy ran with ``internal_nodes=True``).
     structure
         Its :class:`Structure`.
     rse, n_params, f
