@@ -147,6 +147,16 @@ def test_decomposition_on_torch_matches_numpy(name):
     np.testing.assert_allclose(out.history, ref.history, rtol=1e-7, atol=1e-12)
 
 
+def test_tt_completion_on_torch_matches_numpy():
+    x, seen = low_rank_ring(4), np.random.default_rng(4).random(SHAPE) < 0.6
+    ref = tk.tt(x, rank=2, mask=seen, max_iter=4, improvement_tol=0)
+    with gpu_strict():
+        out = tk.tt(_t(x), rank=2, mask=_t(seen), max_iter=4, improvement_tol=0)
+    _assert_torch(out.arrays)
+    assert_close(ref.to_tensor(), out.to_tensor(), rtol=1e-8)
+    np.testing.assert_allclose(out.history, ref.history, rtol=1e-8)
+
+
 def test_tt_algebra_on_torch_matches_numpy():
     a, b = tk.tt(_data((4, 5, 6, 3), 5), rank=3), tk.tt(_data((4, 5, 6, 3), 6), rank=2)
     ta, tb = a.to("torch"), b.to("torch")

@@ -96,3 +96,58 @@ def test_tall_unfoldings_meet_the_tolerance():
     for tol in (0.05, 0.3):
         fit = tk.tt(x, tol=tol)
         assert np.linalg.norm(fit.to_tensor() - x) <= tol * np.linalg.norm(x) * (1 + 1e-10)
+
+
+def _exact_tt(shape, ranks, seed):
+    rng = np.random.default_rng(seed)
+    r = [1, *ranks, 1]
+    return tk.TT([rng.standard_normal((r[k], n, r[k + 1])) for k, n in enumerate(shape)])
+
+
+def test_completion_recovers_an_exact_tt_from_40_percent():
+    x = _exact_tt((8, 9, 10, 7), (2, 3, 2), 0).to_tensor()
+    seen = np.random.default_rng(1).random(x.shape) < 0.4
+    fit = tk.tt(np.where(seen, x, np.nan), rank=[2, 3, 2], mask=seen, tol=1e-12, max_iter=300)
+    err = np.linalg.norm(fit.to_tensor() - x) / np.linalg.norm(x)
+    held_out = np.linalg.norm((fit.to_tensor() - x)[~seen]) / np.linalg.norm(x[~seen])
+    assert err <= 1e-8 and held_out <= 1e-8
+    assert fit.rank == (2, 3, 2) and fit.history[-1] <= 1e-9
+    assert fit.options["masked"] and abs(fit.options["observed"] - seen.mean()) < 1e-12
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(fit.history, fit.history[1:]))
+
+
+def test_completion_beats_the_mean_filled_tt_svd_and_stops_on_ctrl_c():
+    x = _exact_tt((6, 7, 8, 6), (3, 3, 3), 2).to_tensor()
+    seen = np.random.default_rng(3).random(x.shape) < 0.5
+    filled = np.where(seen, x, x[seen].mean())
+    svd = tk.tt(filled, rank=3)
+    fit = tk.tt(x, rank=3, mask=seen, max_iter=20)
+
+    def err(t):
+        return np.linalg.norm(t.to_tensor() - x) / np.linalg.norm(x)
+
+    assert err(fit) < 0.1 * err(svd)
+
+    def stop(sweep, error):
+        if sweep == 3:
+            raise KeyboardInterrupt
+
+    cut = tk.tt(x, rank=3, mask=seen, max_iter=20, progress=stop)
+    assert cut.options["interrupted"] and len(cut.history) == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(tol=0.1), "needs rank="),
+        (dict(rank=2, max_iter=0), "max_iter"),
+        (dict(rank=2, improvement_tol=-1.0), "improvement_tol"),
+        (dict(rank=2, progress=3), "progress"),
+    ],
+)
+def test_completion_options_are_checked(kwargs, match):
+    x = np.random.default_rng(0).random((4, 5, 6))
+    with pytest.raises((TypeError, ValueError), match=match):
+        tk.tt(x, mask=x > 0.5, **kwargs)
+    with pytest.raises(ValueError, match="where mask is True"):
+        tk.tt(np.where(x > 0.5, np.nan, x), rank=2, mask=x > 0.5)

@@ -255,3 +255,49 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class Sweeps:
+    """ALS sweeps with stopping rules, progress reporting and Ctrl-C handling.
+
+    ``sweep(cores)`` returns the updated cores and the relative error; :meth:`run` sweeps until
+    the error is at most ``tol``, a sweep lowers it by less than ``improvement_tol``, or
+    ``max_iter`` sweeps, and sets :attr:`interrupted` on Ctrl-C (returning the cores of the
+    last finished sweep). ``desc`` labels the progress bar.
+    """
+
+    def __init__(
+        self,
+        sweep: Callable[[list[Any]], tuple[list[Any], float]],
+        max_iter: int,
+        improvement_tol: float,
+        tol: float | None,
+        progress: bool | Callable[[int, float], Any],
+        desc: str,
+    ) -> None:
+        self.sweep, self.max_iter = sweep, max_iter
+        self.improvement_tol, self.tol = improvement_tol, tol if tol is not None else 0.0
+        self.bar = Progress(progress, max_iter, desc)
+        self.interrupted = False
+
+    def run(self, cores: list[Any]) -> tuple[list[Any], list[float]]:
+        history: list[float] = []
+        try:
+            for sweep in range(self.max_iter):
+                cores, err = self.sweep(cores)
+                history.append(err)
+                self.bar.update(sweep + 1, err)
+                if err <= self.tol:
+                    break
+                if sweep and history[-2] - err < self.improvement_tol:
+                    break
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return cores, history
+
+
+def mean_filled(x: Any, w: Any) -> Any:
+    """``x`` with its unobserved entries (``w == 0``) set to the mean of the observed ones."""
+    xp = backend.namespace(x)
+    mean = xp.sum(w * x) / xp.astype(xp.sum(w), x.dtype)
+    return w * x + (1 - w) * mean

@@ -179,8 +179,8 @@ def tr(
         if w is None:
             start, sweep = x, functools.partial(tr_als.sweep, x, x_norm2=norm**2)
         else:  # the masked sweep's errors are exact already
-            start, sweep = _mean_filled(x, w), functools.partial(tr_als.masked_sweep, x, w)
-        fit = _Fit(sweep, max_iter, improvement_tol, tol, progress)
+            start, sweep = cm.mean_filled(x, w), functools.partial(tr_als.masked_sweep, x, w)
+        fit = cm.Sweeps(sweep, max_iter, improvement_tol, tol, progress, "TR-ALS")
         start_norm = norm if w is None else float(xp.linalg.vector_norm(start))
         try:
             if ranks is not None:
@@ -239,7 +239,7 @@ def _reverse_cores(cores: list[Any]) -> list[Any]:
 
 
 def _fit_to_tol(
-    x: Any, fit: _Fit, norm: float, seed: int, init: str
+    x: Any, fit: cm.Sweeps, norm: float, seed: int, init: str
 ) -> tuple[list[Any], list[float]]:
     """Ranks for ``fit.tol`` without a mask: ALS from the ring the Kronecker-split TR-SVD
     builds for ``tol`` (its error is at most ``tol`` and ALS only lowers it), then bonds shrink.
@@ -290,7 +290,9 @@ def _n_params(cores: list[Any]) -> int:
     return sum(math.prod(int(d) for d in g.shape) for g in cores)
 
 
-def _grow(x: Any, fit: _Fit, norm: float, seed: int, init: str) -> tuple[list[Any], list[float]]:
+def _grow(
+    x: Any, fit: cm.Sweeps, norm: float, seed: int, init: str
+) -> tuple[list[Any], list[float]]:
     """With a mask: ALS at ranks 1, 2, ... (all bonds together) until the error on the observed
     entries is below ``fit.tol``; ``x`` (of norm ``norm``) gives the shape and the starts."""
     shape = tuple(int(d) for d in x.shape)
@@ -312,39 +314,6 @@ def _grow(x: Any, fit: _Fit, norm: float, seed: int, init: str) -> tuple[list[An
         r += 1
 
 
-class _Fit:
-    """ALS sweeps with stopping rules, progress reporting and Ctrl-C handling; ``sweep(cores)``
-    returns the updated cores and the relative error."""
-
-    def __init__(
-        self,
-        sweep: Callable[[list[Any]], tuple[list[Any], float]],
-        max_iter: int,
-        improvement_tol: float,
-        tol: float | None,
-        progress: bool | Callable[[int, float], Any],
-    ) -> None:
-        self.sweep, self.max_iter = sweep, max_iter
-        self.improvement_tol, self.tol = improvement_tol, tol if tol is not None else 0.0
-        self.bar = cm.Progress(progress, max_iter, "TR-ALS")
-        self.interrupted = False
-
-    def run(self, cores: list[Any]) -> tuple[list[Any], list[float]]:
-        history: list[float] = []
-        try:
-            for sweep in range(self.max_iter):
-                cores, err = self.sweep(cores)
-                history.append(err)
-                self.bar.update(sweep + 1, err)
-                if err <= self.tol:
-                    break
-                if sweep and history[-2] - err < self.improvement_tol:
-                    break
-        except KeyboardInterrupt:
-            self.interrupted = True
-        return cores, history
-
-
 def _initial(x: Any, ranks: tuple[int, ...], init: str | TR, seed: int, norm: float) -> list[Any]:
     if isinstance(init, TR):
         return [backend.asarray_like(backend.to_numpy(g), x) for g in init.cores]
@@ -360,13 +329,6 @@ def _initial(x: Any, ranks: tuple[int, ...], init: str | TR, seed: int, norm: fl
     ]
     scale = (norm / max(TR(cores).norm(), 1e-300)) ** (1.0 / n)
     return [g * scale for g in cores]
-
-
-def _mean_filled(x: Any, w: Any) -> Any:
-    """``x`` with its unobserved entries (``w == 0``) set to the mean of the observed ones."""
-    xp = backend.namespace(x)
-    mean = xp.sum(w * x) / xp.astype(xp.sum(w), x.dtype)
-    return w * x + (1 - w) * mean
 
 
 def _fraction(w: Any) -> float:

@@ -10,11 +10,18 @@ eigen-decomposition of the small Gram matrix ``C Cᴴ`` (``_common.left_subspace
 free reshape of the input and ``Uᴴ C`` is smaller than ``C``, so peak memory stays near the
 input size. When the kept
 singular values are too small for Gram accuracy the step falls back to LAPACK.
+
+With a ``mask`` (tensor completion) the TT is fitted to the observed entries only, by ALS:
+each sweep solves every core's exact per-slice masked normal equations
+(:func:`tnkit.fit_network`), after a QR sweep that makes cores ``0 .. N-2`` left-orthonormal
+(a gauge change: the TT is unchanged, the slice systems stay well conditioned). The start is
+the TT-SVD of the data with its missing entries set to the mean of the observed ones.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,10 +29,21 @@ import numpy as np
 from .. import backend, linalg
 from ..formats.tt import TT
 from . import _common as cm
+from .network import fit_network
 
 
-def tt(x: Any, rank: int | list[int] | None = None, tol: float | None = None) -> TT:
-    """TT-SVD of ``x`` with bond ranks ``<= rank`` and/or relative error ``<= tol``.
+def tt(
+    x: Any,
+    rank: int | list[int] | None = None,
+    tol: float | None = None,
+    *,
+    mask: Any = None,
+    max_iter: int = 100,
+    improvement_tol: float = 1e-10,
+    progress: bool | Callable[[int, float], Any] = False,
+) -> TT:
+    """TT-SVD of ``x`` with bond ranks ``<= rank`` and/or relative error ``<= tol``; with
+    ``mask``, TT completion by ALS on the observed entries (module docstring).
 
     Parameters
     ----------
@@ -33,15 +51,35 @@ def tt(x: Any, rank: int | list[int] | None = None, tol: float | None = None) ->
     rank : one cap for every bond, or a list of the N-1 bond ranks. Each bond k is bounded by
         ``min(n_0⋯n_k, n_{k+1}⋯n_{N-1})`` and a larger request raises ``ValueError``.
     tol : relative Frobenius error target in (0, 1). With ``rank`` too, both caps apply (then
-        the error may exceed ``tol``).
+        the error may exceed ``tol``). With a mask: ALS stops once the relative error on the
+        observed entries, ``||W (x - TT)|| / ||W x||``, is at most ``tol``.
+    mask : boolean/0-1 array of ``x``'s shape, True where ``x`` is observed (``x`` may hold NaN
+        elsewhere); needs ``rank``.
+    max_iter, improvement_tol : with a mask, at most ``max_iter`` ALS sweeps, stopping when a
+        sweep lowers the observed error by less than ``improvement_tol``.
+    progress : with a mask, ``True`` for a progress bar or a callable ``(sweep, error)``.
 
     Returns
     -------
     TT with ``options = {"rank", "tol", "error"}`` where ``error`` is the bound
     ``sqrt(sum of squared discarded singular values) / ||x||`` (exact for TT-SVD).
-    The zero tensor gives a rank-1 TT of zeros.
+    The zero tensor gives a rank-1 TT of zeros. With a mask: ``history`` (the observed
+    relative error after each sweep) and ``options`` with ``masked``, ``observed`` (the
+    observed fraction), ``max_iter`` and ``interrupted`` (Ctrl-C returns the TT of the last
+    finished sweep).
+
+    Examples
+    --------
+    >>> import numpy as np, tnkit as tk
+    >>> rng = np.random.default_rng(0)
+    >>> x = tk.TT([rng.standard_normal(s) for s in [(1, 6, 2), (2, 6, 3), (3, 6, 2), (2, 6, 1)]])
+    >>> x = x.to_tensor()
+    >>> seen = rng.random(x.shape) < 0.4
+    >>> fit = tk.tt(np.where(seen, x, np.nan), rank=[2, 3, 2], mask=seen, tol=1e-10)
+    >>> bool(np.linalg.norm(fit.to_tensor() - x) < 1e-6 * np.linalg.norm(x))
+    True
     """
-    x = backend.as_data_tensor(x, "x", min_ndim=2)
+    x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if rank is None and tol is None:
         raise ValueError("tt needs rank= or tol=")
     cm.check_tol(tol)
@@ -49,6 +87,12 @@ def tt(x: Any, rank: int | list[int] | None = None, tol: float | None = None) ->
     n = len(shape)
     bounds = [min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(n - 1)]
     caps = cm.check_ranks(rank, bounds, "bond ranks") if rank is not None else bounds
+    if w is not None:
+        if rank is None:
+            raise ValueError("tt with mask= needs rank= (the bond ranks to fit)")
+        cm.check_positive_int(max_iter, "max_iter")
+        backend.check_real(improvement_tol, "improvement_tol", low=0)
+        return _completion(x, w, caps, tol, max_iter, improvement_tol, progress)
     xp = backend.namespace(x)
     norm = cm.fro(x)
     options = {"rank": rank, "tol": tol}
@@ -76,3 +120,36 @@ def tt(x: Any, rank: int | list[int] | None = None, tol: float | None = None) ->
     cores.append(xp.reshape(c, (r_prev, shape[-1], 1)))
     options["error"] = math.sqrt(dropped) / norm
     return TT(cores, options=options)
+
+
+def _completion(
+    x: Any,
+    w: Any,
+    caps: list[int],
+    tol: float | None,
+    max_iter: int,
+    improvement_tol: float,
+    progress: bool | Callable[[int, float], Any],
+) -> TT:
+    """Masked ALS from the TT-SVD of the mean-filled data (module docstring)."""
+    xp = backend.namespace(x)
+    options = {"rank": caps, "tol": tol, "max_iter": max_iter, "masked": True}
+    options["observed"] = float(xp.sum(w)) / math.prod(int(d) for d in x.shape)
+    start = tt(cm.mean_filled(x, w), rank=caps).cores
+    if float(xp.linalg.vector_norm(w * x)) == 0.0:
+        return TT([g * 0 for g in start], history=[0.0], options=options)
+
+    def sweep(cores: list[Any]) -> tuple[list[Any], float]:
+        gauged = TT(cores).orthogonalize(len(cores) - 1)
+        out = fit_network(x, gauged, mask=w, max_iter=1, tol=0.0, stall=0.0)
+        if not out.history:  # fit_network returns early on Ctrl-C: pass the interrupt on
+            raise KeyboardInterrupt
+        return out.cores, out.history[-1]
+
+    fit = cm.Sweeps(sweep, max_iter, improvement_tol, tol, progress, "TT completion")
+    try:
+        cores, history = fit.run(start)
+    finally:
+        fit.bar.close()
+    options["interrupted"] = fit.interrupted
+    return TT(cores if history else start, history=history, options=options)
