@@ -57,3 +57,26 @@ def test_user_errors_exit_2(data, capsys, args, msg):
 def test_missing_file(capsys):
     assert main(["decompose", "nope.npy", "--format", "tt", "--rank", "2"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "fmt,rank", [("cp", "2"), ("tucker", "2,2,2"), ("tt", "2,2"), ("tr", "1,2,2")]
+)
+def test_nan_missing_completes_every_format(data, tmp_path, capsys, fmt, rank):
+    _, x = data
+    rng = np.random.default_rng(1)
+    holes = np.where(rng.random(x.shape) < 0.4, np.nan, x)
+    path, out = tmp_path / "holes.npy", tmp_path / "r.npz"
+    np.save(path, holes)
+    args = ["decompose", str(path), "--format", fmt, "--rank", rank, "--nan-missing"]
+    assert main([*args, "--max-iter", "500", "--quiet", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "(on the observed entries)" in text and "observed        6" in text
+    back = tk.load(out).to_tensor()
+    assert np.linalg.norm(back - x) <= 1e-4 * np.linalg.norm(x)  # the holes are filled too
+
+
+def test_nan_missing_needs_a_rank(data, tmp_path, capsys):
+    path, _ = data
+    assert main(["decompose", str(path), "--format", "tt", "--tol", "0.1", "--nan-missing"]) == 2
+    assert "--nan-missing needs --rank" in capsys.readouterr().err

@@ -22,6 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--method", help="tucker: hooi|sthosvd; tr: als|svd")
     p.add_argument("--max-iter", type=int, help="maximum sweeps of iterative methods")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--nan-missing",
+        action="store_true",
+        help="treat NaN entries as missing and fit the others (tensor completion; needs --rank)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-o", "--output", help="save the result as a tnkit network (.npz)")
     return p
@@ -56,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--method applies to tucker and tr, not {args.format}")
         kw["method"] = args.method
     progress = not args.quiet
+    observed = None
+    if args.nan_missing:
+        observed = ~np.isnan(np.asarray(x))
+        if rank is None:
+            raise ValueError(
+                "--nan-missing needs --rank (the ranks to fit to the observed entries)"
+            )
+        kw["mask"] = observed
     start = time.perf_counter()
     if args.format == "cp":
         if rank is None or isinstance(rank, list):
@@ -64,17 +77,23 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "tucker":
         result = tk.tucker(x, rank=rank, tol=args.tol, seed=args.seed, progress=progress, **kw)
     elif args.format == "tt":
-        if kw:
-            raise ValueError("--format tt (TT-SVD) takes no --max-iter")
-        result = tk.tt(x, rank=rank, tol=args.tol)
+        if "max_iter" in kw and observed is None:
+            raise ValueError("--format tt (TT-SVD) takes no --max-iter (only with --nan-missing)")
+        result = tk.tt(x, rank=rank, tol=args.tol, progress=progress and bool(kw), **kw)
     else:
         result = tk.tr(x, rank=rank, tol=args.tol, seed=args.seed, progress=progress, **kw)
     elapsed = time.perf_counter() - start
     xf = np.asarray(x, dtype=np.result_type(x.dtype, np.float64))
     approx = tk.backend.to_numpy(result.to_tensor())
-    error = float(np.linalg.norm(approx - xf) / max(np.linalg.norm(xf), 1e-300))
+    seen = np.ones(xf.shape, bool) if observed is None else observed
+    error = float(np.linalg.norm((approx - xf)[seen]) / max(np.linalg.norm(xf[seen]), 1e-300))
     print(f"{args.format} of {args.data}: shape {tuple(x.shape)}, rank {result.rank}")
-    print(f"relative error  {error:.6g}")
+    if observed is not None:
+        print(f"observed        {seen.mean():.1%} of the entries (NaN ones are missing)")
+    print(
+        f"relative error  {error:.6g}"
+        + (" (on the observed entries)" if observed is not None else "")
+    )
     print(f"parameters      {result.n_params:,} (dense {x.size:,})")
     print(f"compression     {x.size / result.n_params:.2f}x")
     print(f"time            {elapsed:.3f} s")
