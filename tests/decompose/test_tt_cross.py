@@ -123,6 +123,32 @@ def test_twenty_dimensions_never_dense():
     assert t.options["n_evaluations"] < 1e5
 
 
+def test_grid_beyond_int64_keys_uses_the_dict_cache():
+    shape = (10,) * 20  # 10^20 entries > 2^62: the cache keys rows of mode groups
+    seen = set()
+
+    def f(idx):
+        rows = {tuple(r) for r in idx}
+        assert len(rows) == idx.shape[0] and not rows & seen
+        seen.update(rows)
+        return sin_sum(idx)
+
+    t = tk.tt_cross(f, shape, tol=1e-10)
+    idx = np.random.default_rng(1).integers(0, 10, size=(2000, 20))
+    assert np.max(np.abs(at(t, idx) - sin_sum(idx))) <= 1e-10 * np.max(np.abs(sin_sum(idx)))
+    assert t.options["n_evaluations"] == len(seen)
+
+
+def test_sweeps_that_repeat_stop_as_stalled():
+    d = 15  # the forward and backward TTs differ by ~1.3e-6 > tol for ever: stop on the cycle
+    f = lambda i: 1.0 / (1.0 + np.sum(i / 9.0, axis=1))  # noqa: E731
+    t = tk.tt_cross(f, (10,) * d, tol=1e-6)
+    assert t.options["stalled"] and not t.options["converged"]
+    assert t.options["n_sweeps"] < 10 and t.history[-1] < 1e-5
+    idx = np.random.default_rng(2).integers(0, 10, size=(10_000, d))
+    assert np.linalg.norm(at(t, idx) - f(idx)) <= 1e-5 * np.linalg.norm(f(idx))
+
+
 def test_ctrl_c_returns_last_finished_sweep():
     def stop(sweep, change):
         if sweep == 2:

@@ -52,7 +52,9 @@ def tt_cross(
     ``n`` times more rows than the previous rank (Savostyanov & Oseledets 2011). Sweeps
     alternate direction and stop when ``||X_s - X_{s-1}||_F / ||X_s||_F`` (computed in TT
     arithmetic by orthogonalising the difference) is ``<= tol`` (``<= 1e-10`` without
-    ``tol``), or after ``max_sweeps``.
+    ``tol``), when the index sets equal those of two sweeps before (the sweeps then repeat
+    forever: a fixed point whose two directions differ by about the approximation error), or
+    after ``max_sweeps``.
 
     Parameters
     ----------
@@ -76,8 +78,16 @@ def tt_cross(
     TT (float64, or complex128 when ``f`` returns complex values) with ``history`` the
     relative change per sweep (the first sweep records 1.0) and ``options`` holding the
     arguments, ``n_evaluations`` (distinct entries evaluated; repeats come from a cache),
-    ``n_sweeps``, ``converged`` and ``interrupted``. Ctrl-C (``KeyboardInterrupt``) after the
+    ``n_sweeps``, ``converged`` (change ``<= tol``), ``stalled`` (stopped by a repeat of the
+    index sets) and ``interrupted``. Ctrl-C (``KeyboardInterrupt``) after the
     first sweep returns the TT of the last finished sweep with ``interrupted=True``.
+
+    Notes
+    -----
+    Like every cross method it sees only the entries it samples: a tensor that vanishes on
+    all of them (an isolated spike) comes out as zero. Singular values below ``1e-14 s_0`` of
+    a supercore are always dropped, so a fixed ``rank`` above the exact rank gives the exact
+    rank. Each sweep evaluates at most ``sum_k r_{k-1} n_k n_{k+1} r_{k+1}`` new entries.
     """
     shape, caps, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
     seed = backend.check_int(seed, "seed", 0)
@@ -100,9 +110,10 @@ def tt_cross(
         "batch": batch,
         "interrupted": False,
         "converged": False,
+        "stalled": False,
     }
     bar = cm.Progress(progress, max_sweeps, "tt_cross")
-    prev, history = None, []
+    prev, history, sigs = None, [], []
     try:
         for sweep in range(max_sweeps):
             cores = _sweep(oracle, shape, left, right, caps, tol, forward=sweep % 2 == 0)
@@ -110,9 +121,13 @@ def tt_cross(
             change = 1.0 if prev is None else _relative_change(cur, prev)
             prev = cur
             history.append(change)
+            sigs = [*sigs[-2:], _signature(left, right)]
             bar.update(sweep + 1, change)
             if sweep > 0 and change <= stop:
                 options["converged"] = True
+                break
+            if len(sigs) == 3 and sigs[0] == sigs[2]:  # the index sets of two sweeps ago:
+                options["stalled"] = True  # the sweeps now repeat, further ones change nothing
                 break
     except KeyboardInterrupt:
         if prev is None:
@@ -245,6 +260,12 @@ def _random_rows(rng: np.random.Generator, shape: Sequence[int], size: int) -> n
     return np.array(list(rows), dtype=np.int64).reshape(size, len(shape))
 
 
+def _signature(left: list[np.ndarray], right: list[np.ndarray]) -> bytes:
+    """The index sets as one bytes string (shapes included)."""
+    parts = [np.array(a.shape, dtype=np.int64).tobytes() + a.tobytes() for a in left + right]
+    return b"".join(parts)
+
+
 def _relative_change(cur: TT, prev: TT) -> float:
     """``||cur - prev||_F / ||cur||_F`` in TT arithmetic (QR sweeps, so accurate to ~eps)."""
     n = len(cur)
@@ -255,24 +276,37 @@ def _relative_change(cur: TT, prev: TT) -> float:
 
 
 class _Oracle:
-    """``f`` on a batch of multi-indices, with a cache of every entry evaluated so far."""
+    """``f`` on a batch of multi-indices, with a cache of every entry evaluated so far.
+
+    A multi-index is keyed by its linear index when the grid has fewer than 2^62 entries
+    (sorted int64 keys, looked up by binary search); a larger grid is cut into groups of modes
+    with fewer than 2^62 entries each, and the row of group indices (as bytes) keys a dict.
+    """
 
     def __init__(self, f: Callable[..., Any], shape: tuple[int, ...], batch: bool) -> None:
         self.f, self.batch = f, batch
-        self.strides = np.array([math.prod(shape[k + 1 :]) for k in range(len(shape))])
-        self.linear = math.prod(shape) < 2**62  # one int64 key per entry, else a dict
+        groups, size = [[]], 1
+        for k, d in enumerate(shape):
+            if size * d >= 2**62:
+                groups.append([])
+                size = 1
+            groups[-1].append(k)
+            size *= d
+        self.groups = [
+            (g, np.array([math.prod(shape[j + 1 : g[-1] + 1]) for j in g])) for g in groups
+        ]
         self.keys = np.zeros(0, dtype=np.int64)
         self.values = np.zeros(0)
-        self.table: dict[bytes, Any] = {}
+        self.table: dict[bytes, int] = {}
 
     @property
     def n_evaluations(self) -> int:
-        return int(self.keys.size) if self.linear else len(self.table)
+        return int(self.values.size)
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
-        if not self.linear:
+        if len(self.groups) > 1:
             return self._call_dict(idx)
-        keys = idx @ self.strides
+        keys = idx @ self.groups[0][1]
         pos = np.searchsorted(self.keys, keys)
         known = pos < self.keys.size
         known[known] = self.keys[pos[known]] == keys[known]
@@ -286,15 +320,23 @@ class _Oracle:
         return self.values[np.searchsorted(self.keys, keys)]
 
     def _call_dict(self, idx: np.ndarray) -> np.ndarray:
-        rows = [r.tobytes() for r in idx]
-        missing = {}
-        for r, b in zip(idx, rows):
-            if b not in self.table:
-                missing.setdefault(b, r)
-        if missing:
-            vals = self._evaluate(np.array(list(missing.values())))
-            self.table.update(zip(missing, vals))
-        return np.array([self.table[b] for b in rows])
+        m = idx.shape[0]
+        cols = np.stack([idx[:, g] @ st for g, st in self.groups], axis=1)
+        rows = np.ascontiguousarray(cols).view(f"V{8 * cols.shape[1]}").ravel().tolist()
+        table = self.table
+        pos = np.fromiter((table.get(b, -1) for b in rows), dtype=np.int64, count=m)
+        miss = np.nonzero(pos < 0)[0]
+        if miss.size:
+            new: dict[bytes, int] = {}
+            for j in miss.tolist():
+                new.setdefault(rows[j], j)
+            vals = self._evaluate(idx[np.fromiter(new.values(), dtype=np.int64, count=len(new))])
+            start = self.values.size
+            dtype = np.result_type(self.values.dtype, vals.dtype)
+            self.values = np.concatenate([self.values.astype(dtype), vals])
+            table.update(zip(new, range(start, start + len(new))))
+            pos[miss] = [table[rows[j]] for j in miss.tolist()]
+        return self.values[pos]
 
     def _evaluate(self, idx: np.ndarray) -> np.ndarray:
         m = idx.shape[0]
