@@ -3,7 +3,7 @@
 Three black-box functions on grids far too large to form (the grid points x_k are the indices
 mapped linearly onto an interval):
 
-1. ``sum_k sin(i_k / 3)`` on 10^8 and 10^15 (exact TT rank 2);
+1. ``sum_k sin(i_k / 3)`` on 10^8 and 10^15 (exact TT rank 2; on 10^8 also at 1e-8);
 2. ``1 / (1 + sum_k x_k)``, x_k in [0, 1], on 10^8 and 10^15 (smooth, ranks grow with the
    accuracy);
 3. ``exp(-||x||_2)``, x_k in [-1, 1], on 16^6 and 16^10 (non-separable, Laplace-like).
@@ -12,7 +12,9 @@ Both sides get the same target accuracy (tnkit ``tol``, tntorch ``eps``) and the
 Reported: the median time of ``--repeats`` interleaved runs (BLAS and torch on ``--threads``
 threads), the number of function evaluations (tnkit: distinct entries, from its cache; tntorch:
 every row passed to the function, its validation samples included), the largest bond rank and
-the relative error ``||approx - f||_2 / ||f||_2`` at the same 10^4 random grid points for both.
+the relative error ``||approx - f||_2 / ||f||_2`` at the same 10^4 random grid points for both;
+evaluations and errors are medians over the runs (run r uses seed r on both sides), ranks the
+range of the largest bond rank over the runs.
 Run: ``python examples/benchmarks/tt_cross.py [--quick]`` (``--quick``: the three small grids).
 """
 
@@ -53,6 +55,7 @@ def cases(quick: bool) -> list[tuple[str, int, int, float, Callable[[np.ndarray]
     """(name, n, N, tol, f of the index rows as floats, shape (m, N))."""
     small = [
         ("sum sin(i_k/3)", 10, 8, 1e-6, sin_sum),
+        ("sum sin(i_k/3)", 10, 8, 1e-8, sin_sum),
         ("1/(1+sum x_k)", 10, 8, 1e-6, inverse_sum),
         ("exp(-||x||)", 16, 6, 1e-6, laplace),
     ]
@@ -72,14 +75,18 @@ def tt_values(cores: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
     return v[:, 0]
 
 
-def run_tnkit(f: Callable, n: int, d: int, tol: float, rmax: int) -> tuple[list, int]:
-    t = tk.tt_cross(lambda i: f(i.astype(np.float64)), (n,) * d, tol=tol, max_rank=rmax)
+def run_tnkit(f: Callable, n: int, d: int, tol: float, rmax: int, seed: int) -> tuple[list, int]:
+    g = lambda i: f(i.astype(np.float64))  # noqa: E731
+    t = tk.tt_cross(g, (n,) * d, tol=tol, max_rank=rmax, seed=seed)
     return t.cores, t.options["n_evaluations"]
 
 
-def run_tntorch(f: Callable, n: int, d: int, tol: float, rmax: int) -> tuple[list, int]:
+def run_tntorch(f: Callable, n: int, d: int, tol: float, rmax: int, seed: int) -> tuple[list, int]:
     import tntorch
     import torch
+
+    torch.manual_seed(seed)  # tntorch draws its start and validation set from torch and numpy
+    np.random.seed(seed)
 
     count = [0]
 
@@ -122,19 +129,24 @@ def main() -> None:
     for name, n, d, tol, f in cases(args.quick):
         idx = np.random.default_rng(1).integers(0, n, size=(10_000, d))
         y = f(idx.astype(np.float64))
-        times: dict[str, list[float]] = {"tnkit": [], "tntorch": []}
-        out: dict[str, Any] = {}
-        for _ in range(args.repeats):
+        runs: dict[str, list[tuple[float, int, int, float]]] = {"tnkit": [], "tntorch": []}
+        for seed in range(args.repeats):  # interleaved; seed r on both sides in repeat r
             for side, fn in (("tnkit", run_tnkit), ("tntorch", run_tntorch)):
                 start = time.perf_counter()
-                out[side] = fn(f, n, d, tol, args.rmax)
-                times[side].append(time.perf_counter() - start)
+                cores, evals = fn(f, n, d, tol, args.rmax, seed)
+                elapsed = time.perf_counter() - start
+                err = np.linalg.norm(tt_values(cores, idx) - y) / np.linalg.norm(y)
+                rank = max(int(c.shape[2]) for c in cores[:-1])
+                runs[side].append((elapsed, evals, rank, float(err)))
         line = {}
-        for side in ("tnkit", "tntorch"):
-            cores, evals = out[side]
-            err = np.linalg.norm(tt_values(cores, idx) - y) / np.linalg.norm(y)
-            rank = max(int(c.shape[2]) for c in cores[:-1])
-            line[side] = (statistics.median(times[side]), evals, rank, err)
+        for side, rs in runs.items():  # medians over the runs; ranks as min-max
+            ranks = sorted(r[2] for r in rs)
+            line[side] = (
+                statistics.median(r[0] for r in rs),
+                int(statistics.median(r[1] for r in rs)),
+                f"{ranks[0]}" if ranks[0] == ranks[-1] else f"{ranks[0]}-{ranks[-1]}",
+                statistics.median(r[3] for r in rs),
+            )
         rows.append((f"{name}, {n}^{d}", tol, line))
     print(
         "| function | tol/eps | tnkit s | tntorch s | speed-up | evals tnkit | evals tntorch "
