@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tnkit as tk
 
@@ -52,6 +54,32 @@ def test_fixed_rank_mode_and_tensor_train_agree():
     t = tk.tt_cross(sin_sum, shape, rank=2)
     assert t.rank == (2,) * 5 and rel(t, x) <= 1e-10
     assert t.rank == tk.tt(x, tol=1e-10).rank
+
+
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=2, max_size=5),
+    rank=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_exact_tensor_trains_are_recovered(shape, rank, seed):
+    """Any random TT (modes of size 1 included) is recovered from its entries."""
+    rng = np.random.default_rng(seed)
+    r = [1] + [rank] * (len(shape) - 1) + [1]
+    x = tk.TT([rng.standard_normal((r[k], d, r[k + 1])) for k, d in enumerate(shape)]).to_tensor()
+    t = tk.tt_cross(lambda idx: x[tuple(idx.T)], shape, tol=1e-12, seed=seed)
+    assert t.shape == tuple(shape) and rel(t, x) <= 1e-8
+    assert t.options["n_evaluations"] <= x.size
+
+
+def test_unit_modes_get_identity_cores():
+    f = lambda i: 1.0 + np.sum(i * i, axis=1) + np.prod(i + 1, axis=1)  # noqa: E731
+    shape = (3, 1, 3, 1)  # a size-1 mode would cap the ranks next to it: it is squeezed out
+    t = tk.tt_cross(f, shape, tol=1e-12)
+    x = dense(f, shape)
+    assert t.rank == tk.tt(x, tol=1e-12).rank == (3, 3, 1) and rel(t, x) <= 1e-12
+    one = tk.tt_cross(f, (1, 1, 1), tol=1e-6)  # one entry: evaluated, no sweep
+    assert one.options["n_evaluations"] == 1 and one.options["n_sweeps"] == 0
+    assert np.isclose(one.to_tensor()[0, 0, 0], 2.0)
 
 
 def test_smooth_function_meets_tol_with_tt_svd_ranks():

@@ -88,18 +88,17 @@ def tt_cross(
     all of them (an isolated spike) comes out as zero. Singular values below ``1e-14 s_0`` of
     a supercore are always dropped, so a fixed ``rank`` above the exact rank gives the exact
     rank. Each sweep evaluates at most ``sum_k r_{k-1} n_k n_{k+1} r_{k+1}`` new entries.
+    Modes of size 1 (which would cap the ranks next to them) are left out of the sweeps and get
+    identity cores; a grid with at most one mode of size > 1 is evaluated whole.
     """
-    shape, caps, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
+    full, cap, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
     seed = backend.check_int(seed, "seed", 0)
+    oracle = _Oracle(f, full, batch)
+    keep = [k for k, d in enumerate(full) if d > 1]  # modes of size 1 would block rank growth
+    shape = tuple(full[k] for k in keep)
     n = len(shape)
-    rng = np.random.default_rng(seed)
-    oracle = _Oracle(f, shape, batch)
-    # right sets J_k (r_k x (N-1-k)) for bonds k = 0..N-2; left sets I_k (r_k x (k+1))
-    right = [np.zeros((1, 0), dtype=np.int64)] * n
-    left = [np.zeros((1, 0), dtype=np.int64)] * n
-    for k in range(n - 2, -1, -1):
-        size = min(init_rank, math.prod(shape[k + 1 :]))
-        right[k] = _random_rows(rng, shape[k + 1 :], size)
+    caps = [min(cap, math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(n - 1)]
+    lookup = oracle if n == len(full) else _Expand(oracle, keep, len(full))
     options = {
         "rank": rank,
         "tol": tol,
@@ -113,10 +112,23 @@ def tt_cross(
         "stalled": False,
     }
     bar = cm.Progress(progress, max_sweeps, "tt_cross")
+    if n < 2:  # at most one mode of size > 1: evaluate the whole grid
+        bar.close()
+        grid = np.arange(shape[0] if n else 1, dtype=np.int64)[:, None]
+        core = lookup(grid[:, :n]).reshape(1, -1, 1)
+        options.update(converged=True, n_evaluations=oracle.n_evaluations, n_sweeps=0)
+        return TT._made(_with_unit_modes([core], keep or [0], full), [], options)
+    rng = np.random.default_rng(seed)
+    # right sets J_k (r_k x (N-1-k)) for bonds k = 0..N-2; left sets I_k (r_k x (k+1))
+    right = [np.zeros((1, 0), dtype=np.int64)] * n
+    left = [np.zeros((1, 0), dtype=np.int64)] * n
+    for k in range(n - 2, -1, -1):
+        size = min(init_rank, math.prod(shape[k + 1 :]))
+        right[k] = _random_rows(rng, shape[k + 1 :], size)
     prev, history, sigs = None, [], []
     try:
         for sweep in range(max_sweeps):
-            cores = _sweep(oracle, shape, left, right, caps, tol, forward=sweep % 2 == 0)
+            cores = _sweep(lookup, shape, left, right, caps, tol, forward=sweep % 2 == 0)
             cur = TT._made(cores)
             change = 1.0 if prev is None else _relative_change(cur, prev)
             prev = cur
@@ -137,12 +149,38 @@ def tt_cross(
         bar.close()
     options["n_evaluations"] = oracle.n_evaluations
     options["n_sweeps"] = len(history)
-    return TT._made(prev.cores, history, options)
+    return TT._made(_with_unit_modes(prev.cores, keep, full), history, options)
+
+
+def _with_unit_modes(cores: list[np.ndarray], keep: list[int], full: tuple[int, ...]) -> list:
+    """The cores of the TT on ``full`` whose modes ``keep`` carry ``cores`` and whose other
+    modes (of size 1) carry identity cores ``(r, 1, r)``."""
+    out, j = [], 0
+    for k in range(len(full)):
+        if j < len(keep) and keep[j] == k:
+            out.append(cores[j])
+            j += 1
+        else:
+            r = int(out[-1].shape[2]) if out else 1
+            out.append(np.eye(r, dtype=cores[0].dtype).reshape(r, 1, r))
+    return out
+
+
+class _Expand:
+    """The oracle called with rows that index only the modes ``keep`` (the others are 0)."""
+
+    def __init__(self, oracle: _Oracle, keep: list[int], ndim: int) -> None:
+        self.oracle, self.keep, self.ndim = oracle, keep, ndim
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        full = np.zeros((idx.shape[0], self.ndim), dtype=np.int64)
+        full[:, self.keep] = idx
+        return self.oracle(full)
 
 
 # ---------------------------------------------------------------------- one sweep
 def _sweep(
-    oracle: _Oracle,
+    oracle: Callable[[np.ndarray], np.ndarray],
     shape: tuple[int, ...],
     left: list[np.ndarray],
     right: list[np.ndarray],
@@ -369,8 +407,8 @@ def _check_args(
     max_sweeps: Any,
     init_rank: Any,
     batch: Any,
-) -> tuple[tuple[int, ...], list[int], float]:
-    """Validate the options; returns ``(shape, per-bond rank caps, stopping threshold)``."""
+) -> tuple[tuple[int, ...], int, float]:
+    """Validate the options; returns ``(shape, rank cap, stopping threshold)``."""
     if not callable(f):
         raise TypeError(f"f must be a callable, got {type(f).__name__}")
     if isinstance(shape, (int, np.integer)) or not isinstance(shape, Sequence):
@@ -389,7 +427,4 @@ def _check_args(
     if not isinstance(batch, (bool, np.bool_)):
         raise TypeError(f"batch must be a bool, got {batch!r}")
     cap = rank if rank is not None else max_rank
-    bounds = [
-        min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(len(shape) - 1)
-    ]
-    return shape, [min(cap, b) for b in bounds], 1e-10 if tol is None else float(tol)
+    return shape, cap, 1e-10 if tol is None else float(tol)
