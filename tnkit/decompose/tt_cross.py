@@ -3,7 +3,7 @@
 Two-site (DMRG) cross interpolation of Savostyanov & Oseledets, "Fast adaptive interpolation of
 multi-dimensional arrays in tensor train format" (nDS 2011), built on the TT-cross idea of
 Oseledets & Tyrtyshnikov (LAA 432, 2010) and the maxvol row selection of Goreinov et al.,
-"How to find a good submatrix" (2010). Only ``O(N n r²)`` entries per sweep are evaluated, never
+"How to find a good submatrix" (2010). Only ``O(N n² r²)`` entries per sweep are evaluated, never
 the ``n^N`` grid.
 """
 
