@@ -280,10 +280,11 @@ class Sweeps:
         self.bar = Progress(progress, max_iter, desc)
         self.interrupted = False
 
-    def run(self, cores: list[Any]) -> tuple[list[Any], list[float]]:
+    def run(self, cores: list[Any], sweeps: int | None = None) -> tuple[list[Any], list[float]]:
+        """Sweep from ``cores`` (at most ``sweeps`` times when given, else ``max_iter``)."""
         history: list[float] = []
         try:
-            for sweep in range(self.max_iter):
+            for sweep in range(self.max_iter if sweeps is None else min(sweeps, self.max_iter)):
                 cores, err = self.sweep(cores)
                 history.append(err)
                 self.bar.update(sweep + 1, err)

@@ -35,6 +35,7 @@ from . import _common as cm
 from . import tr_als, tr_svd
 
 METHODS = ("als", "svd")
+SHRINK_SWEEPS = 2  # ALS sweeps a shrunken bond gets to get back within tol
 INITS = ("svd", "random")
 
 
@@ -241,24 +242,32 @@ def _reverse_cores(cores: list[Any]) -> list[Any]:
 def _fit_to_tol(
     x: Any, fit: cm.Sweeps, norm: float, seed: int, init: str
 ) -> tuple[list[Any], list[float]]:
-    """Ranks for ``fit.tol`` without a mask: ALS from the ring the Kronecker-split TR-SVD
-    builds for ``tol`` (its error is at most ``tol`` and ALS only lowers it), then bonds shrink.
+    """Ranks for ``fit.tol`` without a mask: the smaller of two rings within ``tol``, then bonds
+    shrink.
 
-    Each shrink round tries every bond one rank smaller — the two cores it joins multiplied
-    and split again by a truncated SVD, then ALS — and keeps the trial that saves the most
-    parameters while its error stays at most ``tol``; rounds go on until no bond can shrink.
-    ``history`` holds the sweeps of the kept fits.
+    The first is ALS from the ring the Kronecker-split TR-SVD builds for ``tol`` (its error is
+    at most ``tol`` and ALS only lowers it): near the true ranks of structured data, uneven
+    ones included. The second is uniform rank growth (:func:`_grow`), tried only up to the
+    first's parameter count: on noise-like data TR-SVD spreads its ranks badly. Each shrink
+    round tries every bond one rank smaller — the two cores it joins multiplied and split
+    again by a truncated SVD, then at most ``SHRINK_SWEEPS`` ALS sweeps — and keeps the trial
+    that saves the most parameters while its error stays at most ``tol``; rounds go on until
+    no bond can shrink. ``history`` holds the sweeps of the kept fits.
     """
     start = tr_svd.tr_svd_tol(x, fit.tol, seed=seed)
     if init != "svd":
         start = _initial(x, tuple(int(g.shape[2]) for g in start), init, seed, norm)
     cores, history = fit.run(start)
+    if not fit.interrupted:
+        uniform = _grow(x, fit, norm, seed, init, below=_n_params(cores))
+        if uniform is not None and uniform[1][-1] <= fit.tol:
+            cores, history = uniform
     while history and history[-1] <= fit.tol and not fit.interrupted:
         best = None
         for k in range(len(cores)):
             if int(cores[k].shape[2]) == 1:
                 continue
-            trial, trial_history = fit.run(_shrink_bond(cores, k))
+            trial, trial_history = fit.run(_shrink_bond(cores, k), SHRINK_SWEEPS)
             if fit.interrupted:
                 break
             saved = _n_params(cores) - _n_params(trial)
@@ -271,18 +280,19 @@ def _fit_to_tol(
 
 
 def _shrink_bond(cores: list[Any], k: int) -> list[Any]:
-    """The ring with bond ``k`` one rank smaller: cores ``k`` and ``k+1 mod N`` multiplied and
-    split again by the truncated SVD (square roots of the singular values on both sides)."""
+    """The ring with bond ``k`` one rank smaller (or as small as the product of its two cores
+    allows): cores ``k`` and ``k+1 mod N`` multiplied and split again by the truncated SVD
+    (square roots of the singular values on both sides)."""
     j = (k + 1) % len(cores)
     a, b = cores[k], cores[j]
     xp = backend.namespace(a)
     (r0, n1, r1), (_, n2, r2) = a.shape, b.shape
     pair = xp.reshape(a, (r0 * n1, r1)) @ xp.reshape(b, (r1, n2 * r2))
-    u, s, vh, _ = linalg.truncated_svd(pair, rank=r1 - 1)
+    u, s, vh, _ = linalg.truncated_svd(pair, rank=r1 - 1)  # fewer when the pair is thinner
     root = xp.astype(xp.sqrt(s), a.dtype)
-    out = list(cores)
-    out[k] = xp.reshape(u * root[None, :], (r0, n1, r1 - 1))
-    out[j] = xp.reshape(root[:, None] * vh, (r1 - 1, n2, r2))
+    out, kept = list(cores), int(s.shape[0])
+    out[k] = xp.reshape(u * root[None, :], (r0, n1, kept))
+    out[j] = xp.reshape(root[:, None] * vh, (kept, n2, r2))
     return out
 
 
@@ -291,20 +301,25 @@ def _n_params(cores: list[Any]) -> int:
 
 
 def _grow(
-    x: Any, fit: cm.Sweeps, norm: float, seed: int, init: str
-) -> tuple[list[Any], list[float]]:
-    """With a mask: ALS at ranks 1, 2, ... (all bonds together) until the error on the observed
-    entries is below ``fit.tol``; ``x`` (of norm ``norm``) gives the shape and the starts."""
+    x: Any, fit: cm.Sweeps, norm: float, seed: int, init: str, below: int | None = None
+) -> tuple[list[Any], list[float]] | None:
+    """ALS at ranks 1, 2, ... (all bonds together) until the error (with a mask: on the observed
+    entries) is below ``fit.tol``; ``x`` (of norm ``norm``) gives the shape and the starts.
+    With ``below``: ``None`` once the next uniform ring would have ``below`` parameters."""
     shape = tuple(int(d) for d in x.shape)
     r = 1
     history: list[float] = []
     while True:
         ranks = (r,) * len(shape)
+        if below is not None and r * r * sum(shape) >= below:
+            return None
         cores, hist = fit.run(_initial(x, ranks, init, seed, norm))
         history += hist
         if fit.interrupted or (history and history[-1] <= fit.tol):
             return cores, history
         if _rank_error((r + 1,) * len(shape), shape) is not None:
+            if below is not None:
+                return None
             warnings.warn(
                 f"tr: tol={fit.tol} not reached at the largest rank {r} the shape {shape} "
                 f"allows (error {history[-1]:.3g})",
