@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, linalg
 from ..formats.tt import TT
 from . import _common as cm
 
@@ -224,14 +224,12 @@ def _truncate(b: np.ndarray, cap: int, rel: float | None) -> tuple[np.ndarray, .
     """Truncated SVD of ``b``: rank ``<= cap`` and, with ``rel``, discarded norm
     ``<= rel ||b||_F``; singular values below ``1e-14 s_0`` are always dropped (at least one
     triplet is kept)."""
-    u, s, vh = np.linalg.svd(b, full_matrices=False)
+    u, s, vh, _ = linalg.truncated_svd(b, method="lapack")  # every triplet
     r = min(cap, s.size)
     if s[0] > 0:
         r = min(r, max(1, int(np.sum(s > 1e-14 * s[0]))))
         if rel is not None:
-            tail = np.sqrt(np.cumsum(s[::-1] ** 2))[::-1]  # tail[j] = ||s[j:]||
-            ok = np.nonzero(tail <= rel * tail[0])[0]
-            r = min(r, max(1, int(ok[0]) if ok.size else s.size))
+            r = min(r, linalg.rank_from_tol(s, rel))
     else:
         r = 1
     return u[:, :r], s[:r], vh[:r]
