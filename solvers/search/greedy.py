@@ -69,6 +69,7 @@ def greedy(
     internal_nodes: bool = False,
     split_tol: float = 1e-5,
     split_tries: int = 3,
+    split_saving: float = 0.05,
 ) -> SearchResult:
     """Greedy structure search (see the module docstring).
 
@@ -115,6 +116,9 @@ def greedy(
         Singular values below ``split_tol`` times the largest are dropped by a split.
     split_tries
         Most split candidates refitted per attempt (largest parameter saving first).
+    split_saving
+        Smallest share of the parameters a split must save to be tried (0.05: 5 %). Splits
+        that save a few parameters tend to lead greedy into tangled internal nodes.
     """
     backend.check_int(max_arity, "max_arity", 1, optional=True)
     backend.check_int(score_sweeps, "score_sweeps", 1)
@@ -127,13 +131,15 @@ def greedy(
         split_tol, "split_tol", low=0, high=1, open_low=True, open_high=True
     )
     split_tries = backend.check_int(split_tries, "split_tries", 1)
+    split_saving = backend.check_real(split_saving, "split_saving", low=0, high=1, open_high=True)
     fit = FitOptions(max_iter=max_iter, restarts=1)
     options = {"max_arity": max_arity, "score_sweeps": score_sweeps, "prune": prune}
     options["holdout"] = holdout
     split = None
     if internal_nodes:
-        split = (float(split_tol), int(split_tries))
+        split = (float(split_tol), int(split_tries), float(split_saving))
         options.update(internal_nodes=True, split_tol=split[0], split_tries=split[1])
+        options["split_saving"] = split[2]
 
     def body(ev: Evaluator, rng: np.random.Generator) -> None:
         _greedy(ev, rng, max_arity, score_sweeps, prune, holdout, split)
@@ -196,7 +202,9 @@ def _greedy(ev, rng, max_arity, score_sweeps, prune, holdout, split=None) -> Non
 
 
 def _prune(ev: Evaluator, current: Structure, target: float) -> None:
-    """Lower single bond ranks while the target stays met (largest saving first)."""
+    """Lower single bond ranks while the target stays met (largest saving first); merge
+    internal nodes where that saves parameters (:func:`merge_candidates`)."""
+    current = _merge(ev, current, target)
     while not ev.exhausted:
         n = current.n_vertices
         pairs = [
@@ -218,9 +226,25 @@ def _prune(ev: Evaluator, current: Structure, target: float) -> None:
             if r is not None and r["rse"] <= target
         ]
         if not ok:
-            return
+            break
         _, i = min(ok)
-        current = children[i]
+        current = _merge(ev, children[i], target)
+
+
+def _merge(ev: Evaluator, current: Structure, target: float) -> Structure:
+    """Contract internal nodes into neighbours while that saves parameters and the refit
+    still meets the target (nothing to do without internal vertices)."""
+    while not ev.exhausted:
+        net = ev.network(ev.cache[current.key_string()])
+        found = merge_candidates(net, current, ev.x.shape)
+        if not found:
+            break
+        child, arrays = found[0]
+        record = ev.evaluate([child], starts=[{"structure": child, "arrays": arrays}])[0]
+        if record is None or record["rse"] > target:
+            break
+        current = child
+    return current
 
 
 def _isolates(current: Structure, a: int, b: int) -> bool:
@@ -231,12 +255,14 @@ def _isolates(current: Structure, a: int, b: int) -> bool:
 
 
 def _split_nodes(
-    ev: Evaluator, current: Structure, record: dict, split_tol: float, tries: int
+    ev: Evaluator, current: Structure, record: dict, split_tol: float, tries: int, saving: float
 ) -> tuple[Structure, dict]:
     """Keep splitting nodes of the fitted network while a split lowers the parameter count
     and its refit does not worsen the objective (see the module docstring)."""
     while not ev.exhausted:
-        candidates = split_candidates(ev.network(record), current, ev.x.shape, split_tol)
+        net = ev.network(record)
+        candidates = merge_candidates(net, current, ev.x.shape)[:1]
+        candidates += split_candidates(net, current, ev.x.shape, split_tol, saving)
         if not candidates:
             break
         kept = None
@@ -254,12 +280,62 @@ def _split_nodes(
     return current, record
 
 
+def merge_candidates(
+    net: Any, current: Structure, shape: tuple[int, ...]
+) -> list[tuple[Structure, dict]]:
+    """Every contraction of an internal node into a neighbour that lowers the parameter count
+    (the inverse of a split; the tensor is unchanged): ``(child structure, start arrays)``,
+    largest saving first. ``net`` is the fitted network of ``current`` (identity ``perm``)."""
+    base = current.n_params(shape)
+    found = []
+    for h in range(current.order, current.n_vertices):
+        for u in range(current.n_vertices):
+            if u != h and current.ranks[h][u] > 1:
+                child = current.merge_vertex(h, u)
+                gain = base - child.n_params(shape)
+                if gain > 0:
+                    found.append((gain, h, u, child))
+    found.sort(key=lambda t: (-t[0], t[1], t[2]))
+    return [(child, _merge_arrays(net, current, child, h, u, shape)) for _, h, u, child in found]
+
+
+def _merge_arrays(net, current, child, h, u, shape) -> dict:
+    """Start arrays for ``child`` (= ``current.merge_vertex(h, u)``): nodes ``u`` and ``h`` of
+    ``net`` contracted, shared neighbours' double bonds fused, labels renamed."""
+    index = {w: w - (w > h) for w in range(current.n_vertices) if w != h}
+    name_u = current.node_name(u)
+    merged = net.contract_nodes(name_u, current.node_name(h), name=name_u)
+    rename = {}
+    for w in range(current.n_vertices):
+        if w in (u, h):
+            continue
+        new = child.bond_label(index[u], index[w])
+        pair = [current.bond_label(x, w) for x in (u, h) if current.ranks[x][w] > 1]
+        if len(pair) == 2:
+            merged = merged.fuse_legs(pair, new)
+        elif pair:
+            rename[pair[0]] = new
+    for a in range(current.n_vertices):
+        for b in range(a + 1, current.n_vertices):
+            if h not in (a, b) and u not in (a, b) and current.ranks[a][b] > 1:
+                rename[current.bond_label(a, b)] = child.bond_label(index[a], index[b])
+    merged = merged.rename_legs(rename)
+    target = child.to_network(shape, 0)
+    arrays = {}
+    for w, k in index.items():
+        arr, legs = merged[current.node_name(w)], merged.legs(current.node_name(w))
+        name = child.node_name(k)
+        order = tuple(legs.index(g) for g in target.legs(name))
+        arrays[name] = backend.namespace(arr).permute_dims(arr, order)
+    return arrays
+
+
 def split_candidates(
-    net: Any, current: Structure, shape: tuple[int, ...], split_tol: float
+    net: Any, current: Structure, shape: tuple[int, ...], split_tol: float, saving: float = 0.0
 ) -> list[tuple[Structure, dict]]:
     """Every parameter-saving SVD split of a node of ``net`` (the fitted network of
     ``current``, whose ``perm`` is the identity): ``(child structure, start arrays)``, largest
-    saving first.
+    saving first; only those saving more than ``saving`` times the current parameter count.
 
     A node's legs are cut into its open leg (if any) plus some bonds | at least two other
     bonds (internal nodes: at least two bonds on each side); the matricised node's singular
@@ -281,9 +357,9 @@ def split_candidates(
                     continue  # each bipartition of an internal node once
                 rank = _split_rank(net, current, v, moved, split_tol)
                 child = current.split_vertex(v, moved, rank)
-                saving = base - child.n_params(shape)
-                if saving > 0:
-                    found.append((saving, v, tuple(moved), child))
+                gain = base - child.n_params(shape)
+                if gain > saving * base:
+                    found.append((gain, v, tuple(moved), child))
     found.sort(key=lambda t: (-t[0], t[1], t[2]))
     return [
         (child, _split_arrays(net, current, child, v, moved, shape)) for _, v, moved, child in found

@@ -33,6 +33,7 @@ from tnkit.decompose.network import fit_network, reproducible_contract
 from .structure import Structure, rms
 
 ARRAY_KEYS = ("x", "mask", "score_mask")
+CHUNK_SWEEPS = 5  # ALS sweeps between two leaf gauges (see fit_internal)
 
 
 @dataclass(frozen=True)
@@ -148,11 +149,12 @@ def fit_job(payload: dict) -> dict:
                 )
             else:
                 start = structure.to_network(x.shape, rng_seed)
-            fitted = fit_network(
-                x, start, max_iter=opts.max_iter, tol=opts.tol, mask=mask, stall=opts.stall
-            )
-            if structure.internal and fitted.history[-1] > opts.tol:
-                fitted = _polish(x, fitted, structure, mask, opts)
+            if structure.internal:
+                fitted = fit_internal(x, start, structure, mask, opts)
+            else:
+                fitted = fit_network(
+                    x, start, max_iter=opts.max_iter, tol=opts.tol, mask=mask, stall=opts.stall
+                )
             if best is None or fitted.history[-1] < best.history[-1]:
                 best = fitted
             if best.history[-1] <= opts.tol:
@@ -166,20 +168,38 @@ def fit_job(payload: dict) -> dict:
     }
 
 
-def _polish(x: Any, fitted: Any, structure: Structure, mask: Any, opts: FitOptions) -> Any:
-    """Refit the internal nodes of ``fitted`` after moving its leaves into a QR gauge.
+def fit_internal(x: Any, start: Any, structure: Structure, mask: Any, opts: FitOptions) -> Any:
+    """ALS for a structure with internal vertices: sweeps in chunks of ``CHUNK_SWEEPS``, each
+    started from the leaves moved into a QR gauge (:func:`leaf_gauge`) and updating the
+    internal nodes first.
 
     An internal node's normal equations have the Kronecker product of its neighbours' Gram
     matrices as operator (a Tucker core's: of the factors'), whose condition number is the
-    product of theirs, so ALS's relative ridge leaves an error floor well above 1e-6. With
-    orthonormal leaves that operator is the identity. Returns the better of both networks.
+    product of theirs; plain ALS then crawls, and its relative ridge leaves an error floor
+    near 1e-6. With orthonormal leaves that operator is the identity (a Tucker core is solved
+    in one update). Stops at ``opts.tol``, after ``opts.max_iter`` sweeps in all, or when a
+    chunk lowers the error by less than ``opts.stall`` (relative).
     """
-    net = leaf_gauge(fitted)
     inner = [structure.node_name(h) for h in range(structure.order, structure.n_vertices)]
-    again = fit_network(
-        x, net, max_iter=opts.max_iter, tol=opts.tol, mask=mask, stall=opts.stall, nodes=inner
-    )
-    return again if again.history[-1] < fitted.history[-1] else fitted
+    order = inner + [n for n in start.nodes if n not in inner]
+    net, history = start, []
+    while len(history) < opts.max_iter:
+        sweeps = min(CHUNK_SWEEPS, opts.max_iter - len(history))
+        net = fit_network(
+            x,
+            leaf_gauge(net),
+            max_iter=sweeps,
+            tol=opts.tol,
+            mask=mask,
+            stall=opts.stall,
+            nodes=order,
+        )
+        stalled = bool(history) and net.history[-1] >= history[-1] * (1 - opts.stall)
+        history += net.history
+        if history[-1] <= opts.tol or stalled:
+            break
+    net.history = history
+    return net
 
 
 def leaf_gauge(net: Any) -> Any:

@@ -186,6 +186,21 @@ class Structure:
         r[v, total] = r[total, v] = tk.backend.check_int(rank, "rank", 1)
         return Structure(r, self.perm, self.internal + 1)
 
+    def merge_vertex(self, h: int, u: int) -> Structure:
+        """A copy where internal vertex ``h`` is contracted into its neighbour ``u``: ``u``
+        takes ``h``'s other bonds (a vertex bonded to both gets one bond, the product of the
+        two ranks) and ``h`` is removed (later internal vertices move down by one)."""
+        total = self.n_vertices
+        h, u = _check_pair((h, u), total, "(h, u)")
+        if h < self.order:
+            raise ValueError(f"h must be an internal vertex ({self.order}..{total - 1}), got {h}")
+        r = np.array(self.ranks)
+        for w in range(total):
+            if w not in (h, u):
+                r[u, w] = r[w, u] = r[u, w] * r[h, w]
+        keep = [w for w in range(total) if w != h]
+        return Structure(r[np.ix_(keep, keep)], self.perm, self.internal - 1)
+
     # ------------------------------------------------------------------ networks
     def node_name(self, index: int) -> str:
         """Node name of mode ``index`` (``n{index}``) or of internal vertex ``index - N``

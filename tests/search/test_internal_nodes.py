@@ -7,7 +7,7 @@ import pytest
 
 from solvers import search
 from solvers.search import SearchResult, Structure
-from solvers.search.greedy import _isolates, split_candidates
+from solvers.search.greedy import _isolates, merge_candidates, split_candidates
 from solvers.search.objective import leaf_gauge, shrink
 
 
@@ -81,6 +81,26 @@ def test_split_candidates_find_the_tucker_core():
     np.testing.assert_allclose(
         child.to_network(SHAPE, 0).with_arrays(start).contract(), x, atol=1e-10
     )
+
+
+def test_merge_candidates_keep_the_tensor():
+    # a Tucker core split in two (bond 8 = the product of the moved ranks) merges back
+    shape = (7,) * 5
+    bonds = {(0, 5): 2, (1, 5): 3, (2, 6): 4, (3, 5): 3, (4, 6): 2, (5, 6): 8}
+    split = Structure.from_bonds(5, bonds, internal=2)
+    net = split.to_network(shape, 0)
+    child, arrays = merge_candidates(net, split, shape)[0]
+    assert child == tucker((2, 3, 4, 3, 2)) and child.n_params(shape) == 242 < 306
+    merged = child.to_network(shape, 0).with_arrays(arrays)
+    np.testing.assert_allclose(merged.contract(), net.contract(), atol=1e-13)
+    # a neighbour of both merged nodes: its two bonds fuse into one of the product rank
+    bonds = {(0, 4): 2, (1, 4): 3, (1, 5): 2, (2, 5): 2, (3, 6): 2, (4, 5): 2, (5, 6): 3}
+    tree = Structure.from_bonds(4, {**bonds, (4, 6): 2}, internal=3)
+    net = tree.to_network((3,) * 4, 1)
+    child, arrays = merge_candidates(net, tree, (3,) * 4)[0]
+    assert child.internal == 2 and child.n_params((3,) * 4) < tree.n_params((3,) * 4)
+    merged = child.to_network((3,) * 4, 0).with_arrays(arrays)
+    np.testing.assert_allclose(merged.contract(), net.contract(), atol=1e-13)
 
 
 def test_leaf_gauge_keeps_the_tensor():
@@ -165,6 +185,8 @@ def test_prune_may_lower_internal_bonds_to_one():
         ({"internal_nodes": True, "split_tol": "a"}, ValueError, "split_tol"),
         ({"internal_nodes": True, "split_tries": 0}, ValueError, "split_tries"),
         ({"internal_nodes": True, "split_tries": True}, ValueError, "split_tries"),
+        ({"internal_nodes": True, "split_saving": -0.1}, ValueError, "split_saving"),
+        ({"internal_nodes": True, "split_saving": 1.0}, ValueError, "split_saving"),
     ],
 )
 def test_bad_options_are_named(kwargs, exc, match):
@@ -183,8 +205,33 @@ def test_bad_options_are_named(kwargs, exc, match):
         (lambda: Structure.from_bonds(2, {(0, 3): 2}, internal=1), ValueError, "bonds"),
         (lambda: TUCKER.with_rank(0, 5, 2), ValueError, "u, v"),
         (lambda: TUCKER.split_vertex(4, [9], 2), ValueError, "moved"),
+        (lambda: TUCKER.merge_vertex(0, 4), ValueError, "internal vertex"),
+        (lambda: TUCKER.merge_vertex(4, 4), ValueError, "h, u"),
     ],
 )
 def test_bad_structures_are_named(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_completion_with_internal_nodes():
+    x = target(TUCKER, SHAPE)
+    mask = np.random.default_rng(0).random(x.shape) < 0.5
+    res = search.greedy(x, target_rse=1e-5, budget=300, mask=mask, internal_nodes=True, seed=0)
+    missing = np.linalg.norm((res.network.contract() - x)[~mask]) / np.linalg.norm(x[~mask])
+    assert res.rse <= 1e-5 and missing <= 1e-4
+
+
+def test_dask_local_cluster_with_internal_nodes():
+    distributed = pytest.importorskip("distributed")
+    x = target(TUCKER, SHAPE)
+    kw = dict(target_rse=1e-6, budget=300, seed=0, internal_nodes=True)
+    serial = search.greedy(x, **kw)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = search.greedy(x, scheduler=client, **kw)
+    assert remote.history == serial.history and remote.structure == serial.structure
