@@ -18,11 +18,14 @@ move: every node of the fitted network with at least three legs is matricised al
 bipartition of its legs (its open leg, if any, plus some bonds | at least two other bonds)
 and its SVD is truncated to the singular values above ``split_tol`` times the largest. If the
 network where that node is replaced by the two factors — the second one a new *internal*
-node (no tensor mode) joined by the new bond — has fewer parameters, the candidates are
-refitted (warm-started from the split, largest saving first, at most ``split_tries``) and the
-first whose objective is no worse than the current one is kept; this repeats until no split
-is kept. Later steps grow bonds between any two nodes, internal ones included. This is what
-lets greedy reach Tucker-like structures (a core plus factors) and trees.
+node (no tensor mode) joined by the new bond — saves more than ``split_saving`` of the
+parameters, the candidates are refitted (warm-started from the split, largest saving first,
+at most ``split_tries``) and the first whose objective is no worse than the current one is
+kept; this repeats until no split is kept. The inverse move, contracting an internal node
+into a neighbour (exact), is tried first when it saves parameters (tnkit's addition, also
+run by the pruning pass). Later steps grow bonds between any two nodes, internal ones
+included. This is what lets greedy reach Tucker-like structures (a core plus factors) and
+trees.
 
 tnkit adds an optional pruning pass (``prune=True``): once the target is met, every bond is
 tried one rank smaller (warm-started refits, in parallel) and the smallest network that still
