@@ -147,6 +147,15 @@ def test_decomposition_on_torch_matches_numpy(name):
     np.testing.assert_allclose(out.history, ref.history, rtol=1e-7, atol=1e-12)
 
 
+def test_masked_cp_on_torch_matches_numpy():
+    """The SVD start's column phases are fixed, so torch's LAPACK gives numpy's start."""
+    x, seen = low_rank_ring(5), np.random.default_rng(6).random(SHAPE) < 0.6
+    ref = tk.cp(x, 3, mask=seen, max_iter=4)
+    out = tk.cp(_t(x), 3, mask=_t(seen), max_iter=4)
+    _assert_torch(out.arrays)
+    assert_close(ref.to_tensor(), out.to_tensor(), rtol=1e-8)
+
+
 def test_tt_completion_on_torch_matches_numpy():
     x, seen = low_rank_ring(4), np.random.default_rng(4).random(SHAPE) < 0.6
     ref = tk.tt(x, rank=2, mask=seen, max_iter=4, improvement_tol=0)

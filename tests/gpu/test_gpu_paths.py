@@ -82,6 +82,31 @@ def test_masked_fit_network_on_device(device, cases):
     cases.assert_close(ref.contract(), out.contract(), rtol=RTOL)
 
 
+@pytest.mark.parametrize("fmt", ["tt", "tr", "cp", "tucker"])
+def test_completion_on_device_matches_numpy(device, cases, fmt):
+    x = cases.low_rank_ring(5)
+    mask = np.random.default_rng(6).random(x.shape) < 0.6
+    fits = {
+        "tt": lambda d, m: tk.tt(d, rank=2, mask=m, max_iter=4, improvement_tol=0),
+        "tr": lambda d, m: tk.tr(d, 2, mask=m, max_iter=4, improvement_tol=0),
+        "cp": lambda d, m: tk.cp(d, 3, mask=m, max_iter=4),
+        "tucker": lambda d, m: tk.tucker(d, rank=2, mask=m, max_iter=4),
+    }
+    ref = fits[fmt](np.where(mask, x, np.nan), mask)
+    out = fits[fmt](device.put(np.where(mask, x, np.nan)), device.put(mask))
+    assert device.holds(out.arrays)
+    cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=RTOL)
+
+
+def test_tt_algebra_on_device(device, cases):
+    a, b = tk.tt(cases.low_rank_ring(7), rank=2), tk.tt(cases.low_rank_ring(8), rank=3)
+    da, db = (t.to(device.backend, device.device) for t in (a, b))
+    out = (da + db).round(rank=3)
+    assert device.holds(out.arrays)
+    cases.assert_close((a + b).round(rank=3).to_tensor(), out.to_tensor(), rtol=RTOL)
+    cases.assert_close(a.dot(b), da.dot(db), rtol=RTOL)
+
+
 def test_fit_network_from_a_network_on_device(device, cases):
     x = cases.low_rank_ring(4)
     net = cases.Structure.topology("ring", [2, 2, 2]).to_network(x.shape, 0)

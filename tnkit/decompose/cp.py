@@ -175,10 +175,25 @@ def _sketched_singular_vectors(x: Any, mode: int, rank: int, rng: np.random.Gene
             s = min(per, int(x.shape[j]))
             y = cm.mode_product(y, backend.random_normal((s, int(x.shape[j])), x, rng), j)
     u, _, _, _ = linalg.truncated_svd(cm.unfold(y, mode), rank=min(rank, n), method="lapack")
+    u = _fixed_phases(u)
     if u.shape[1] < rank:
         extra = backend.random_normal((n, rank - int(u.shape[1])), x, rng)
         u = xp.concat([u, extra / math.sqrt(n)], axis=1)
     return u
+
+
+def _fixed_phases(u: Any) -> Any:
+    """``u`` with each column scaled by a unit factor that makes its sum real and positive.
+
+    Singular vectors are defined up to such a factor, and LAPACK builds pick it differently
+    (numpy's OpenBLAS and torch's bundled LAPACK do), so without this the same data gives other
+    starts, hence other fits, on other backends.
+    """
+    xp = backend.namespace(u)
+    c = xp.sum(u, axis=0)
+    mag = xp.abs(c)
+    phase = xp.where(mag > 0, c / xp.where(mag > 0, mag, xp.ones_like(mag)), xp.ones_like(c))
+    return u * xp.conj(phase)[None, :]
 
 
 # ---------------------------------------------------------------------- ALS
