@@ -265,7 +265,7 @@ def _split_nodes(
     while not ev.exhausted:
         net = ev.network(record)
         candidates = merge_candidates(net, current, ev.x.shape)[:1]
-        candidates += split_candidates(net, current, ev.x.shape, split_tol, saving)
+        candidates += split_candidates(net, current, ev.x.shape, split_tol, saving, tries)
         if not candidates:
             break
         kept = None
@@ -334,11 +334,17 @@ def _merge_arrays(net, current, child, h, u, shape) -> dict:
 
 
 def split_candidates(
-    net: Any, current: Structure, shape: tuple[int, ...], split_tol: float, saving: float = 0.0
+    net: Any,
+    current: Structure,
+    shape: tuple[int, ...],
+    split_tol: float,
+    saving: float = 0.0,
+    limit: int | None = None,
 ) -> list[tuple[Structure, dict]]:
     """Every parameter-saving SVD split of a node of ``net`` (the fitted network of
     ``current``, whose ``perm`` is the identity): ``(child structure, start arrays)``, largest
-    saving first; only those saving more than ``saving`` times the current parameter count.
+    saving first; only those saving more than ``saving`` times the current parameter count,
+    and the first ``limit`` of them.
 
     A node's legs are cut into its open leg (if any) plus some bonds | at least two other
     bonds (internal nodes: at least two bonds on each side); the matricised node's singular
@@ -365,7 +371,8 @@ def split_candidates(
                     found.append((gain, v, tuple(moved), child))
     found.sort(key=lambda t: (-t[0], t[1], t[2]))
     return [
-        (child, _split_arrays(net, current, child, v, moved, shape)) for _, v, moved, child in found
+        (child, _split_arrays(net, current, child, v, moved, shape))
+        for _, v, moved, child in found[:limit]
     ]
 
 
