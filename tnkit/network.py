@@ -651,14 +651,10 @@ def _copy_array(a: Any) -> Any:
 
 def _diag(xp: Any, s: Any) -> Any:
     n = int(s.shape[0])
-    out = xp.zeros((n, n), dtype=s.dtype, **_device_kw(s))
-    idx = xp.arange(n, **_device_kw(s))
+    out = xp.zeros((n, n), dtype=s.dtype, **backend.device_kwargs(s))
+    idx = xp.arange(n, **backend.device_kwargs(s))
     out[idx, idx] = s
     return out
-
-
-def _device_kw(a: Any) -> dict[str, Any]:
-    return {} if backend.backend_name(a) == "numpy" else {"device": a.device}
 
 
 def _fresh_label(existing: Iterable[str], base: str) -> str:
