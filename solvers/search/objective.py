@@ -33,7 +33,6 @@ from tnkit.decompose.network import fit_network, reproducible_contract
 from .structure import Structure, rms
 
 ARRAY_KEYS = ("x", "mask", "score_mask")
-CHUNK_SWEEPS = 5  # ALS sweeps between two leaf gauges (see fit_internal)
 
 
 @dataclass(frozen=True)
@@ -169,64 +168,18 @@ def fit_job(payload: dict) -> dict:
 
 
 def fit_internal(x: Any, start: Any, structure: Structure, mask: Any, opts: FitOptions) -> Any:
-    """ALS for a structure with internal vertices: sweeps in chunks of ``CHUNK_SWEEPS``, each
-    started from the leaves moved into a QR gauge (:func:`leaf_gauge`) and updating the
-    internal nodes first.
+    """ALS for a structure with internal vertices, updating the internal nodes first.
 
     An internal node's normal equations have the Kronecker product of its neighbours' Gram
-    matrices as operator (a Tucker core's: of the factors'), whose condition number is the
-    product of theirs; plain ALS then crawls, and its relative ridge leaves an error floor
-    near 1e-6. With orthonormal leaves that operator is the identity (a Tucker core is solved
-    in one update). Stops at ``opts.tol``, after ``opts.max_iter`` sweeps in all, or when a
-    chunk lowers the error by less than ``opts.stall`` (relative).
+    matrices as operator (a Tucker core's: of the factors'); :func:`tnkit.fit_network` keeps
+    the leaves in a QR gauge, which makes that operator well conditioned, and solving the
+    internal nodes first lets each sweep start from a core fitted to the current leaves.
     """
     inner = [structure.node_name(h) for h in range(structure.order, structure.n_vertices)]
     order = inner + [n for n in start.nodes if n not in inner]
-    net, history = start, []
-    while len(history) < opts.max_iter:
-        sweeps = min(CHUNK_SWEEPS, opts.max_iter - len(history))
-        net = fit_network(
-            x,
-            leaf_gauge(net),
-            max_iter=sweeps,
-            tol=opts.tol,
-            mask=mask,
-            stall=opts.stall,
-            nodes=order,
-        )
-        stalled = bool(history) and net.history[-1] >= history[-1] * (1 - opts.stall)
-        history += net.history
-        if history[-1] <= opts.tol or stalled:
-            break
-    net.history = history
-    return net
-
-
-def leaf_gauge(net: Any) -> Any:
-    """``net`` with every node of one bond replaced by the Q of its QR (open legs | bond) and
-    the R absorbed into its neighbour: the same tensor, orthonormal leaves."""
-    arrays = {name: net[name] for name in net.nodes}
-    bonds = set(net.bonds)
-    for name in net.nodes:
-        legs = net.legs(name)
-        own = [g for g in legs if g in bonds]
-        if len(own) != 1 or len(legs) < 2:
-            continue
-        bond = own[0]
-        (other,) = [n for n in net.nodes if n != name and bond in net.legs(n)]
-        a = arrays[name]
-        xp = backend.namespace(a)
-        k = legs.index(bond)
-        mat = xp.reshape(xp.moveaxis(a, k, -1), (-1, a.shape[k]))
-        if mat.shape[0] < mat.shape[1]:
-            continue
-        q, r = xp.linalg.qr(mat)
-        arrays[name] = xp.moveaxis(xp.reshape(q, (*xp.moveaxis(a, k, -1).shape,)), -1, k)
-        b = arrays[other]
-        j = net.legs(other).index(bond)
-        moved = xp.tensordot(r, xp.moveaxis(b, j, 0), axes=1)
-        arrays[other] = xp.moveaxis(moved, 0, j)
-    return net.with_arrays(arrays)
+    return fit_network(
+        x, start, max_iter=opts.max_iter, tol=opts.tol, mask=mask, stall=opts.stall, nodes=order
+    )
 
 
 def score_edge_job(payload: dict) -> dict:

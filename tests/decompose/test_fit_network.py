@@ -184,3 +184,17 @@ def test_bad_inputs():
 
 def test_public_name():
     assert tk.fit_network is fit_network
+
+
+def test_tucker_network_from_a_random_start_fits_to_round_off():
+    """The core's normal equations are a Kronecker product of the factors' Grams: the leaf QR
+    gauge keeps them well conditioned (without it: 1.4e-4, then 8.2e-3, then a stop)."""
+    rng = np.random.default_rng(0)
+    shape, ranks = (7, 7, 7, 7, 7), (2, 3, 4, 3, 2)
+    factors = [rng.standard_normal((n, r)) for n, r in zip(shape, ranks)]
+    x = tk.Tucker(rng.standard_normal(ranks), factors).to_tensor()
+    x /= np.linalg.norm(x)
+    start = tk.Tucker(rng.standard_normal(ranks), [rng.standard_normal(f.shape) for f in factors])
+    fit = fit_network(x, start, max_iter=50, tol=1e-10, stall=0)
+    assert fit.history[-1] <= 1e-10 and len(fit.history) <= 5
+    np.testing.assert_allclose(fit.contract(), x, atol=1e-9)

@@ -8,7 +8,7 @@ import pytest
 from solvers import search
 from solvers.search import SearchResult, Structure
 from solvers.search.greedy import _isolates, merge_candidates, split_candidates
-from solvers.search.objective import leaf_gauge, shrink
+from solvers.search.objective import shrink
 
 
 def tucker(ranks):
@@ -101,14 +101,6 @@ def test_merge_candidates_keep_the_tensor():
     assert child.internal == 2 and child.n_params((3,) * 4) < tree.n_params((3,) * 4)
     merged = child.to_network((3,) * 4, 0).with_arrays(arrays)
     np.testing.assert_allclose(merged.contract(), net.contract(), atol=1e-13)
-
-
-def test_leaf_gauge_keeps_the_tensor():
-    net = TUCKER.to_network(SHAPE, 3)
-    gauged = leaf_gauge(net)
-    np.testing.assert_allclose(gauged.contract(), net.contract(), atol=1e-12)
-    q = gauged["n1"]
-    np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-12)
 
 
 def test_greedy_with_internal_nodes_finds_tucker():

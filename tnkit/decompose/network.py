@@ -21,6 +21,13 @@ other nodes, without forming ``E``. Contraction plans are built once per structu
 cached; they run in a fixed pairwise order (:mod:`tnkit.decompose._pairwise`) so that a fit
 gives the same bits in every process, which structure search relies on.
 
+Before every sweep each *leaf* (a node with one bond, updated together with its neighbour)
+is moved into a QR gauge: ``A = Q R`` over (open legs | bond), ``A <- Q`` and ``R`` is
+absorbed into the neighbour — the same tensor. A node between several leaves (a Tucker core)
+has the Kronecker product of their Gram matrices as ``G``, whose condition number is the
+product of theirs; with orthonormal leaves it is the identity. Without the gauge ALS on a
+7^5 Tucker network went from 1.4e-4 after one sweep to 8.2e-3 after the next.
+
 With a ``mask`` (tensor completion) only observed entries count. This module uses the exact
 per-slice normal equations: with ``W`` the 0/1 mask,
 
@@ -46,7 +53,7 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
-from .. import backend
+from .. import backend, linalg
 from ..network import TensorNetwork
 from . import _common as cm
 from . import _pairwise
@@ -125,8 +132,10 @@ def fit_network(
     if init == "random":
         arrays = _random_start(net, x, arrays, seed, math.sqrt(xnorm2))
     history: list[float] = []
+    leaves = _leaves(net, update)
     try:
         for sweep in range(max_iter):
+            _gauge_leaves(arrays, leaves)
             for name in update:
                 arrays[name], fit = plan.update(name, arrays, xw, ridge)
             err = math.sqrt(max(xnorm2 - float(fit), 0.0) / xnorm2)  # the sweep's host sync
@@ -282,6 +291,38 @@ class _Plan:
             a = _solve(xp, g, r, ridge)
         fit = _quad(xp, a, g, r)
         return xp.permute_dims(xp.reshape(a, info["shape_ob"]), info["inv"]), fit
+
+
+def _leaves(net: TensorNetwork, update: tuple[str, ...]) -> list[tuple[str, int, str, int]]:
+    """``(leaf, its bond axis, neighbour, the neighbour's axis of that bond)`` for every node of
+    one bond (and at least one open leg) that is updated together with its neighbour."""
+    bonds = set(net.bonds)
+    out = []
+    for name in update:
+        legs = net.legs(name)
+        own = [g for g in legs if g in bonds]
+        if len(own) != 1 or len(legs) < 2:
+            continue
+        (other,) = [n for n in net.nodes if n != name and own[0] in net.legs(n)]
+        if other in update:
+            out.append((name, legs.index(own[0]), other, net.legs(other).index(own[0])))
+    return out
+
+
+def _gauge_leaves(arrays: dict[str, Any], leaves: list[tuple[str, int, str, int]]) -> None:
+    """Move each leaf into the QR gauge, in place (module docstring); a leaf whose matrix is
+    wider than tall is left as it is."""
+    for name, k, other, j in leaves:
+        a = arrays[name]
+        xp = backend.namespace(a)
+        moved = xp.moveaxis(a, k, -1)
+        mat = xp.reshape(moved, (-1, int(a.shape[k])))
+        if mat.shape[0] < mat.shape[1]:
+            continue
+        q, r = linalg.qr(mat)
+        arrays[name] = xp.moveaxis(xp.reshape(q, tuple(moved.shape)), -1, k)
+        b = arrays[other]
+        arrays[other] = xp.moveaxis(xp.tensordot(r, xp.moveaxis(b, j, 0), axes=1), 0, j)
 
 
 def _ones(like: Any) -> Any:
