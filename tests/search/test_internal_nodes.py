@@ -214,16 +214,9 @@ def test_completion_with_internal_nodes():
     assert res.rse <= 1e-5 and missing <= 1e-4
 
 
-def test_dask_local_cluster_with_internal_nodes():
-    distributed = pytest.importorskip("distributed")
+def test_dask_local_cluster_with_internal_nodes(on_local_dask):
     x = target(TUCKER, SHAPE)
     kw = dict(target_rse=1e-6, budget=300, seed=0, internal_nodes=True)
     serial = search.greedy(x, **kw)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        remote = search.greedy(x, scheduler=client, **kw)
+    remote = on_local_dask(search.greedy, x, **kw)
     assert remote.history == serial.history and remote.structure == serial.structure

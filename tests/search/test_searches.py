@@ -71,18 +71,11 @@ def test_local_processes_give_the_serial_result():
     assert a.history == b.history and a.structure == b.structure
 
 
-def test_dask_local_cluster_gives_the_serial_result():
-    distributed = pytest.importorskip("distributed")
+def test_dask_local_cluster_gives_the_serial_result(on_local_dask):
     x = target(RING, (3, 3, 3, 3))
     kw = dict(lam=200, budget=12, seed=2, max_rank=4)
     serial = search.tnale(x, **kw)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        remote = search.tnale(x, scheduler=client, **kw)
+    remote = on_local_dask(search.tnale, x, **kw)
     assert remote.history == serial.history and remote.structure == serial.structure
 
 
