@@ -303,6 +303,38 @@ def test_masked_agrees_with_fit_network_on_the_same_ring():
     assert rel(ours, x) <= 1e-8 and rel(theirs, x) <= 1e-6  # both complete the tensor
 
 
+def test_masked_sweep_is_one_fit_network_sweep_with_one_plan_per_rank(monkeypatch):
+    """Each masked sweep gives the bits of fit_network's single sweep on the gauged ring, and
+    the sweep object prepares the data and plan once per ring rank (not once per sweep)."""
+    from tnkit.decompose import tr_als
+
+    x, mask = masked_problem(seed=36)
+    w = mask.astype(x.dtype)
+    cores = ring(x.shape, (2, 3, 2, 3), 37).cores
+    sweep = tr_als.MaskedSweep(x * w, w)
+    for _ in range(3):
+        ref = tk.fit_network(
+            x * w, TR(tr_als.left_orthogonal(cores)), mask=w, max_iter=1, tol=0, stall=0
+        )
+        cores, err = sweep(cores)
+        assert err == ref.history[-1]
+        assert all(np.array_equal(a, b) for a, b in zip(cores, ref.cores))
+    built = []
+    real = tr_als.NetworkALS
+
+    def counted(*args, **kwargs):
+        built.append(args[2].rank)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tr_als, "NetworkALS", counted)
+    t = tr(x, (2, 3, 2, 3), mask=mask, max_iter=5, improvement_tol=0)
+    assert len(t.history) == 5 and built == [(2, 3, 2, 3)]
+    built.clear()
+    grown = tr(x, tol=1e-3, mask=mask, max_iter=3)
+    assert built == [(r,) * 4 for r in range(1, len(built) + 1)] and len(built) >= 2
+    assert len(grown.history) > len(built)
+
+
 def test_masked_svd_start_recovers_at_least_as_often_as_random():
     """The default start for missing data (TR-SVD of the mean-filled tensor) against random
     cores: on 180 seeded problems of this kind (60 each at 30, 40 and 50 % observed, up to 300

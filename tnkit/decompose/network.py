@@ -120,28 +120,17 @@ def fit_network(
     _check_options(max_iter, tol, init, stall, ridge)
     seed = backend.check_seed(seed)
     update = _check_nodes(net, nodes)
-    report = cm.Progress(progress, max_iter, "fit_network")
-    xp = backend.namespace(x)
-    arrays = {k: backend.asarray_like(a, x) for k, a in zip(net.nodes, net.arrays)}
-    arrays = {k: xp.astype(a, x.dtype) if a.dtype != x.dtype else a for k, a in arrays.items()}
-    plan = _Plan(net, x, w, update)
-    xw = x if w is None else x * w
-    xnorm2 = float(backend.to_numpy(xp.sum(xp.abs(xw) ** 2)))
-    if xnorm2 == 0.0:
+    als = NetworkALS(x, w, net, update, ridge)
+    if als.xnorm2 == 0.0:
         raise ValueError("x is zero (on the observed entries): nothing to fit")
+    arrays = als.arrays(net)
     if init == "random":
-        arrays = _random_start(net, x, arrays, seed, math.sqrt(xnorm2))
+        arrays = _random_start(net, x, arrays, seed, math.sqrt(als.xnorm2))
+    report = cm.Progress(progress, max_iter, "fit_network")
     history: list[float] = []
-    leaves = _leaves(net, update)
     try:
         for sweep in range(max_iter):
-            _gauge_leaves(arrays, leaves)
-            for name in update:
-                arrays[name], fit = plan.update(name, arrays, xw, ridge)
-            err = math.sqrt(max(xnorm2 - float(fit), 0.0) / xnorm2)  # the sweep's host sync
-            if err < EXACT_BELOW:  # the cheap estimate loses digits to cancellation here
-                err = _exact_error(net.with_arrays(arrays), x, w, xnorm2)
-            history.append(err)
+            history.append(als.sweep(arrays))
             report.update(sweep, history[-1])
             if history[-1] <= tol:
                 break
@@ -151,9 +140,9 @@ def fit_network(
         pass
     finally:
         report.close()
-    out = net.with_arrays(arrays)
     if history:
-        history[-1] = _exact_error(out, x, w, xnorm2)
+        history[-1] = als.error(arrays)
+    out = net.with_arrays(arrays)
     out.history = history
     out.options = {
         "max_iter": max_iter,
@@ -206,6 +195,75 @@ def _check_nodes(net: TensorNetwork, nodes: Iterable[str] | None) -> tuple[str, 
 
 
 # ---------------------------------------------------------------------------- the solver
+class NetworkALS:
+    """One ALS problem: the data, the mask and the structure of a network, prepared once.
+
+    It owns the plan of every node update, ``W x`` and ``||W x||^2``; :meth:`sweep` runs one
+    sweep of :func:`fit_network` on given node arrays. Callers that sweep under their own
+    stopping rules (the masked TR-ALS) build it once per structure instead of calling
+    :func:`fit_network` once per sweep.
+
+    Parameters
+    ----------
+    x
+        Data tensor, validated and finite (its unobserved entries are ignored).
+    w
+        The 0/1 mask in ``x``'s real dtype, or ``None``.
+    net
+        The network; only its structure is used (its arrays are not).
+    update
+        Names of the nodes each sweep updates, in this order.
+    ridge
+        Relative Tikhonov regularisation of the normal equations.
+    """
+
+    def __init__(
+        self, x: Any, w: Any, net: TensorNetwork, update: tuple[str, ...], ridge: float = RIDGE
+    ) -> None:
+        xp = backend.namespace(x)
+        self.x, self.w, self.update, self.ridge = x, w, update, ridge
+        self.xw = x if w is None else x * w
+        self.xnorm2 = float(backend.to_numpy(xp.sum(xp.abs(self.xw) ** 2)))
+        self.plan = _Plan(net, self.xw, w, update)
+        self.leaves = _leaves(net, update)
+        self.order = net.nodes
+        self.dense = _dense_plan(net)
+
+    def arrays(self, net: TensorNetwork) -> dict[str, Any]:
+        """``net``'s node arrays by name, on ``x``'s backend and device and in its dtype."""
+        xp = backend.namespace(self.x)
+        arrays = {k: backend.asarray_like(a, self.x) for k, a in zip(net.nodes, net.arrays)}
+        return {
+            k: xp.astype(a, self.x.dtype) if a.dtype != self.x.dtype else a
+            for k, a in arrays.items()
+        }
+
+    def sweep(self, arrays: dict[str, Any], exact: bool = False) -> float:
+        """Gauge the leaves and update every node once, in ``arrays`` (in place); return the
+        relative error ``||W(x - T)|| / ||W x||``: the estimate from the last update (exact
+        below ``EXACT_BELOW``), or with ``exact`` the exact one. The error is the only value the
+        sweep copies to the host (twice when the estimate falls below ``EXACT_BELOW``)."""
+        _gauge_leaves(arrays, self.leaves)
+        for name in self.update:
+            arrays[name], fit = self.plan.update(name, arrays, self.xw, self.ridge)
+        if exact:
+            return self.error(arrays)
+        err = math.sqrt(max(self.xnorm2 - float(fit), 0.0) / self.xnorm2)
+        if err < EXACT_BELOW:  # the cheap estimate loses digits to cancellation here
+            err = self.error(arrays)
+        return err
+
+    def error(self, arrays: dict[str, Any]) -> float:
+        """The exact relative error of the network with node ``arrays``, from its dense
+        contraction."""
+        xp = backend.namespace(self.x)
+        diff = self.dense(*(arrays[n] for n in self.order)) - self.x
+        if self.w is not None:
+            diff = diff * self.w
+        total = math.sqrt(float(backend.to_numpy(xp.sum(xp.abs(diff) ** 2))))
+        return total / math.sqrt(self.xnorm2)
+
+
 class _Plan:
     """The einsum equations of every node update, built once per network structure.
 
@@ -214,8 +272,8 @@ class _Plan:
     two-layer contractions of ``G`` and ``R`` that never form ``E``.
     """
 
-    def __init__(self, net: TensorNetwork, x: Any, w: Any, update: tuple[str, ...]) -> None:
-        xp = backend.namespace(x)
+    def __init__(self, net: TensorNetwork, xw: Any, w: Any, update: tuple[str, ...]) -> None:
+        xp = backend.namespace(xw)
         order = net.nodes
         node_legs = {n: net.legs(n) for n in order}
         dims = net.leg_dims
@@ -228,7 +286,6 @@ class _Plan:
         }
         xterm = "".join(ket[g] for g in opened)
         sym_dims = {ket[g]: dims[g] for g in labels} | {bra[g]: dims[g] for g in labels}
-        xw = x if w is None else x * w
         self.info: dict[str, dict] = {}
         for name in update:
             legs = node_legs[name]
@@ -387,12 +444,18 @@ def _random_start(net, x, arrays, seed, xnorm):
 
 def reproducible_contract(net: TensorNetwork) -> Any:
     """``net.contract()`` with the same bits in every process (see :mod:`._pairwise`)."""
+    return _dense_plan(net)(*net.arrays)
+
+
+def _dense_plan(net: TensorNetwork) -> _pairwise.Pairwise:
+    """The plan of :func:`reproducible_contract` for ``net``'s structure (operands in the
+    order of ``net.nodes``)."""
     labels = list(dict.fromkeys(g for n in net.nodes for g in net.legs(n)))
     sym = {g: opt_einsum.get_symbol(i) for i, g in enumerate(labels)}
     dims = net.leg_dims
     terms = tuple("".join(sym[g] for g in net.legs(n)) for n in net.nodes)
     output = "".join(sym[g] for g in net.open_legs)
-    return _plan(terms, output, {sym[g]: dims[g] for g in labels})(*net.arrays)
+    return _plan(terms, output, {sym[g]: dims[g] for g in labels})
 
 
 def _plan(terms: tuple[str, ...], output: str, dims: dict[str, int]) -> Any:
@@ -400,11 +463,3 @@ def _plan(terms: tuple[str, ...], output: str, dims: dict[str, int]) -> Any:
     return _pairwise.plan(
         terms, output, tuple(sorted((c, d) for c, d in dims.items() if c in used))
     )
-
-
-def _exact_error(net: TensorNetwork, x: Any, w: Any, xnorm2: float) -> float:
-    xp = backend.namespace(x)
-    diff = reproducible_contract(net) - x
-    if w is not None:
-        diff = diff * w
-    return math.sqrt(float(backend.to_numpy(xp.sum(xp.abs(diff) ** 2)))) / math.sqrt(xnorm2)

@@ -180,7 +180,7 @@ def tr(
         if w is None:
             start, sweep = x, functools.partial(tr_als.sweep, x, x_norm2=norm**2)
         else:  # the masked sweep's errors are exact already
-            start, sweep = cm.mean_filled(x, w), functools.partial(tr_als.masked_sweep, x, w)
+            start, sweep = cm.mean_filled(x, w), tr_als.MaskedSweep(x, w)
         fit = cm.Sweeps(sweep, max_iter, improvement_tol, tol, progress, "TR-ALS")
         start_norm = norm if w is None else float(xp.linalg.vector_norm(start))
         try:
