@@ -125,6 +125,9 @@ def test_fuse_legs_on_torch():
 DECOMPOSITIONS = {
     "tucker-hooi": lambda x: tk.tucker(x, rank=[3, 3, 3], max_iter=4),
     "tucker-tol": lambda x: tk.tucker(x, tol=0.5, method="sthosvd"),
+    "tucker-nonnegative": lambda x: tk.tucker(
+        x * x, rank=[2, 2, 2], nonnegative=True, max_iter=4, stop_tol=None
+    ),
     "tt-rank": lambda x: tk.tt(x, rank=3),
     "tt-tol": lambda x: tk.tt(x, tol=0.4),
     "tr-als": lambda x: tk.tr(x, rank=2, max_iter=4),
@@ -368,13 +371,21 @@ SWEEPS = {  # name: run(n_sweeps); each sweep may bring one scalar (its error) t
         x, _RING.to_network(SHAPE, 0), max_iter=n, tol=0, stall=0
     ),
     "tucker-hooi": lambda x, n: tk.tucker(x, rank=2, max_iter=n, stop_tol=-1.0),
+    "tucker-nonnegative": lambda x, n: tk.tucker(
+        x * x, rank=2, nonnegative=True, max_iter=n, stop_tol=None
+    ),
     "tr-als": lambda x, n: tk.tr(x, rank=2, max_iter=n, improvement_tol=0.0),
+    "tr-als-masked": lambda x, n: tk.tr(x, rank=2, mask=_t(_MASK), max_iter=n, improvement_tol=0.0),
+    "tt-masked": lambda x, n: tk.tt(x, rank=2, mask=_t(_MASK), max_iter=n, improvement_tol=0.0),
     "fit_network-masked": lambda x, n: tk.fit_network(
         x, _RING.to_network(SHAPE, 0), max_iter=n, tol=0, stall=0, mask=_t(_MASK)
     ),
 }
 if HAS_CP:  # with the line search: the trial's verdict rides on the same scalar
     SWEEPS["cp-als"] = lambda x, n: tk.cp(x, rank=3, max_iter=n, stop_tol=None)
+    SWEEPS["cp-nonnegative"] = lambda x, n: tk.cp(
+        x * x, rank=3, nonnegative=True, max_iter=n, stop_tol=None
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SWEEPS))

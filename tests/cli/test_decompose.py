@@ -80,3 +80,24 @@ def test_nan_missing_needs_a_rank(data, tmp_path, capsys):
     path, _ = data
     assert main(["decompose", str(path), "--format", "tt", "--tol", "0.1", "--nan-missing"]) == 2
     assert "--nan-missing needs --rank" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt,rank", [("cp", "2"), ("tucker", "2,2,2")])
+def test_nonnegative_fits_have_no_negative_entry(tmp_path, capsys, fmt, rank):
+    rng = np.random.default_rng(2)
+    x = np.einsum("ir,jr,kr->ijk", *[rng.random((n, 2)) for n in (6, 7, 5)])
+    path, out = tmp_path / "pos.npy", tmp_path / "r.npz"
+    np.save(path, x)
+    args = ["decompose", str(path), "--format", fmt, "--rank", rank, "--nonnegative"]
+    assert main([*args, "--max-iter", "300", "--quiet", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert float(text.split("smallest entry")[1].split()[0]) >= 0.0
+    assert float(text.split("relative error")[1].split()[0]) <= 1e-3
+    assert all((a >= 0).all() for a in tk.load(out).arrays)
+
+
+def test_nonnegative_applies_to_cp_and_tucker_only(data, capsys):
+    path, _ = data
+    args = ["decompose", str(path), "--format", "tt", "--rank", "2,2", "--nonnegative"]
+    assert main(args) == 2
+    assert "--nonnegative applies to cp and tucker" in capsys.readouterr().err

@@ -48,6 +48,7 @@ def test_network_moves_and_operations_on_device(device, cases):
     [
         "tucker-hooi",
         "tucker-tol",
+        "tucker-nonnegative",
         "tt-rank",
         "tt-tol",
         "tr-als",
@@ -173,7 +174,10 @@ def test_ttn_bug_step_on_device(device, cases):
     cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["cp-als", "fit_network", "tucker-hooi", "tr-als"])
+@pytest.mark.parametrize(
+    "name",
+    ["cp-als", "cp-nonnegative", "fit_network", "tucker-hooi", "tucker-nonnegative", "tr-als"],
+)
 def test_als_sweep_keeps_arrays_on_device(device, cases, name):
     """No array crosses to the host inside a sweep (counted by backend.watch_transfers).
 

@@ -27,6 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="treat NaN entries as missing and fit the others (tensor completion; needs --rank)",
     )
+    p.add_argument(
+        "--nonnegative",
+        action="store_true",
+        help="cp, tucker: constrain the factors (and the Tucker core) to be >= 0",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-o", "--output", help="save the result as a tnkit network (.npz)")
     return p
@@ -60,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         if args.format not in ("tucker", "tr"):
             raise ValueError(f"--method applies to tucker and tr, not {args.format}")
         kw["method"] = args.method
+    if args.nonnegative:
+        if args.format not in ("cp", "tucker"):
+            raise ValueError(f"--nonnegative applies to cp and tucker, not {args.format}")
+        kw["nonnegative"] = True
     progress = not args.quiet
     observed = None
     if args.nan_missing:
@@ -96,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"parameters      {result.n_params:,} (dense {x.size:,})")
     print(f"compression     {x.size / result.n_params:.2f}x")
+    if args.nonnegative:
+        low = min(float(np.min(tk.backend.to_numpy(a))) for a in result.arrays)
+        print(f"smallest entry  {low:.3g} (nonnegative fit)")
     print(f"time            {elapsed:.3f} s")
     if args.output:
         tk.save(result, args.output)

@@ -32,6 +32,13 @@ def mode_product(x: Any, m: Any, mode: int) -> Any:
     return xp.reshape(y, (*shape[:mode], p, *shape[mode + 1 :]))
 
 
+def mode_products(x: Any, mats: list[Any]) -> Any:
+    """``x ×_0 mats[0] ×_1 mats[1] ⋯`` (one :func:`mode_product` per mode)."""
+    for k, m in enumerate(mats):
+        x = mode_product(x, m, k)
+    return x
+
+
 def mode_gram(x: Any, mode: int) -> Any:
     """``X_(mode) X_(mode)ᴴ`` (n × n), the Gram matrix of the mode-``mode`` unfolding."""
     return mode_cross(x, x, mode)
@@ -85,8 +92,13 @@ def left_subspace(x: Any, mode: int, cap: int, max_err: float | None) -> tuple[A
     LAPACK SVD of the unfolding. The Gram route is exact up to a backward error
     ``~ n·eps·s0²`` in the eigenvalues: it perturbs the projection residual by at most that
     ``margin``, which is subtracted from ``max_err`` — and when ``max_err`` is too small for
-    it, LAPACK is used. Returns ``(u, norm of the discarded singular values)``.
+    it, LAPACK is used. LAPACK is also used when the unfolding is tall (``n`` larger than the
+    product of the other dimensions), where its SVD costs less than the ``n × n`` eigen-
+    decomposition. Returns ``(u, norm of the discarded singular values)``.
     """
+    n = int(x.shape[mode])
+    if n * n > math.prod(int(d) for d in x.shape):
+        return _lapack_left_subspace(x, mode, cap, max_err)
     s, v = eigh_desc(mode_gram(x, mode))
     s_np = backend.to_numpy(s).astype(np.float64)
     s0 = float(s_np[0])
@@ -101,6 +113,10 @@ def left_subspace(x: Any, mode: int, cap: int, max_err: float | None) -> tuple[A
         r = min(r, linalg.rank_for_error(s_np, max_err - margin)) if ok else r
     if ok:
         return v[:, :r], float(np.sqrt(np.sum(s_np[r:] ** 2)))
+    return _lapack_left_subspace(x, mode, cap, max_err)
+
+
+def _lapack_left_subspace(x: Any, mode: int, cap: int, max_err: float | None) -> tuple[Any, float]:
     u, _, _, err = linalg.truncated_svd(
         unfold(x, mode), rank=cap, max_error=max_err, method="lapack"
     )

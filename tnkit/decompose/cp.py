@@ -17,6 +17,12 @@ decomposition for compression of convolutional neural network" (ECCV 2020): keep
 error ``δ``, minimise the sum of squared norms of the rank-one terms ``Σ_r λ_r²`` mode by mode:
 ``min ||A||_F²`` s.t. ``||X_(k) - A Kᵀ||_F ≤ δ``, solved in the eigenbasis of ``Γ`` with a
 scalar Lagrange multiplier. Diagnostics of degeneracy are reported in ``result.diagnostics``.
+
+``nonnegative=True``: every factor is constrained to ``A_k >= 0`` and the exact solve
+``M_k Γ_k⁻¹`` becomes a few HALS sweeps over the columns of ``A_k`` on the same ``M_k`` and
+``Γ_k`` (:mod:`tnkit.decompose._nonneg`), so a sweep still costs two passes over the data; the
+SVD start keeps the larger-norm sign part of each sketched singular vector, and the line-search
+trial is projected onto ``>= 0``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import numpy as np
 from .. import backend, contract, linalg
 from ..formats.cp import CP
 from . import _common as cm
+from . import _nonneg
 
 INITS = ("svd", "random")
 
@@ -47,6 +54,7 @@ def cp(
     stable: bool = False,
     stable_slack: float = 0.01,
     mask: Any = None,
+    nonnegative: bool = False,
     progress: bool | Callable[[int, float], Any] = False,
 ) -> CP:
     """Rank-``rank`` CP decomposition of ``x`` by ALS (see the module docstring).
@@ -72,6 +80,8 @@ def cp(
         cancelling norms.
     mask : boolean array of ``x``'s shape, True where observed; missing entries are imputed by
         EM and the error counts observed entries only; ``x`` may hold NaN where unobserved.
+    nonnegative : constrain every factor (and so the weights) to be ``>= 0`` (real ``x``
+        only; not with ``stable``); ``x`` itself may have negative entries.
     progress : True for a progress bar, or a callable ``progress(sweep, rel_error)``.
 
     Returns
@@ -97,23 +107,33 @@ def cp(
     stop_tol = backend.check_real(stop_tol, "stop_tol", optional=True)
     seed = backend.check_seed(seed)
     stable_slack = backend.check_real(stable_slack, "stable_slack", low=0)
-    for flag, value in (("line_search", line_search), ("stable", stable)):
+    for flag, value in (
+        ("line_search", line_search),
+        ("stable", stable),
+        ("nonnegative", nonnegative),
+    ):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{flag} must be True or False, got {value!r}")
     if not isinstance(init, CP) and init not in INITS:
         raise ValueError(f"init must be one of {INITS} or a CP, got {init!r}")
+    if nonnegative:
+        _check_nonnegative_options(x, init, stable)
     options: dict[str, Any] = {"rank": rank, "init": init if isinstance(init, str) else "CP"}
     options.update(max_iter=max_iter, tol=tol, stop_tol=stop_tol, seed=seed)
     options.update(line_search=line_search, stable=stable, stable_slack=stable_slack)
-    options["masked"] = mask is not None
+    options.update(masked=mask is not None, nonnegative=bool(nonnegative))
     if cm.fro(x) == 0.0:
         zero = [backend.asarray_like(np.eye(d, rank), x) for d in shape]
         return CP(backend.asarray_like(np.zeros(rank), x), zero, options=options)
     factors = _initial_factors(x if mask is None else mask * x, rank, init, seed)
-    if init == "svd" and mask is None:
+    if nonnegative and not isinstance(init, CP):
+        factors = [_nonneg.larger_part(f) for f in factors]
+    elif init == "svd" and mask is None:
         factors = _compressed_start(x, factors, rank, line_search)
     history: list[float] = []
-    factors = _als(x, mask, factors, max_iter, tol, stop_tol, line_search, progress, history)
+    factors = _als(
+        x, mask, factors, max_iter, tol, stop_tol, line_search, nonnegative, progress, history
+    )
     if stable:
         data = x if mask is None else cm.impute(x, mask, _full(factors))
         factors = _stabilize(data, factors, max_iter, stable_slack)
@@ -121,6 +141,20 @@ def cp(
     weights, factors = _normalize(factors)
     options["diagnostics"] = _diagnostics(weights, factors)
     return CP(weights, factors, history=history, options=options)
+
+
+def _check_nonnegative_options(x: Any, init: str | CP, stable: bool) -> None:
+    if backend.is_complex(x):
+        raise TypeError("nonnegative=True needs real x, got a complex array")
+    if stable:
+        raise ValueError("nonnegative=True cannot be combined with stable=True")
+    if isinstance(init, CP):
+        low = min(float(np.min(backend.to_numpy(f))) for f in (init.weights, *init.factors))
+        if low < 0:
+            raise ValueError(
+                f"init CP has a negative entry ({low:.3g}); nonnegative=True needs a "
+                "nonnegative start"
+            )
 
 
 # ---------------------------------------------------------------------- initialisation
@@ -153,11 +187,9 @@ def _compressed_start(x: Any, factors: list[Any], rank: int, line_search: bool) 
     qs = [f[:, : min(rank, int(f.shape[0]))] for f in factors]
     if math.prod(int(q.shape[1]) for q in qs) * 8 > math.prod(int(d) for d in x.shape):
         return factors
-    core = x
-    for k, q in enumerate(qs):
-        core = cm.mode_product(core, cm.ct(q), k)
+    core = cm.mode_products(x, [cm.ct(q) for q in qs])
     start = [cm.ct(q) @ f for q, f in zip(qs, factors)]
-    small = _als(core, None, start, 100, None, 1e-9, line_search, None, [])
+    small = _als(core, None, start, 100, None, 1e-9, line_search, False, None, [])
     return [q @ b for q, b in zip(qs, small)]
 
 
@@ -289,25 +321,30 @@ def _als(
     tol: float | None,
     stop_tol: float | None,
     line_search: bool,
+    nonnegative: bool,
     progress: Any,
     history: list[float],
 ) -> list[Any]:
-    """ALS sweeps; appends the relative error after each sweep to ``history``."""
+    """ALS sweeps (HALS sweeps when ``nonnegative``); appends the relative error after each
+    sweep to ``history``."""
     tree = _Tree(x)
+    xp = backend.namespace(x)
     norm = cm.fro(x)
     data = x if mask is None else cm.impute(x, mask, _full(factors))
-    bar = cm.Progress(progress, max_iter, "CP-ALS")
+    bar = cm.Progress(progress, max_iter, "CP-HALS" if nonnegative else "CP-ALS")
     prev, w_left, power, fails = None, None, 3.0, 0
     try:
         for t in range(1, max_iter + 1):
             if mask is not None and t > 1:
                 data = cm.impute(x, mask, _full(factors))
                 w_left = None
-            new, err2 = _sweep(data, factors, tree, w_left, norm)
+            new, err2 = _sweep(data, factors, tree, w_left, norm, nonnegative)
             w_left = None
             if line_search and prev is not None and mask is None:
                 step = t ** (1.0 / power)
                 trial = [a + step * (a - b) for a, b in zip(new, prev)]
+                if nonnegative:
+                    trial = [xp.clip(a, min=0.0) for a in trial]
                 w_trial = tree.partial(data, trial, 0)
                 taken, err2 = _better(err2, _fit_from_left(tree, data, trial, w_trial, norm))
                 if taken:
@@ -342,18 +379,26 @@ def _better(err2: Any, trial2: Any) -> tuple[bool, float]:
 
 
 def _sweep(
-    data: Any, factors: list[Any], tree: _Tree, w_left: Any, norm: float
+    data: Any, factors: list[Any], tree: _Tree, w_left: Any, norm: float, nonnegative: bool
 ) -> tuple[list[Any], Any]:
-    """One ALS sweep (``w_left``: a precomputed left partial, or None). Returns the new
-    factors and the squared residual estimate (a 0-d array on the data's device)."""
+    """One ALS sweep (``w_left``: a precomputed left partial, or None; HALS updates when
+    ``nonnegative``). Returns the new factors and the squared residual estimate (a 0-d array
+    on the data's device)."""
     factors = list(factors)
     grams = [_gram(a) for a in factors]
+    rank = int(factors[0].shape[1])
+    per_mode = 2.0 * math.prod(tree.shape) * rank / len(tree.shape)  # the MTTKRPs' share
     last_m = None
     for group in (0, 1):
         w = w_left if group == 0 and w_left is not None else tree.partial(data, factors, group)
         for k in tree.groups[group]:
             m = tree.mttkrp(w, factors, group, k)
-            a = _solve(m, _hadamard([g for j, g in enumerate(grams) if j != k]))
+            gamma = _hadamard([g for j, g in enumerate(grams) if j != k])
+            if nonnegative:
+                inner = _nonneg.inner_sweeps(tree.shape[k], rank, per_mode)
+                a = _nonneg.hals(factors[k], m, gamma, inner)
+            else:
+                a = _solve(m, gamma)
             if k < len(factors) - 1:
                 a = a / _column_norms(a)[None, :]
             factors[k], grams[k], last_m = a, _gram(a), m

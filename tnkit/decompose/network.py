@@ -264,6 +264,34 @@ class NetworkALS:
         return total / math.sqrt(self.xnorm2)
 
 
+class MaskedSweep:
+    """Masked ALS sweeps of a format on fixed data: ``sweep(cores)`` returns ``(cores,
+    relative error on the observed entries)``, the error computed exactly from the update.
+
+    ``gauge(cores)`` builds the format's network (a TT or TR: anything with ``.cores``) from
+    its cores in the gauge each sweep starts from (a QR sweep: ALS leaves bond gauges free to
+    drift into ill-conditioned ones). The
+    :class:`NetworkALS` is built once per set of core shapes and reused while they stay.
+    ``x`` is finite (its unobserved entries are ignored) and ``w`` is the 0/1 mask in ``x``'s
+    real dtype. Ctrl-C inside a sweep raises ``KeyboardInterrupt`` (the cores of the previous
+    sweep stay valid).
+    """
+
+    def __init__(self, x: Any, w: Any, gauge: Callable[[list[Any]], TensorNetwork]) -> None:
+        self.x, self.w, self.gauge = x, w, gauge
+        self.als: NetworkALS | None = None
+        self.shapes: tuple[tuple[int, ...], ...] = ()
+
+    def __call__(self, cores: list[Any]) -> tuple[list[Any], float]:
+        net = self.gauge(cores)
+        shapes = tuple(tuple(int(d) for d in g.shape) for g in net.arrays)
+        if self.als is None or shapes != self.shapes:
+            self.als, self.shapes = NetworkALS(self.x, self.w, net, net.nodes), shapes
+        arrays = self.als.arrays(net)
+        err = self.als.sweep(arrays, exact=True)
+        return net.with_arrays(arrays).cores, err
+
+
 class _Plan:
     """The einsum equations of every node update, built once per network structure.
 

@@ -33,6 +33,7 @@ from .. import backend, linalg
 from ..formats.tr import TR, dense
 from . import _common as cm
 from . import tr_als, tr_svd
+from .network import MaskedSweep
 
 METHODS = ("als", "svd")
 SHRINK_SWEEPS = 2  # ALS sweeps a shrunken bond gets to get back within tol
@@ -180,7 +181,7 @@ def tr(
         if w is None:
             start, sweep = x, functools.partial(tr_als.sweep, x, x_norm2=norm**2)
         else:  # the masked sweep's errors are exact already
-            start, sweep = cm.mean_filled(x, w), tr_als.MaskedSweep(x, w)
+            start, sweep = cm.mean_filled(x, w), MaskedSweep(x, w, tr_als.gauged_ring)
         fit = cm.Sweeps(sweep, max_iter, improvement_tol, tol, progress, "TR-ALS")
         start_norm = norm if w is None else float(xp.linalg.vector_norm(start))
         try:

@@ -17,7 +17,8 @@ One sweep costs about ``2 r^2 prod(n)`` for the data terms plus lower-order term
 forms an operator larger than ``r^2 x r^2``. It runs on the cores' device: ridges, identities
 and the balancing scales are computed there, and only the sweep's error reaches the host.
 
-With missing data (:class:`MaskedSweep`) every slice ``G_k[:, i, :]`` has its own Gram matrix
+With missing data (:class:`tnkit.decompose.network.MaskedSweep` with :func:`gauged_ring`)
+every slice ``G_k[:, i, :]`` has its own Gram matrix
 ``sum_{j observed} z_j z_j^H`` (``z_j`` the subchain at the other indices ``j``), so there is no
 shared transfer-matrix product; the sweep is the masked ALS of
 :func:`tnkit.decompose.network.fit_network`, which solves exactly these per-slice normal
@@ -35,7 +36,6 @@ import numpy as np
 
 from .. import backend, linalg
 from ..formats.tr import TR
-from .network import NetworkALS
 
 
 def _conj(xp: Any, a: Any) -> Any:
@@ -143,31 +143,10 @@ def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
     return _balance(xp, cores), float(np.sqrt(max(err2, 0.0) / x_norm2))
 
 
-class MaskedSweep:
-    """The masked ALS sweep of a ring on fixed data: ``sweep(cores)`` returns ``(cores,
-    relative error on the observed entries)``, the error computed exactly from the updated ring.
-
-    ``x`` is finite (its unobserved entries are ignored) and ``w`` is the 0/1 mask in ``x``'s
-    real dtype.
-    Each core slice solves its masked normal equations (module docstring) by one sweep of
-    :class:`tnkit.decompose.network.NetworkALS`, whose plan is built once per ring rank and
-    reused while the ranks stay. Ctrl-C inside a sweep raises ``KeyboardInterrupt`` (the cores
-    of the previous sweep stay valid).
-    """
-
-    def __init__(self, x: Any, w: Any) -> None:
-        self.x, self.w = x, w
-        self.als: NetworkALS | None = None
-        self.shapes: tuple[tuple[int, ...], ...] = ()
-
-    def __call__(self, cores: list[Any]) -> tuple[list[Any], float]:
-        ring = TR(left_orthogonal(cores))
-        shapes = tuple(tuple(int(d) for d in g.shape) for g in cores)
-        if self.als is None or shapes != self.shapes:
-            self.als, self.shapes = NetworkALS(self.x, self.w, ring, ring.nodes), shapes
-        arrays = self.als.arrays(ring)
-        err = self.als.sweep(arrays, exact=True)
-        return [arrays[name] for name in ring.nodes], err
+def gauged_ring(cores: list[Any]) -> TR:
+    """The ring of ``cores`` in the gauge of :func:`left_orthogonal` (masked sweeps start
+    from it)."""
+    return TR(left_orthogonal(cores))
 
 
 def left_orthogonal(cores: list[Any]) -> list[Any]:

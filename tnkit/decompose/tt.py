@@ -29,7 +29,7 @@ import numpy as np
 from .. import backend, linalg
 from ..formats.tt import TT
 from . import _common as cm
-from .network import fit_network
+from .network import MaskedSweep
 
 
 def tt(
@@ -139,13 +139,7 @@ def _completion(
     if float(xp.linalg.vector_norm(w * x)) == 0.0:
         return TT([g * 0 for g in start], history=[0.0], options=options)
 
-    def sweep(cores: list[Any]) -> tuple[list[Any], float]:
-        gauged = TT(cores).orthogonalize(len(cores) - 1)
-        out = fit_network(x, gauged, mask=w, max_iter=1, tol=0.0, stall=0.0)
-        if not out.history:  # fit_network returns early on Ctrl-C: pass the interrupt on
-            raise KeyboardInterrupt
-        return out.cores, out.history[-1]
-
+    sweep = MaskedSweep(x, w, lambda cores: TT(cores).orthogonalize(len(cores) - 1))
     fit = cm.Sweeps(sweep, max_iter, improvement_tol, tol, progress, "TT completion")
     try:
         cores, history = fit.run(start)

@@ -17,6 +17,10 @@ singular values σ_{k,i} (Ghadiri, Fahrbach, Fu & Mirrokni, "Approximately optim
 for tensor decompositions", ICML 2023): maximise ``Σ_k Σ_{i<r_k} σ_{k,i}²`` subject to
 ``Π r_k + Σ n_k r_k ≤ budget``. Solved exactly by enumeration when the grid of ranks is small,
 else greedily by captured energy per added parameter.
+
+``nonnegative=True`` fits ``core >= 0`` and ``factors >= 0`` instead
+(:mod:`tnkit.decompose.tucker_nonneg`: HALS factor updates, FISTA core updates, from the
+nonnegative parts of the ST-HOSVD factors).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 from .. import backend, linalg
 from ..formats.tucker import Tucker
 from . import _common as cm
+from . import tucker_nonneg
 
 METHODS = ("hooi", "sthosvd")
 _ENUMERATION_LIMIT = 2_000_000
@@ -45,6 +50,7 @@ def tucker(
     stop_tol: float | None = 1e-8,
     core_budget: int | None = None,
     mask: Any = None,
+    nonnegative: bool = False,
     seed: int = 0,
     progress: bool | Callable[[int, float], Any] = False,
 ) -> Tucker:
@@ -64,6 +70,10 @@ def tucker(
     mask : boolean array of ``x``'s shape, True where ``x`` is observed; missing entries are
         imputed by EM (each sweep refits the data filled in with the current model); ``x``
         may hold NaN where unobserved.
+    nonnegative : constrain the core and the factors to be ``>= 0`` (real ``x``; needs
+        ``rank=`` or ``core_budget=`` and ``method="hooi"``, whose sweeps become the
+        nonnegative HALS sweeps of :mod:`tnkit.decompose.tucker_nonneg`). The factors then
+        have unit-norm columns but are not orthonormal.
     seed : seed of the random start.
     progress : True for a progress bar, or a callable ``progress(sweep, rel_error)``.
 
@@ -85,8 +95,13 @@ def tucker(
         raise ValueError("give exactly one of rank=, tol= or core_budget=")
     if mask is not None and method != "hooi":
         raise ValueError("mask= needs method='hooi' (missing entries are imputed between sweeps)")
+    if not isinstance(nonnegative, (bool, np.bool_)):
+        raise TypeError(f"nonnegative must be True or False, got {nonnegative!r}")
+    if nonnegative:
+        _check_nonnegative_options(x, method, tol)
     options = {"method": method, "rank": rank, "tol": tol, "core_budget": core_budget}
     options.update(max_iter=max_iter, stop_tol=stop_tol, seed=seed, masked=mask is not None)
+    options["nonnegative"] = bool(nonnegative)
     data = x if mask is None else mask * x
     if core_budget is not None:
         ranks = core_shape(data, core_budget)
@@ -98,14 +113,34 @@ def tucker(
     if cm.fro(x) == 0.0:
         ranks = ranks or [1] * len(shape)
         return _zero(x, ranks, options)
+    history: list[float] = []
+    if nonnegative:
+        core, factors = tucker_nonneg.nonnegative_start(data, sthosvd(data, ranks, None)[1])
+        core, factors = tucker_nonneg.hals_sweeps(
+            x, mask, core, factors, max_iter, stop_tol, progress, history
+        )
+        return Tucker(core, factors, history=history, options=options)
     if method == "sthosvd" or tol is not None:
         core, factors = sthosvd(data, ranks or list(shape), tol)
     else:
         core, factors = None, _random_start(x, ranks, seed)
-    history: list[float] = []
     if method == "hooi":
         core, factors = _hooi(x, mask, factors, core, max_iter, stop_tol, progress, history)
     return Tucker(core, factors, history=history, options=options)
+
+
+def _check_nonnegative_options(x: Any, method: str, tol: float | None) -> None:
+    if backend.is_complex(x):
+        raise TypeError("nonnegative=True needs real x, got a complex array")
+    if method != "hooi":
+        raise ValueError(
+            f"nonnegative=True fits by HALS sweeps: method must be 'hooi', got {method!r}"
+        )
+    if tol is not None:
+        raise ValueError(
+            "nonnegative=True needs rank= or core_budget= (tol= sets ranks from the "
+            "unconstrained ST-HOSVD, whose error bound a nonnegative fit does not keep)"
+        )
 
 
 def sthosvd(x: Any, caps: list[int], tol: float | None) -> tuple[Any, list[Any]]:
@@ -187,17 +222,11 @@ def _power_step(y: Any, mode: int, u: Any) -> Any:
 
 
 def _project(x: Any, factors: list[Any]) -> Any:
-    core = x
-    for k, u in enumerate(factors):
-        core = cm.mode_product(core, cm.ct(u), k)
-    return core
+    return cm.mode_products(x, [cm.ct(u) for u in factors])
 
 
 def _expand(core: Any, factors: list[Any]) -> Any:
-    out = core
-    for k, u in enumerate(factors):
-        out = cm.mode_product(out, u, k)
-    return out
+    return cm.mode_products(core, factors)
 
 
 def _zero(x: Any, ranks: list[int], options: dict[str, Any]) -> Tucker:
