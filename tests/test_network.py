@@ -151,6 +151,18 @@ def test_summary_and_repr():
     assert net.shape == (3, 4, 6, 3) and net.bond_dims == {"b": 5, "c": 2}
 
 
+def test_notebook_html_shows_the_summary_escaped():
+    net = _chain(np.random.default_rng(10))
+    page = net._repr_html_()
+    assert page.count("<tr>") == len(net) + 1 and "parameters: 126" in page
+    fit = tk.tt(np.random.default_rng(0).standard_normal((4, 5, 6)), tol=0.5)
+    fit.history = [0.5, 0.25]
+    assert "fit: 2 sweeps, relative error 0.25" in fit._repr_html_()
+    odd = tk.TensorNetwork()
+    odd.add_node("<A&B>", np.ones((2, 3)), ("i", "j"))
+    assert "&lt;A&amp;B&gt;" in odd._repr_html_() and "<A&B>" not in odd._repr_html_()
+
+
 @pytest.mark.parametrize(
     "call, match",
     [

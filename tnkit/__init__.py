@@ -28,6 +28,8 @@ _LAZY = {
     "TR": "tnkit.formats.tr",
     "TTN": "tnkit.formats.ttn",
     "cp": "tnkit.decompose.cp",
+    "cp_rank_scan": "tnkit.decompose.cp_rank",
+    "core_consistency": "tnkit.decompose.cp_rank",
     "tucker": "tnkit.decompose.tucker",
     "tt": "tnkit.decompose.tt",
     "tt_cross": "tnkit.decompose.tt_cross",

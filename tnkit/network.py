@@ -16,6 +16,7 @@ subclass (``TT``, ``CP`` ...); operations that change it (``contract_nodes``, ``
 from __future__ import annotations
 
 import copy as _copy
+import html
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -581,26 +582,47 @@ class TensorNetwork:
     # ------------------------------------------------------------------ display and io
     def summary(self) -> str:
         """A table of nodes (legs and shapes), bonds and totals."""
+        rows, notes = self._summary_parts()
+        width = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in width))
+        return "\n".join(lines + notes)
+
+    def _repr_html_(self) -> str:
+        """The :meth:`summary` as an HTML table (shown by Jupyter)."""
+        rows, notes = self._summary_parts()
+        esc = html.escape
+
+        def cells(row: tuple[str, ...], tag: str) -> str:
+            return "<tr>" + "".join(f"<{tag}>{esc(c)}</{tag}>" for c in row) + "</tr>"
+
+        body = cells(rows[0], "th") + "".join(cells(r, "td") for r in rows[1:])
+        title = f"<b>{esc(type(self).__name__)}</b>"
+        notes_html = "<br>".join(esc(n) for n in notes)
+        return f"<div>{title}<table>{body}</table>{notes_html}</div>"
+
+    def _summary_parts(self) -> tuple[list[tuple[str, ...]], list[str]]:
+        """The summary's rows (a header, then one per node) and its closing lines."""
         dims = self.leg_dims
-        rows = [("node", "legs", "shape", "params")]
+        rows: list[tuple[str, ...]] = [("node", "legs", "shape", "params")]
         for name, legs in self._legs.items():
             a = self._arrays[name]
             rows.append(
                 (name, " ".join(legs), "x".join(map(str, a.shape)), str(int(np.prod(a.shape))))
             )
-        width = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in width))
         open_desc = ", ".join(f"{g}={dims[g]}" for g in self.open_legs) or "none"
         bond_desc = ", ".join(f"{g}={d}" for g, d in self.bond_dims.items()) or "none"
-        lines += [
+        notes = [
             f"open legs: {open_desc}",
             f"bonds: {bond_desc}"
             + (f"  (hyper: {', '.join(self.hyper_bonds)})" if self.hyper_bonds else ""),
             f"parameters: {self.n_params:,}  dense size: {self.size:,}  "
             f"compression: {self.compression:.3g}x  backend: {self.backend}",
         ]
-        return "\n".join(lines)
+        history = getattr(self, "history", None)
+        if history:
+            notes.append(f"fit: {len(history)} sweeps, relative error {history[-1]:.4g}")
+        return rows, notes
 
     def __repr__(self) -> str:
         dims = self.leg_dims

@@ -18,6 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--rank", help="one rank, or comma-separated ranks (e.g. 5 or 4,6,3)")
     size.add_argument("--tol", type=float, help="relative error target in (0, 1)")
+    size.add_argument(
+        "--scan-ranks",
+        metavar="A-B",
+        help="cp: fit every rank from A to B, print their errors and core consistency, "
+        "and keep the suggested rank",
+    )
     p.add_argument("--key", help="array name inside .npz/.mat/.h5 files")
     p.add_argument("--method", help="tucker: hooi|sthosvd; tr: als|svd")
     p.add_argument("--max-iter", type=int, help="maximum sweeps of iterative methods")
@@ -48,6 +54,16 @@ def _parse_rank(text: str | None) -> int | list[int] | None:
     return ranks[0] if len(ranks) == 1 else ranks
 
 
+def _parse_span(text: str) -> range:
+    try:
+        low, high = (int(t) for t in text.split("-"))
+    except ValueError:
+        raise ValueError(f"--scan-ranks must look like 1-6, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise ValueError(f"--scan-ranks needs 1 <= A <= B, got {text!r}")
+    return range(low, high + 1)
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -73,13 +89,21 @@ def run(args: argparse.Namespace) -> int:
     observed = None
     if args.nan_missing:
         observed = ~np.isnan(np.asarray(x))
-        if rank is None:
+        if rank is None and args.scan_ranks is None:
             raise ValueError(
                 "--nan-missing needs --rank (the ranks to fit to the observed entries)"
             )
         kw["mask"] = observed
     start = time.perf_counter()
-    if args.format == "cp":
+    if args.scan_ranks is not None:
+        if args.format != "cp":
+            raise ValueError(f"--scan-ranks applies to cp, not {args.format}")
+        scan = tk.cp_rank_scan(
+            x, _parse_span(args.scan_ranks), seed=args.seed, progress=progress, **kw
+        )
+        print(scan.table())
+        result = scan.model()
+    elif args.format == "cp":
         if rank is None or isinstance(rank, list):
             raise ValueError("--format cp needs one integer --rank")
         result = tk.cp(x, rank, seed=args.seed, progress=progress, **kw)

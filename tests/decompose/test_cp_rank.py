@@ -1,0 +1,121 @@
+"""CP rank selection: core consistency against a direct computation, the scan's suggestion."""
+
+import numpy as np
+import pytest
+
+import tnkit as tk
+from tnkit.cli import main
+from tnkit.decompose import cp_rank
+from tnkit.formats.cp import CP
+
+
+def _noisy_cp(rank, noise, seed, shape=(12, 14, 16)):
+    rng = np.random.default_rng(seed)
+    x = CP(None, [rng.standard_normal((n, rank)) for n in shape]).to_tensor()
+    return x + noise * np.linalg.norm(x) / np.sqrt(x.size) * rng.standard_normal(shape)
+
+
+def _direct_consistency(x, model):
+    """Bro & Kiers' definition with numpy's pseudo-inverse and einsum."""
+    a = [np.asarray(f) for f in model.factors]
+    a[0] = a[0] * np.asarray(model.weights)
+    g = np.einsum("ijk,ai,bj,ck->abc", x, *[np.linalg.pinv(f) for f in a])
+    t = np.zeros_like(g)
+    for r in range(model.rank):
+        t[r, r, r] = 1.0
+    return 100.0 * (1.0 - np.sum((g - t) ** 2) / model.rank)
+
+
+def test_core_consistency_of_an_exact_model_is_100():
+    x = _noisy_cp(3, 0.0, 0)
+    assert tk.core_consistency(x, tk.cp(x, 3)) == pytest.approx(100.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("rank", [2, 4, 5])
+def test_core_consistency_matches_the_direct_computation(rank):
+    x = _noisy_cp(3, 0.05, 1)
+    model = tk.cp(x, rank, max_iter=100)
+    assert tk.core_consistency(x, model) == pytest.approx(
+        _direct_consistency(x, model), rel=1e-7, abs=1e-7
+    )
+
+
+@pytest.mark.parametrize("rank,noise", [(2, 0.02), (3, 0.1), (4, 0.3), (3, 0.0)])
+def test_scan_suggests_the_true_rank(rank, noise):
+    scan = tk.cp_rank_scan(_noisy_cp(rank, noise, rank), range(1, rank + 3))
+    assert scan.suggested == rank
+    assert scan.ranks == list(range(1, rank + 3))
+    assert scan.consistency[rank - 1] >= 99.0  # the true rank's core is superdiagonal
+    assert scan.errors[rank - 1] <= max(1.2 * noise, 1e-6)
+    assert scan.model().rank == rank
+    assert f"| {rank} (suggested) |" in str(scan)
+
+
+def test_scan_with_missing_entries_and_nonnegative_fits():
+    rng = np.random.default_rng(5)
+    x = CP(None, [rng.random((n, 2)) for n in (10, 11, 12)]).to_tensor()
+    mask = rng.random(x.shape) < 0.7
+    scan = tk.cp_rank_scan(
+        np.where(mask, x, np.nan), [1, 2, 3], mask=mask, nonnegative=True, max_iter=300
+    )
+    assert scan.suggested == 2
+    assert min(float(f.min()) for f in scan.model().factors) >= 0.0
+    assert scan.errors[1] <= 1e-3
+
+
+def test_scan_keeps_the_ranks_fitted_before_ctrl_c(monkeypatch):
+    real = cp_rank.cp
+
+    def interrupted(x, rank, **kw):
+        if rank == 3:
+            raise KeyboardInterrupt
+        return real(x, rank, **kw)
+
+    monkeypatch.setattr(cp_rank, "cp", interrupted)
+    scan = tk.cp_rank_scan(_noisy_cp(2, 0.02, 6), range(1, 6), restarts=1)
+    assert scan.interrupted and scan.ranks == [1, 2] and scan.suggested == 2
+
+
+def test_core_consistency_on_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    x = _noisy_cp(2, 0.05, 7)
+    model = tk.cp(x, 3, max_iter=50)
+    ours = tk.core_consistency(torch.tensor(x), model.to("torch"))
+    assert ours == pytest.approx(tk.core_consistency(x, model), rel=1e-9)
+
+
+def test_bad_input_is_refused_by_name():
+    x = _noisy_cp(2, 0.0, 8)
+    with pytest.raises(TypeError, match="iterable of ranks"):
+        tk.cp_rank_scan(x, 3)
+    with pytest.raises(ValueError, match="at least one rank"):
+        tk.cp_rank_scan(x, [])
+    with pytest.raises(ValueError, match="each rank"):
+        tk.cp_rank_scan(x, [0, 1])
+    with pytest.raises(ValueError, match="restarts"):
+        tk.cp_rank_scan(x, [1], restarts=0)
+    with pytest.raises(TypeError, match="sets init= itself"):
+        tk.cp_rank_scan(x, [1], init="random")
+    with pytest.raises(ValueError, match="min_gain"):
+        tk.cp_rank_scan(x, [1], min_gain=-1)
+    with pytest.raises(TypeError, match="must be a tnkit CP"):
+        tk.core_consistency(x, tk.tucker(x, [2, 2, 2]))
+    with pytest.raises(ValueError, match="has shape"):
+        tk.core_consistency(x[:5], tk.cp(x, 2))
+    with pytest.raises(ValueError, match="not scanned"):
+        tk.cp_rank_scan(x, [1, 2]).model(4)
+
+
+def test_cli_scan_ranks_prints_the_table_and_saves_the_suggested_model(tmp_path, capsys):
+    x = _noisy_cp(3, 0.02, 9)
+    path, out = tmp_path / "x.npy", tmp_path / "cp.npz"
+    np.save(path, x)
+    args = ["decompose", str(path), "--format", "cp", "--scan-ranks", "2-5", "--quiet"]
+    assert main([*args, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| 3 (suggested) |" in text and "core consistency" in text
+    assert tk.load(out).rank == 3
+    assert main(["decompose", str(path), "--format", "tt", "--scan-ranks", "1-2"]) == 2
+    assert "--scan-ranks applies to cp" in capsys.readouterr().err
+    assert main(["decompose", str(path), "--format", "cp", "--scan-ranks", "3"]) == 2
+    assert "--scan-ranks must look like 1-6" in capsys.readouterr().err

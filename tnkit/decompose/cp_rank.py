@@ -1,0 +1,233 @@
+"""Choosing a CP rank: the core consistency diagnostic and a scan over candidate ranks.
+
+CORCONDIA (Bro & Kiers, "A new efficient method for determining the number of components in
+PARAFAC models", J. Chemometrics 17, 2003): with the weights absorbed into the first factor,
+fit a full ``R × ... × R`` Tucker core to the CP factors,
+
+.. math::  G = x \\times_0 A_0^+ \\times_1 A_1^+ \\cdots \\times_{N-1} A_{N-1}^+,
+
+(``A^+`` the pseudo-inverse; this ``G`` minimises ``||x - G ×_k A_k||``) and compare it with the
+superdiagonal core ``T`` of ones that the CP model itself is:
+
+.. math::  \\mathrm{CC} = 100 \\left(1 - \\frac{\\sum |G - T|^2}{R}\\right).
+
+An appropriate model has ``CC`` near 100; one rank too many lets components model noise or
+each other, the best core moves off the superdiagonal and ``CC`` drops (it can go negative).
+:func:`cp_rank_scan` fits each candidate rank (the best of a few starts). A component too many
+often fits a rank-one piece of the noise, which is itself trilinear: the core stays
+consistent and only the error curve shows it (it flattens). So the suggested rank is the
+smallest after which one more component lowers the error by less than ``min_gain``
+(relative), among the ranks before the first whose ``CC`` falls below ``threshold``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..formats.cp import CP
+from . import _common as cm
+from .cp import cp
+
+CORE_LIMIT = 2**24  # largest R^N core (entries) core_consistency forms
+
+
+def core_consistency(x: Any, model: CP, *, mask: Any = None) -> float:
+    """The core consistency (percent) of the CP ``model`` of ``x`` (module docstring).
+
+    Parameters
+    ----------
+    x : the data tensor the model was fitted to (numpy, torch or cupy).
+    model : a :class:`CP` of ``x``'s shape.
+    mask : optional boolean array, True where ``x`` is observed; the missing entries are
+        filled in with the model's values (``x`` may hold NaN there).
+
+    Returns
+    -------
+    float: 100 for a core exactly superdiagonal; lower (possibly negative) the further the
+    best Tucker core is from the CP model.
+    """
+    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    if not isinstance(model, CP):
+        raise TypeError(f"model must be a tnkit CP, got {type(model).__name__}")
+    if model.shape != tuple(int(d) for d in x.shape):
+        raise ValueError(f"model has shape {model.shape}, x has shape {tuple(x.shape)}")
+    rank, order = model.rank, x.ndim
+    if rank**order > CORE_LIMIT:
+        raise ValueError(
+            f"the core of rank {rank} and order {order} has {rank**order:,} entries "
+            f"(more than {CORE_LIMIT:,}): core consistency is for small ranks"
+        )
+    xp = backend.namespace(x)
+    name = backend.backend_name(x)
+    factors = [xp.astype(backend.to_backend(f, name), x.dtype) for f in model.factors]
+    weights = xp.astype(backend.to_backend(model.weights, name), x.dtype)
+    factors[0] = factors[0] * weights[None, :]
+    data = x if mask is None else cm.impute(x, mask, model.to_tensor())
+    core = cm.mode_products(data, [_pinv(a) for a in factors])
+    flat = xp.reshape(core, (-1,))
+    stride = sum(rank**k for k in range(order))  # of the superdiagonal, in C order
+    diagonal = flat[::stride]
+    # ||G - T||² = ||G||² - 2 Re Σ diag(G) + R
+    dist2 = cm.fro(core) ** 2 - 2.0 * float(xp.real(xp.sum(diagonal))) + rank
+    return 100.0 * (1.0 - dist2 / rank)
+
+
+def _pinv(a: Any) -> Any:
+    """``A⁺ = (AᴴA)⁻¹Aᴴ`` (R × n) with a tiny ridge for rank-deficient factors."""
+    xp = backend.namespace(a)
+    g = cm.ct(a) @ a
+    r = int(g.shape[0])
+    eye = xp.eye(r, dtype=g.dtype, **backend.device_kwargs(g))
+    ridge = xp.max(xp.abs(xp.linalg.diagonal(g))) * (backend.eps(g) * r)
+    return xp.linalg.solve(g + ridge * eye, cm.ct(a))
+
+
+@dataclass
+class RankScan:
+    """The result of :func:`cp_rank_scan`: one entry per rank fitted, in scan order.
+
+    ``errors`` are relative errors (on the observed entries with a mask), ``consistency`` the
+    core consistency in percent, ``norm_ratio`` CP's degeneracy diagnostic
+    (``||λ||₂ / ||x̂||``, 1 for orthogonal terms), ``models`` the best fit of each rank and
+    ``suggested`` the suggested rank (None when no rank was fitted): a component beyond it
+    must both keep the core consistent and lower the error by ``min_gain``. ``interrupted`` is True
+    when Ctrl-C ended the scan early (the ranks fitted before are kept).
+    """
+
+    ranks: list[int] = field(default_factory=list)
+    errors: list[float] = field(default_factory=list)
+    consistency: list[float] = field(default_factory=list)
+    norm_ratio: list[float] = field(default_factory=list)
+    models: list[CP] = field(default_factory=list)
+    threshold: float = 80.0
+    min_gain: float = 0.05
+    interrupted: bool = False
+
+    @property
+    def suggested(self) -> int | None:
+        """The smallest rank whose next scanned rank lowers the error by less than
+        ``min_gain`` (relative), among the ranks before the first whose core consistency is
+        below ``threshold``; the largest of those when every step still gains."""
+        rows = sorted(zip(self.ranks, self.errors, self.consistency))
+        keep = []
+        for row in rows:
+            if row[2] < self.threshold and keep:
+                break
+            keep.append(row)
+        if not keep:
+            return None
+        for (r, err, _), (_, nxt, _) in zip(keep, rows[1:]):
+            if err - nxt < self.min_gain * err:
+                return r
+        return keep[-1][0]
+
+    def model(self, rank: int | None = None) -> CP:
+        """The best fit of ``rank`` (default: the suggested rank)."""
+        rank = self.suggested if rank is None else rank
+        if rank is None:
+            raise ValueError("no rank was fitted (the scan was interrupted before the first)")
+        if rank not in self.ranks:
+            raise ValueError(f"rank {rank} was not scanned (scanned: {self.ranks})")
+        return self.models[self.ranks.index(rank)]
+
+    def table(self) -> str:
+        """A Markdown table of the scan, the suggested rank marked."""
+        lines = [
+            "| rank | relative error | core consistency % | norm ratio |",
+            "|---|---|---|---|",
+        ]
+        for r, e, cc, nr in zip(self.ranks, self.errors, self.consistency, self.norm_ratio):
+            mark = " (suggested)" if r == self.suggested else ""
+            lines.append(f"| {r}{mark} | {e:.4g} | {cc:.1f} | {nr:.3g} |")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_markdown_(self) -> str:
+        return self.table()
+
+
+def cp_rank_scan(
+    x: Any,
+    ranks: Iterable[int],
+    *,
+    restarts: int = 3,
+    threshold: float = 80.0,
+    min_gain: float = 0.05,
+    mask: Any = None,
+    seed: int = 0,
+    progress: bool | Callable[[int, float], Any] = False,
+    **cp_options: Any,
+) -> RankScan:
+    """Fit CP models of each rank in ``ranks`` and report their core consistency.
+
+    Parameters
+    ----------
+    x : N-way data tensor (N >= 2; numpy, torch or cupy).
+    ranks : the candidate ranks (positive integers, each at most
+        ``prod(shape) / max(shape)``), fitted in increasing order.
+    restarts : fits per rank: the SVD start, then ``restarts - 1`` random starts (seeds
+        ``seed + 1, ...``); the lowest-error fit is kept.
+    threshold : core consistency (percent) below which a rank counts as too many.
+    min_gain : relative error decrease a further component must bring to be suggested
+        (an extra component always lowers the error a little by fitting noise, often with a
+        consistent core, so the consistency alone does not reveal it).
+    mask : optional boolean array, True where ``x`` is observed (as in :func:`tnkit.cp`).
+    seed : seed of the random starts.
+    progress : True for a progress bar over the ranks, or a callable
+        ``progress(rank, rel_error)`` called after each rank.
+    **cp_options : passed on to :func:`tnkit.cp` (``max_iter``, ``tol``, ``nonnegative`` ...).
+
+    Returns
+    -------
+    RankScan (``.table()``, ``.suggested``, ``.model()``). Ctrl-C ends the scan after the ranks
+    already fitted (``interrupted`` is then True).
+    """
+    candidates = _check_ranks(ranks)
+    restarts = cm.check_positive_int(restarts, "restarts")
+    threshold = backend.check_real(threshold, "threshold")
+    min_gain = backend.check_real(min_gain, "min_gain", low=0)
+    seed = backend.check_seed(seed)
+    for name in ("init", "seed", "mask", "progress"):
+        if name in cp_options:
+            raise TypeError(f"cp_rank_scan sets {name}= itself; it cannot be passed on to cp")
+    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    scan = RankScan(threshold=threshold, min_gain=min_gain)
+    bar = cm.Progress(progress, len(candidates), "CP rank scan")
+    try:
+        for rank in candidates:
+            best = None
+            for k in range(restarts):
+                init = "svd" if k == 0 else "random"
+                fit = cp(x, rank, init=init, seed=seed + k, mask=mask, **cp_options)
+                if best is None or fit.history[-1] < best.history[-1]:
+                    best = fit
+            scan.ranks.append(rank)
+            scan.errors.append(best.history[-1])
+            scan.consistency.append(core_consistency(x, best, mask=mask))
+            scan.norm_ratio.append(best.options["diagnostics"]["norm_ratio"])
+            scan.models.append(best)
+            bar.update(rank, best.history[-1])
+    except KeyboardInterrupt:
+        scan.interrupted = True
+    finally:
+        bar.close()
+    return scan
+
+
+def _check_ranks(ranks: Any) -> list[int]:
+    if isinstance(ranks, (int, np.integer)) and not isinstance(ranks, bool):
+        raise TypeError(f"ranks must be an iterable of ranks (e.g. range(1, 6)), got {ranks!r}")
+    try:
+        values = list(ranks)
+    except TypeError:
+        raise TypeError(f"ranks must be an iterable of positive integers, got {ranks!r}") from None
+    if not values:
+        raise ValueError("ranks must hold at least one rank")
+    return sorted({cm.check_positive_int(r, "each rank") for r in values})
