@@ -26,6 +26,7 @@ from solvers.bug import problems  # noqa: E402
 from solvers.search.objective import FitOptions, fit_job  # noqa: E402
 from solvers.search.structure import Structure  # noqa: E402
 from tnkit.lowrank import LowRank, to_dense  # noqa: E402
+from tnkit.sparse import SparseTensor  # noqa: E402
 
 HAS_CP = importlib.util.find_spec("tnkit.decompose.cp") is not None
 needs_cp = pytest.mark.skipif(not HAS_CP, reason="tnkit.decompose.cp has not landed yet")
@@ -383,6 +384,9 @@ SWEEPS = {  # name: run(n_sweeps); each sweep may bring one scalar (its error) t
 }
 if HAS_CP:  # with the line search: the trial's verdict rides on the same scalar
     SWEEPS["cp-als"] = lambda x, n: tk.cp(x, rank=3, max_iter=n, stop_tol=None)
+    SWEEPS["cp-sparse-missing"] = lambda x, n: tk.cp(
+        SparseTensor.from_dense(x, mask=_t(_MASK)), rank=3, max_iter=n, stop_tol=None
+    )
     SWEEPS["cp-nonnegative"] = lambda x, n: tk.cp(
         x * x, rank=3, nonnegative=True, max_iter=n, stop_tol=None
     )

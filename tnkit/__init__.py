@@ -35,6 +35,7 @@ _LAZY = {
     "tt_cross": "tnkit.decompose.tt_cross",
     "tr": "tnkit.decompose.tr",
     "fit_network": "tnkit.decompose.network",
+    "SparseTensor": "tnkit.sparse",
 }
 
 

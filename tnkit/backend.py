@@ -237,6 +237,50 @@ def asarray_like(data: Any, like: Any, dtype: Any = None) -> Any:
     return data.astype(dtype, copy=False)
 
 
+class RowSums:
+    """Sums of the rows of ``(nnz, ...)`` arrays grouped by an index, prepared once per index:
+    ``out[i] = Σ_{e: index[e] = i} h[e]`` for ``i < n_rows``.
+
+    The scatter-add the array API lacks: a sparse ``(n_rows, nnz)`` 0/1 matrix times ``h`` on
+    numpy (scipy) and cupy (cupyx), ``index_add_`` on torch. ``index`` is an integer array of
+    the backend the summed arrays will have.
+    """
+
+    def __init__(self, index: Any, n_rows: int) -> None:
+        self.name, self.n_rows, self.index = backend_name(index), int(n_rows), index
+        nnz = int(index.shape[0])
+        if self.name == "numpy":
+            import scipy.sparse
+
+            ones = np.ones(nnz)
+            self.matrix = scipy.sparse.csr_matrix(
+                (ones, (np.asarray(index), np.arange(nnz))), shape=(self.n_rows, nnz)
+            )
+        elif self.name == "cupy":
+            cupy = native("cupy")
+            import cupyx.scipy.sparse
+
+            with cupy.cuda.Device(index.device.id):
+                ones = cupy.ones(nnz)
+                cols = cupy.arange(nnz)
+                coo = cupyx.scipy.sparse.coo_matrix((ones, (index, cols)), shape=(self.n_rows, nnz))
+                self.matrix = coo.tocsr()
+
+    def __call__(self, h: Any) -> Any:
+        shape = tuple(int(d) for d in h.shape)
+        flat = h.reshape(shape[0], -1)
+        if self.name == "torch":
+            out = native("torch").zeros(
+                (self.n_rows, flat.shape[1]), dtype=h.dtype, device=h.device
+            )
+            out.index_add_(0, self.index, flat)
+        else:
+            if self.matrix.dtype != h.dtype:  # cast once: the fits call this every sweep
+                self.matrix = self.matrix.astype(h.dtype)
+            out = self.matrix @ flat
+        return out.reshape(self.n_rows, *shape[1:])
+
+
 def dtype_name(x: Any) -> str:
     """The dtype of ``x`` as a plain string (``"float64"``, ``"complex64"`` ...)."""
     return _dtype_str(x.dtype)

@@ -73,6 +73,20 @@ def test_cp_on_device_matches_numpy(device, cases):
     cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=RTOL)
 
 
+@pytest.mark.parametrize("unlisted", ["zero", "missing"])
+def test_sparse_cp_on_device_matches_numpy(device, cases, unlisted):
+    """The scatter-adds (cupyx sparse matrices, torch index_add_) on the device."""
+    from tnkit.sparse import SparseTensor
+
+    x = cases.low_rank_ring()
+    mask = np.random.default_rng(3).random(x.shape) < 0.5
+    keep = None if unlisted == "zero" else mask
+    ref = tk.cp(SparseTensor.from_dense(x * mask, mask=keep), 3, max_iter=5)
+    out = tk.cp(SparseTensor.from_dense(device.put(x * mask), mask=keep), 3, max_iter=5)
+    assert device.holds(out.arrays)
+    cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=RTOL)
+
+
 def test_masked_fit_network_on_device(device, cases):
     x = cases.low_rank_ring(1)
     mask = np.random.default_rng(2).random(x.shape) < 0.7
@@ -176,7 +190,15 @@ def test_ttn_bug_step_on_device(device, cases):
 
 @pytest.mark.parametrize(
     "name",
-    ["cp-als", "cp-nonnegative", "fit_network", "tucker-hooi", "tucker-nonnegative", "tr-als"],
+    [
+        "cp-als",
+        "cp-nonnegative",
+        "cp-sparse-missing",
+        "fit_network",
+        "tucker-hooi",
+        "tucker-nonnegative",
+        "tr-als",
+    ],
 )
 def test_als_sweep_keeps_arrays_on_device(device, cases, name):
     """No array crosses to the host inside a sweep (counted by backend.watch_transfers).

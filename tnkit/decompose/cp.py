@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import backend, contract, linalg
 from ..formats.cp import CP
+from ..sparse import SparseTensor
 from . import _common as cm
 from . import _nonneg
 
@@ -61,7 +62,9 @@ def cp(
 
     Parameters
     ----------
-    x : N-way array (N >= 2; numpy, torch or cupy; float or complex).
+    x : N-way array (N >= 2; numpy, torch or cupy; float or complex), or a
+        :class:`tnkit.sparse.SparseTensor` (fitted from its listed entries only:
+        :mod:`tnkit.decompose.cp_sparse`; not with ``mask`` or ``stable``).
     rank : number of rank-one terms, at most ``prod(shape) / max(shape)`` (an upper bound on
         the CP rank of any tensor of this shape).
     init : ``"svd"`` (leading left singular vectors of each unfolding from a cheap randomized
@@ -93,7 +96,12 @@ def cp(
     Phan & Cichocki 2019, for factors scaled to equal column norms, relative to ``||X̂||²``)).
     Ctrl-C returns the current model.
     """
-    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    sparse = isinstance(x, SparseTensor)
+    if sparse:
+        if x.ndim < 2:
+            raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}")
+    else:
+        x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     shape = tuple(int(d) for d in x.shape)
     bound = math.prod(shape) // max(shape)
     rank = cm.check_positive_int(rank, "rank")
@@ -116,15 +124,28 @@ def cp(
             raise TypeError(f"{flag} must be True or False, got {value!r}")
     if not isinstance(init, CP) and init not in INITS:
         raise ValueError(f"init must be one of {INITS} or a CP, got {init!r}")
+    like = x.values if sparse else x
     if nonnegative:
-        _check_nonnegative_options(x, init, stable)
+        _check_nonnegative_options(like, init, stable)
     options: dict[str, Any] = {"rank": rank, "init": init if isinstance(init, str) else "CP"}
     options.update(max_iter=max_iter, tol=tol, stop_tol=stop_tol, seed=seed)
     options.update(line_search=line_search, stable=stable, stable_slack=stable_slack)
     options.update(masked=mask is not None, nonnegative=bool(nonnegative))
-    if cm.fro(x) == 0.0:
-        zero = [backend.asarray_like(np.eye(d, rank), x) for d in shape]
-        return CP(backend.asarray_like(np.zeros(rank), x), zero, options=options)
+    if sparse:
+        from . import cp_sparse  # it builds on this module
+
+        cp_sparse.check_sparse_options(x, mask, stable, nonnegative)
+        options.update(masked=x.unlisted == "missing", nnz=x.nnz, unlisted=x.unlisted)
+    if (x.norm() if sparse else cm.fro(x)) == 0.0:
+        zero = [backend.asarray_like(np.eye(d, rank), like) for d in shape]
+        return CP(backend.asarray_like(np.zeros(rank), like), zero, options=options)
+    if sparse:
+        factors, history, options["interrupted"] = cp_sparse.fit(
+            x, rank, init, seed, max_iter, tol, stop_tol, line_search, nonnegative, progress
+        )
+        weights, factors = _normalize(factors)
+        options["diagnostics"] = _diagnostics(weights, factors)
+        return CP(weights, factors, history=history, options=options)
     factors = _initial_factors(x if mask is None else mask * x, rank, init, seed)
     if nonnegative and not isinstance(init, CP):
         factors = [_nonneg.larger_part(f) for f in factors]
@@ -158,21 +179,24 @@ def _check_nonnegative_options(x: Any, init: str | CP, stable: bool) -> None:
 
 
 # ---------------------------------------------------------------------- initialisation
+def given_factors(init: CP, shape: tuple[int, ...], rank: int, like: Any) -> list[Any]:
+    """The factors of the start ``init`` (weights folded into the last), on ``like``'s
+    backend and in its dtype."""
+    if init.shape != tuple(shape) or init.rank != rank:
+        raise ValueError(
+            f"init CP has shape {init.shape} and rank {init.rank}; "
+            f"expected {tuple(shape)} and {rank}"
+        )
+    xp = backend.namespace(like)
+    name = backend.backend_name(like)
+    fs = [xp.astype(backend.to_backend(f, name), like.dtype) for f in init.factors]
+    fs[-1] = fs[-1] * xp.astype(backend.to_backend(init.weights, name), like.dtype)
+    return fs
+
+
 def _initial_factors(x: Any, rank: int, init: str | CP, seed: int) -> list[Any]:
     if isinstance(init, CP):
-        if init.shape != tuple(x.shape) or init.rank != rank:
-            raise ValueError(
-                f"init CP has shape {init.shape} and rank {init.rank}; "
-                f"expected {tuple(x.shape)} and {rank}"
-            )
-        xp = backend.namespace(x)
-        fs = [
-            xp.astype(backend.to_backend(f, backend.backend_name(x)), x.dtype) for f in init.factors
-        ]
-        fs[-1] = fs[-1] * xp.astype(
-            backend.to_backend(init.weights, backend.backend_name(x)), x.dtype
-        )
-        return fs
+        return given_factors(init, tuple(x.shape), rank, x)
     rng = np.random.default_rng(seed)
     if init == "random":
         return [backend.random_normal((d, rank), x, rng) for d in x.shape]
@@ -328,11 +352,10 @@ def _als(
     """ALS sweeps (HALS sweeps when ``nonnegative``); appends the relative error after each
     sweep to ``history``."""
     tree = _Tree(x)
-    xp = backend.namespace(x)
     norm = cm.fro(x)
     data = x if mask is None else cm.impute(x, mask, _full(factors))
     bar = cm.Progress(progress, max_iter, "CP-HALS" if nonnegative else "CP-ALS")
-    prev, w_left, power, fails = None, None, 3.0, 0
+    prev, w_left, extrapolation = None, None, Extrapolation()
     try:
         for t in range(1, max_iter + 1):
             if mask is not None and t > 1:
@@ -341,18 +364,13 @@ def _als(
             new, err2 = _sweep(data, factors, tree, w_left, norm, nonnegative)
             w_left = None
             if line_search and prev is not None and mask is None:
-                step = t ** (1.0 / power)
-                trial = [a + step * (a - b) for a, b in zip(new, prev)]
-                if nonnegative:
-                    trial = [xp.clip(a, min=0.0) for a in trial]
+                trial = extrapolation.trial(new, prev, t, nonnegative)
                 w_trial = tree.partial(data, trial, 0)
                 taken, err2 = _better(err2, _fit_from_left(tree, data, trial, w_trial, norm))
                 if taken:
                     new, w_left = trial, w_trial
                 else:
-                    fails += 1
-                    if fails == 4:
-                        power, fails = power + 1.0, 0
+                    extrapolation.rejected()
             err = _error(x, mask, new, err2, norm)
             prev, factors = factors, new
             history.append(err)
@@ -366,6 +384,27 @@ def _als(
     finally:
         bar.close()
     return factors
+
+
+class Extrapolation:
+    """Bro's line search between sweeps (module docstring): after sweep ``t`` the trial is
+    ``A + s·(A - A_prev)``, ``s = t^{1/p}`` (projected onto ``>= 0`` for nonnegative fits);
+    ``p`` starts at 3 and grows by one after every fourth rejected trial."""
+
+    def __init__(self) -> None:
+        self.power, self.fails = 3.0, 0
+
+    def trial(self, new: list[Any], prev: list[Any], sweep: int, nonnegative: bool) -> list[Any]:
+        step = sweep ** (1.0 / self.power)
+        trial = [a + step * (a - b) for a, b in zip(new, prev)]
+        if nonnegative:
+            trial = [backend.namespace(a).clip(a, min=0.0) for a in trial]
+        return trial
+
+    def rejected(self) -> None:
+        self.fails += 1
+        if self.fails == 4:
+            self.power, self.fails = self.power + 1.0, 0
 
 
 def _better(err2: Any, trial2: Any) -> tuple[bool, float]:

@@ -1,0 +1,148 @@
+"""Sparse tensors and CP from listed entries: equality with dense CP, completion, input."""
+
+import numpy as np
+import pytest
+
+import tnkit as tk
+from tnkit.formats.cp import CP
+from tnkit.sparse import SparseTensor
+
+
+def _cp_tensor(rng, shape, rank):
+    return CP(None, [rng.standard_normal((n, rank)) for n in shape]).to_tensor()
+
+
+def _observed(rng, x, fraction):
+    """A SparseTensor of a random ``fraction`` of ``x``'s entries (unlisted = missing) and
+    the mask."""
+    mask = rng.random(x.shape) < fraction
+    return SparseTensor.from_dense(x, mask=mask), mask
+
+
+# ---------------------------------------------------------------------- the data type
+def test_sparse_tensor_round_trip_and_properties():
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random((4, 5, 6)) < 0.3, rng.standard_normal((4, 5, 6)), 0.0)
+    sp = SparseTensor.from_dense(x)
+    assert sp.nnz == np.count_nonzero(x) and sp.unlisted == "zero" and sp.shape == (4, 5, 6)
+    assert sp.density == pytest.approx(np.count_nonzero(x) / x.size)
+    assert sp.norm() == pytest.approx(np.linalg.norm(x))
+    np.testing.assert_array_equal(sp.to_dense(), x)
+    assert "nnz=" in repr(sp)
+    mask = rng.random(x.shape) < 0.5
+    held = SparseTensor.from_dense(x, mask=mask)
+    assert held.unlisted == "missing" and held.nnz == mask.sum()
+    np.testing.assert_array_equal(held.to_dense(), np.where(mask, x, 0.0))
+
+
+def test_sparse_tensor_moves_to_torch():
+    torch = pytest.importorskip("torch")
+    x = np.arange(1.0, 25.0).reshape(2, 3, 4)
+    sp = SparseTensor.from_dense(x).to("torch")
+    assert isinstance(sp.values, torch.Tensor) and isinstance(sp.indices, torch.Tensor)
+    np.testing.assert_array_equal(sp.to_dense().numpy(), x)
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (([[0, 0], [0, 0]], [1.0, 2.0], (2, 2)), ValueError, "repeat an entry"),
+        (([[0, 2]], [1.0], (2, 2)), ValueError, r"lie in \[0, n_k\)"),
+        (([[0, 1]], [1.0, 2.0], (2, 2)), ValueError, "indices must have shape"),
+        (([[0.0, 1.0]], [1.0], (2, 2)), TypeError, "must be integers"),
+        (([[0, 1]], [np.nan], (2, 2)), ValueError, "values"),
+        (([[0, 1]], [[1.0]], (2, 2)), ValueError, "values must be 1-D"),
+        (([[0, 1]], [1.0], 5), TypeError, "shape must be a sequence"),
+        (([[0, 1]], [1.0], (2, 0)), ValueError, "dimension of shape"),
+    ],
+)
+def test_sparse_tensor_rejects_bad_input(args, error, match):
+    indices, values, shape = args
+    with pytest.raises(error, match=match):
+        SparseTensor(np.asarray(indices), np.asarray(values), shape)
+
+
+def test_sparse_tensor_rejects_an_unknown_meaning_of_unlisted():
+    with pytest.raises(ValueError, match="unlisted must be one of"):
+        SparseTensor(np.zeros((1, 2), int), np.ones(1), (2, 2), unlisted="nan")
+
+
+# ---------------------------------------------------------------------- CP, unlisted = zero
+@pytest.mark.parametrize("line_search", [False, True])
+def test_sparse_cp_takes_the_same_steps_as_dense_cp(line_search):
+    rng = np.random.default_rng(1)
+    x = _cp_tensor(rng, (8, 9, 10), 3) + 0.05 * rng.standard_normal((8, 9, 10))
+    start = CP(None, [rng.standard_normal((n, 3)) for n in x.shape])
+    kw = dict(init=start, line_search=line_search, max_iter=25, stop_tol=None)
+    dense = tk.cp(x, 3, **kw)
+    sparse = tk.cp(SparseTensor.from_dense(x), 3, **kw)
+    np.testing.assert_allclose(sparse.history, dense.history, rtol=1e-9)
+    np.testing.assert_allclose(sparse.to_tensor(), dense.to_tensor(), atol=1e-8)
+    assert sparse.options["unlisted"] == "zero" and sparse.options["nnz"] == x.size
+
+
+def test_sparse_cp_recovers_a_tensor_with_sparse_factors():
+    rng = np.random.default_rng(2)
+    fs = [np.where(rng.random((n, 3)) < 0.25, rng.random((n, 3)) + 0.5, 0.0) for n in (30, 40, 50)]
+    x = CP(None, fs).to_tensor()
+    sp = SparseTensor.from_dense(x)
+    assert sp.density < 0.1
+    fit = tk.cp(sp, 3, max_iter=500, stop_tol=1e-14)
+    assert np.linalg.norm(fit.to_tensor() - x) <= 1e-6 * np.linalg.norm(x)
+    nn = tk.cp(sp, 3, nonnegative=True, max_iter=500)
+    assert min(float(f.min()) for f in nn.factors) >= 0.0
+    assert nn.history[-1] <= 1e-3
+
+
+# ---------------------------------------------------------------------- CP, unlisted = missing
+def test_sparse_completion_recovers_held_out_entries_where_em_does_not():
+    rng = np.random.default_rng(3)
+    x = _cp_tensor(rng, (30, 35, 40), 3)
+    sp, mask = _observed(rng, x, 0.08)
+    fit = tk.cp(sp, 3, max_iter=300, tol=1e-10)
+    held = ~mask
+    err = np.linalg.norm((fit.to_tensor() - x)[held]) / np.linalg.norm(x[held])
+    assert err <= 1e-6
+    assert fit.options["masked"] and fit.options["unlisted"] == "missing"
+    em = tk.cp(np.where(mask, x, 0.0), 3, mask=mask, max_iter=300)  # imputation, dense
+    em_err = np.linalg.norm((em.to_tensor() - x)[held]) / np.linalg.norm(x[held])
+    assert em_err > 100 * err
+
+
+def test_sparse_completion_on_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = _cp_tensor(rng, (12, 13, 14), 2)
+    sp, _ = _observed(rng, x, 0.3)
+    a = tk.cp(sp, 2, max_iter=15, stop_tol=None)
+    b = tk.cp(sp.to("torch"), 2, max_iter=15, stop_tol=None)
+    assert isinstance(b.weights, torch.Tensor)
+    np.testing.assert_allclose(b.history, a.history, rtol=1e-7, atol=1e-12)
+
+
+def test_sparse_fit_stops_cleanly_on_ctrl_c():
+    rng = np.random.default_rng(5)
+    sp, _ = _observed(rng, _cp_tensor(rng, (10, 11, 12), 2), 0.4)
+
+    def interrupt(sweep, err):
+        if sweep == 3:
+            raise KeyboardInterrupt
+
+    fit = tk.cp(sp, 2, max_iter=50, stop_tol=None, progress=interrupt)
+    assert fit.options["interrupted"] and len(fit.history) == 3
+
+
+def test_sparse_cp_refuses_what_it_cannot_do():
+    rng = np.random.default_rng(6)
+    x = _cp_tensor(rng, (5, 6, 7), 2)
+    sp, mask = _observed(rng, x, 0.5)
+    with pytest.raises(TypeError, match="unlisted='missing'"):
+        tk.cp(sp, 2, mask=mask)
+    with pytest.raises(ValueError, match="stable=True needs dense x"):
+        tk.cp(sp, 2, stable=True)
+    with pytest.raises(ValueError, match="nonnegative=True is not available"):
+        tk.cp(sp, 2, nonnegative=True)
+    with pytest.raises(ValueError, match="exceeds"):
+        tk.cp(sp, 99)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        tk.cp(SparseTensor(np.zeros((1, 1), int), np.ones(1), (3,)), 1)

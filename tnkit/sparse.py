@@ -1,0 +1,125 @@
+"""Sparse data tensors: the listed entries of a tensor too large, or too empty, to store densely.
+
+A :class:`SparseTensor` holds coordinates ``indices`` (nnz × N integers) and ``values`` (nnz,)
+of a tensor of ``shape``. What the unlisted entries are is part of the data:
+
+* ``unlisted="zero"`` — they are zeros (counts, co-occurrences, interaction tensors);
+* ``unlisted="missing"`` — they are unknown (ratings, measurements: tensor completion).
+
+:func:`tnkit.cp` fits either kind without ever forming the dense tensor
+(:mod:`tnkit.decompose.cp_sparse`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import backend
+
+UNLISTED = ("zero", "missing")
+
+
+class SparseTensor:
+    """A tensor given by its listed entries (coordinate format).
+
+    Parameters
+    ----------
+    indices : (nnz, N) integer array (numpy, torch or cupy); row ``e`` is the index of entry
+        ``e``. No index may repeat.
+    values : (nnz,) float or complex array of the same backend: the entries' values (finite).
+    shape : the tensor's shape (N positive integers).
+    unlisted : ``"zero"`` (the other entries are 0) or ``"missing"`` (they are unknown).
+    """
+
+    def __init__(self, indices: Any, values: Any, shape: Any, unlisted: str = "zero") -> None:
+        if unlisted not in UNLISTED:
+            raise ValueError(f"unlisted must be one of {UNLISTED}, got {unlisted!r}")
+        try:
+            dims = tuple(int(backend.check_int(d, "each dimension of shape")) for d in shape)
+        except TypeError:
+            msg = f"shape must be a sequence of positive integers, got {shape!r}"
+            raise TypeError(msg) from None
+        if not dims:
+            raise ValueError("shape must have at least one dimension")
+        values = backend.as_node_array(values, "values")
+        if values.ndim != 1:
+            raise ValueError(f"values must be 1-D (nnz,), got shape {tuple(values.shape)}")
+        name = backend.backend_name(values)
+        if backend.backend_name(indices) != name:
+            raise TypeError("indices and values must be arrays of the same library")
+        host = backend.to_numpy(indices)
+        if host.ndim != 2 or host.shape != (int(values.shape[0]), len(dims)):
+            raise ValueError(
+                f"indices must have shape (nnz, N) = ({int(values.shape[0])}, {len(dims)}), "
+                f"got {host.shape}"
+            )
+        if host.size and not np.issubdtype(host.dtype, np.integer):
+            raise TypeError(f"indices must be integers, got dtype {host.dtype}")
+        if host.size and ((host < 0).any() or (host >= np.asarray(dims)).any()):
+            raise ValueError(f"indices must lie in [0, n_k) for shape {dims}")
+        linear = np.ravel_multi_index(tuple(host.T), dims) if host.size else host
+        if np.unique(linear).size != host.shape[0]:
+            raise ValueError("indices repeat an entry; sum duplicates before building the tensor")
+        self.indices = backend.to_backend(host.astype(np.int64), name, backend.device(values))
+        self.values, self.shape, self.unlisted = values, dims, unlisted
+
+    @classmethod
+    def from_dense(cls, x: Any, mask: Any = None) -> SparseTensor:
+        """The nonzero entries of ``x`` (``unlisted="zero"``), or with a boolean ``mask`` the
+        entries where it is True (``unlisted="missing"``)."""
+        x = backend.as_data_tensor(x, "x")
+        keep = backend.to_numpy(x) != 0 if mask is None else np.asarray(backend.to_numpy(mask))
+        if keep.shape != tuple(x.shape) or keep.dtype != bool:
+            raise ValueError(f"mask must be a boolean array of shape {tuple(x.shape)}")
+        name, dev = backend.backend_name(x), backend.device(x)
+        idx = backend.to_backend(np.argwhere(keep), name, dev)  # row-major, as x[keep]
+        values = x[backend.to_backend(keep, name, dev)]
+        return cls(idx, values, tuple(x.shape), "zero" if mask is None else "missing")
+
+    @property
+    def nnz(self) -> int:
+        """Number of listed entries."""
+        return int(self.values.shape[0])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self.values.dtype
+
+    @property
+    def density(self) -> float:
+        """Listed entries as a fraction of all entries."""
+        return self.nnz / math.prod(self.shape)
+
+    def norm(self) -> float:
+        """Frobenius norm of the listed values."""
+        xp = backend.namespace(self.values)
+        return float(xp.linalg.vector_norm(self.values))
+
+    def to_dense(self) -> Any:
+        """The dense tensor (unlisted entries 0; also for ``unlisted="missing"``)."""
+        xp = backend.namespace(self.values)
+        out = xp.zeros(self.shape, dtype=self.values.dtype, **backend.device_kwargs(self.values))
+        out[tuple(self.indices[:, k] for k in range(self.ndim))] = self.values
+        return out
+
+    def to(self, name: str, device: str | None = None) -> SparseTensor:
+        """The same tensor on another backend (``"numpy"``, ``"torch"``, ``"cupy"``)."""
+        return SparseTensor(
+            backend.to_backend(self.indices, name, device),
+            backend.to_backend(self.values, name, device),
+            self.shape,
+            self.unlisted,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SparseTensor(shape={self.shape}, nnz={self.nnz:,}, unlisted={self.unlisted!r}, "
+            f"backend={backend.backend_name(self.values)})"
+        )
