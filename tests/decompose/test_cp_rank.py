@@ -18,7 +18,7 @@ def _noisy_cp(rank, noise, seed, shape=(12, 14, 16)):
 def _direct_consistency(x, model):
     """Bro & Kiers' definition with numpy's pseudo-inverse and einsum."""
     a = [np.asarray(f) for f in model.factors]
-    a[0] = a[0] * np.asarray(model.weights)
+    a[-1] = a[-1] * np.asarray(model.weights)
     g = np.einsum("ijk,ai,bj,ck->abc", x, *[np.linalg.pinv(f) for f in a])
     t = np.zeros_like(g)
     for r in range(model.rank):

@@ -313,6 +313,50 @@ class Sweeps:
         return cores, history
 
 
+def tucker_sweeps(
+    x: Any,
+    mask: Any,
+    data: Any,
+    core: Any,
+    factors: list[Any],
+    sweep: Callable[[Any, Any, list[Any]], tuple[Any, list[Any], Any]],
+    max_iter: int,
+    stop_tol: float | None,
+    progress: bool | Callable[[int, float], Any],
+    desc: str,
+    history: list[float],
+) -> tuple[Any, list[Any]]:
+    """The sweep loop of HOOI and nonnegative Tucker, with EM imputation for a ``mask``.
+
+    ``sweep(data, core, factors)`` returns the new core and factors and their squared residual
+    against ``data`` (a 0-d array, read only without a mask: the sweep's one host sync). With a
+    mask the error is that of the observed entries, and ``data`` is re-imputed from the model
+    after each sweep. Appends each sweep's relative error to ``history``; stops after
+    ``max_iter`` sweeps, when a sweep lowers the error by less than ``stop_tol``, or on Ctrl-C
+    (returning the last finished sweep's model; ``core`` stays as given before the first).
+    """
+    bar = Progress(progress, max_iter, desc)
+    norm = fro(x)
+    try:
+        for _ in range(max_iter):
+            core, factors, err2 = sweep(data, core, factors)
+            if mask is None:
+                err = math.sqrt(max(float(err2), 0.0)) / norm
+            else:
+                approx = mode_products(core, factors)
+                err = masked_error(x, mask, approx)
+                data = impute(x, mask, approx)
+            history.append(err)
+            bar.update(len(history), err)
+            if stop_tol is not None and len(history) > 1 and history[-2] - err < stop_tol:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bar.close()
+    return core, factors
+
+
 def mean_filled(x: Any, w: Any) -> Any:
     """``x`` with its unobserved entries (``w == 0``) set to the mean of the observed ones."""
     xp = backend.namespace(x)

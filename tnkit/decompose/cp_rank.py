@@ -1,7 +1,7 @@
 """Choosing a CP rank: the core consistency diagnostic and a scan over candidate ranks.
 
 CORCONDIA (Bro & Kiers, "A new efficient method for determining the number of components in
-PARAFAC models", J. Chemometrics 17, 2003): with the weights absorbed into the first factor,
+PARAFAC models", J. Chemometrics 17, 2003): with the weights absorbed into the last factor,
 fit a full ``R × ... × R`` Tucker core to the CP factors,
 
 .. math::  G = x \\times_0 A_0^+ \\times_1 A_1^+ \\cdots \\times_{N-1} A_{N-1}^+,
@@ -31,7 +31,7 @@ import numpy as np
 from .. import backend
 from ..formats.cp import CP
 from . import _common as cm
-from .cp import cp
+from .cp import cp, given_factors
 
 CORE_LIMIT = 2**24  # largest R^N core (entries) core_consistency forms
 
@@ -63,10 +63,7 @@ def core_consistency(x: Any, model: CP, *, mask: Any = None) -> float:
             f"(more than {CORE_LIMIT:,}): core consistency is for small ranks"
         )
     xp = backend.namespace(x)
-    name = backend.backend_name(x)
-    factors = [xp.astype(backend.to_backend(f, name), x.dtype) for f in model.factors]
-    weights = xp.astype(backend.to_backend(model.weights, name), x.dtype)
-    factors[0] = factors[0] * weights[None, :]
+    factors = given_factors(model, model.shape, rank, x)  # the weights in the last factor
     data = x if mask is None else cm.impute(x, mask, model.to_tensor())
     core = cm.mode_products(data, [_pinv(a) for a in factors])
     flat = xp.reshape(core, (-1,))

@@ -171,30 +171,20 @@ def _hooi(
     history: list[float],
 ) -> tuple[Any, list[Any]]:
     """HOOI sweeps (module docstring); appends the relative error of each sweep to history."""
-    bar = cm.Progress(progress, max_iter, "HOOI")
     if mask is None:
         data = x
     else:
         data = mask * x if core is None else cm.impute(x, mask, _expand(core, factors))
-    norm = cm.fro(x)
-    try:
-        for _ in range(max_iter):
-            new_core, new_factors = _sweep(data, factors)
-            core, factors = new_core, new_factors
-            if mask is None:
-                err = math.sqrt(max(norm**2 - cm.fro(core) ** 2, 0.0)) / norm
-            else:
-                approx = _expand(core, factors)
-                err = cm.masked_error(x, mask, approx)
-                data = cm.impute(x, mask, approx)
-            history.append(err)
-            bar.update(len(history), err)
-            if stop_tol is not None and len(history) > 1 and history[-2] - err < stop_tol:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        bar.close()
+    norm2 = cm.fro(x) ** 2
+    xp = backend.namespace(x)
+
+    def sweep(data: Any, _core: Any, factors: list[Any]) -> tuple[Any, list[Any], Any]:
+        core, factors = _sweep(data, factors)
+        return core, factors, norm2 - xp.sum(xp.abs(core) ** 2)  # ||x||² - ||core||²
+
+    core, factors = cm.tucker_sweeps(
+        x, mask, data, core, factors, sweep, max_iter, stop_tol, progress, "HOOI", history
+    )
     if core is None:  # interrupted before the first sweep finished
         core = _project(data, factors)
     return core, factors

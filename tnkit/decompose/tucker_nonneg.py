@@ -56,27 +56,15 @@ def hals_sweeps(
 ) -> tuple[Any, list[Any]]:
     """Nonnegative Tucker sweeps (module docstring); appends the relative error (on the
     observed entries with a ``mask``) after each sweep to ``history``."""
-    bar = cm.Progress(progress, max_iter, "NTD-HALS")
-    norm = cm.fro(x)
     data = x if mask is None else cm.impute(x, mask, cm.mode_products(core, factors))
-    try:
-        for _ in range(max_iter):
-            core, factors, err2 = _sweep(data, core, factors, norm**2)
-            if mask is None:
-                err = math.sqrt(max(float(err2), 0.0)) / norm  # the sweep's host sync
-            else:
-                approx = cm.mode_products(core, factors)
-                err = cm.masked_error(x, mask, approx)
-                data = cm.impute(x, mask, approx)
-            history.append(err)
-            bar.update(len(history), err)
-            if stop_tol is not None and len(history) > 1 and history[-2] - err < stop_tol:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        bar.close()
-    return core, factors
+    norm2 = cm.fro(x) ** 2
+
+    def sweep(data: Any, core: Any, factors: list[Any]) -> tuple[Any, list[Any], Any]:
+        return _sweep(data, core, factors, norm2)
+
+    return cm.tucker_sweeps(
+        x, mask, data, core, factors, sweep, max_iter, stop_tol, progress, "NTD-HALS", history
+    )
 
 
 def _sweep(x: Any, core: Any, factors: list[Any], norm2: float) -> tuple[Any, list[Any], Any]:
