@@ -13,6 +13,8 @@ of a tensor of ``shape``. What the unlisted entries are is part of the data:
 from __future__ import annotations
 
 import math
+import os
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -118,8 +120,42 @@ class SparseTensor:
             self.unlisted,
         )
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Save as ``.npz`` (arrays ``indices``, ``values``, ``shape`` and ``unlisted``; no
+        pickle). :func:`load` reads it back, and ``tnkit decompose`` takes such files."""
+        np.savez(
+            path,
+            indices=backend.to_numpy(self.indices),
+            values=backend.to_numpy(self.values),
+            shape=np.asarray(self.shape, dtype=np.int64),
+            unlisted=np.asarray(self.unlisted),
+        )
+
     def __repr__(self) -> str:
         return (
             f"SparseTensor(shape={self.shape}, nnz={self.nnz:,}, unlisted={self.unlisted!r}, "
             f"backend={backend.backend_name(self.values)})"
         )
+
+
+FILE_KEYS = ("indices", "values", "shape", "unlisted")
+
+
+def holds_sparse(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an ``.npz`` file written by :meth:`SparseTensor.save`."""
+    if not str(path).lower().endswith(".npz") or not os.path.isfile(path):
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return set(FILE_KEYS) <= set(data.files)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False  # not a readable .npz: the dense loader names the problem
+
+
+def load(path: str | os.PathLike) -> SparseTensor:
+    """Read a :class:`SparseTensor` saved by :meth:`SparseTensor.save` (numpy arrays)."""
+    if not holds_sparse(path):
+        raise ValueError(f"{path} is not a sparse tensor file (.npz with {', '.join(FILE_KEYS)})")
+    with np.load(path, allow_pickle=False) as data:
+        unlisted = str(data["unlisted"])
+        return SparseTensor(data["indices"], data["values"], tuple(data["shape"]), unlisted)

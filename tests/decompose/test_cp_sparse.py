@@ -146,3 +146,34 @@ def test_sparse_cp_refuses_what_it_cannot_do():
         tk.cp(sp, 99)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         tk.cp(SparseTensor(np.zeros((1, 1), int), np.ones(1), (3,)), 1)
+
+
+# ---------------------------------------------------------------------- files and the CLI
+def test_save_load_and_the_cli_fit_a_sparse_file(tmp_path, capsys):
+    from tnkit import sparse
+    from tnkit.cli import main
+
+    rng = np.random.default_rng(7)
+    x = _cp_tensor(rng, (20, 21, 22), 2)
+    sp, mask = _observed(rng, x, 0.2)
+    path, out = tmp_path / "obs.npz", tmp_path / "cp.npz"
+    sp.save(path)
+    back = sparse.load(path)
+    assert back.unlisted == "missing" and back.shape == sp.shape and back.nnz == sp.nnz
+    np.testing.assert_array_equal(back.to_dense(), sp.to_dense())
+    assert (
+        main(["decompose", str(path), "--format", "cp", "--rank", "2", "--quiet", "-o", str(out)])
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "listed entries" in text and "unlisted = missing" in text
+    assert float(text.split("relative error")[1].split()[0]) <= 1e-6
+    held = ~mask
+    fit = tk.load(out).to_tensor()
+    assert np.linalg.norm((fit - x)[held]) <= 1e-5 * np.linalg.norm(x[held])
+    assert main(["decompose", str(path), "--format", "tt", "--rank", "2"]) == 2
+    assert "only --format cp" in capsys.readouterr().err
+    np.save(tmp_path / "dense.npy", x)
+    assert not sparse.holds_sparse(tmp_path / "dense.npy")
+    with pytest.raises(ValueError, match="not a sparse tensor file"):
+        sparse.load(tmp_path / "dense.npy")

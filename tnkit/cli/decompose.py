@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 FORMATS = ("cp", "tucker", "tt", "tr")
@@ -72,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from . import check_output
 
     check_output(args.output, "-o")
+    from tnkit import sparse
+
+    if sparse.holds_sparse(args.data):
+        return _run_sparse(args)
     x = tk.load_tensor(args.data, key=args.key)
     rank = _parse_rank(args.rank)
     kw: dict = {}
@@ -132,6 +137,40 @@ def run(args: argparse.Namespace) -> int:
     if args.nonnegative:
         low = min(float(np.min(tk.backend.to_numpy(a))) for a in result.arrays)
         print(f"smallest entry  {low:.3g} (nonnegative fit)")
+    print(f"time            {elapsed:.3f} s")
+    if args.output:
+        tk.save(result, args.output)
+        print(f"saved to {args.output}")
+    return 0
+
+
+def _run_sparse(args: argparse.Namespace) -> int:
+    """CP of a sparse tensor file (``SparseTensor.save``): fitted from its listed entries."""
+    import tnkit as tk
+    from tnkit import sparse
+
+    x = sparse.load(args.data)
+    if args.format != "cp":
+        raise ValueError(f"{args.data} is a sparse tensor: only --format cp fits it")
+    for flag, given in (("--tol", args.tol), ("--scan-ranks", args.scan_ranks)):
+        if given is not None:
+            raise ValueError(f"{flag} does not apply to a sparse tensor (give --rank)")
+    if args.nan_missing or args.method is not None:
+        raise ValueError("--nan-missing and --method do not apply to a sparse tensor")
+    rank = _parse_rank(args.rank)
+    if isinstance(rank, list):
+        raise ValueError("--format cp needs one integer --rank")
+    kw: dict = {"nonnegative": True} if args.nonnegative else {}
+    if args.max_iter is not None:
+        kw["max_iter"] = args.max_iter
+    start = time.perf_counter()
+    result = tk.cp(x, rank, seed=args.seed, progress=not args.quiet, **kw)
+    elapsed = time.perf_counter() - start
+    where = "the listed entries" if x.unlisted == "missing" else "the whole tensor"
+    print(f"cp of {args.data}: shape {x.shape}, rank {result.rank}")
+    print(f"listed entries  {x.nnz:,} ({x.density:.3%}; unlisted = {x.unlisted})")
+    print(f"relative error  {result.history[-1]:.6g} (on {where})")
+    print(f"parameters      {result.n_params:,} (dense {math.prod(x.shape):,})")
     print(f"time            {elapsed:.3f} s")
     if args.output:
         tk.save(result, args.output)
