@@ -62,8 +62,7 @@ class SparseTensor:
             raise TypeError(f"indices must be integers, got dtype {host.dtype}")
         if host.size and ((host < 0).any() or (host >= np.asarray(dims)).any()):
             raise ValueError(f"indices must lie in [0, n_k) for shape {dims}")
-        linear = np.ravel_multi_index(tuple(host.T), dims) if host.size else host
-        if np.unique(linear).size != host.shape[0]:
+        if host.size and np.unique(entry_ids(host, dims)).size != host.shape[0]:
             raise ValueError("indices repeat an entry; sum duplicates before building the tensor")
         self.indices = backend.to_backend(host.astype(np.int64), name, backend.device(values))
         self.values, self.shape, self.unlisted = values, dims, unlisted
@@ -139,6 +138,14 @@ class SparseTensor:
 
 
 FILE_KEYS = ("indices", "values", "shape", "unlisted")
+
+
+def entry_ids(indices: np.ndarray, dims: tuple[int, ...] | list[int]) -> np.ndarray:
+    """One integer per row of ``indices`` (host, (nnz, K)), equal for equal rows: the linear
+    index when ``prod(dims)`` fits in int64, else the rank among the distinct rows."""
+    if math.prod(dims) < 2**62:
+        return np.ravel_multi_index(tuple(indices.T), tuple(dims))
+    return np.unique(indices, axis=0, return_inverse=True)[1].ravel()
 
 
 def holds_sparse(path: str | os.PathLike) -> bool:

@@ -62,6 +62,17 @@ def test_sparse_tensor_rejects_bad_input(args, error, match):
         SparseTensor(np.asarray(indices), np.asarray(values), shape)
 
 
+def test_entries_of_a_huge_shape_are_told_apart_without_a_linear_index():
+    from tnkit.sparse import entry_ids
+
+    rows = np.array([[0, 1, 2], [5, 6, 7], [0, 1, 2]])
+    huge = entry_ids(rows, (10**7,) * 3)  # 10^21 entries: more than int64 can index
+    assert huge[0] == huge[2] != huge[1]
+    with pytest.raises(ValueError, match="repeat an entry"):
+        SparseTensor(rows, np.ones(3), (10**7,) * 3)
+    assert SparseTensor(rows[:2], np.ones(2), (10**7,) * 3).nnz == 2
+
+
 def test_sparse_tensor_rejects_an_unknown_meaning_of_unlisted():
     with pytest.raises(ValueError, match="unlisted must be one of"):
         SparseTensor(np.zeros((1, 2), int), np.ones(1), (2, 2), unlisted="nan")
@@ -120,6 +131,32 @@ def test_sparse_completion_on_torch_matches_numpy():
     np.testing.assert_allclose(b.history, a.history, rtol=1e-7, atol=1e-12)
 
 
+def test_nonnegative_sparse_completion():
+    rng = np.random.default_rng(8)
+    x = CP(None, [rng.random((n, 3)) for n in (20, 22, 24)]).to_tensor()
+    sp, mask = _observed(rng, x, 0.15)
+    fit = tk.cp(sp, 3, nonnegative=True, max_iter=500, tol=1e-8)
+    assert min(float(f.min()) for f in fit.factors) >= 0.0
+    held = ~mask
+    err = np.linalg.norm((fit.to_tensor() - x)[held]) / np.linalg.norm(x[held])
+    assert err <= 1e-3
+
+
+def test_hals_rows_solves_each_rows_nnls():
+    import scipy.optimize
+
+    from tnkit.decompose import _nonneg
+
+    rng = np.random.default_rng(9)
+    hs = [rng.random((30, 4)) for _ in range(5)]
+    ys = [rng.standard_normal(30) for _ in range(5)]
+    g = np.stack([h.T @ h for h in hs])
+    b = np.stack([h.T @ y for h, y in zip(hs, ys)])
+    a = _nonneg.hals_rows(np.ones((5, 4)), b, g, inner=500)
+    expected = np.stack([scipy.optimize.nnls(h, y)[0] for h, y in zip(hs, ys)])
+    assert np.abs(a - expected).max() <= 1e-8
+
+
 def test_sparse_fit_stops_cleanly_on_ctrl_c():
     rng = np.random.default_rng(5)
     sp, _ = _observed(rng, _cp_tensor(rng, (10, 11, 12), 2), 0.4)
@@ -140,8 +177,6 @@ def test_sparse_cp_refuses_what_it_cannot_do():
         tk.cp(sp, 2, mask=mask)
     with pytest.raises(ValueError, match="stable=True needs dense x"):
         tk.cp(sp, 2, stable=True)
-    with pytest.raises(ValueError, match="nonnegative=True is not available"):
-        tk.cp(sp, 2, nonnegative=True)
     with pytest.raises(ValueError, match="exceeds"):
         tk.cp(sp, 99)
     with pytest.raises(ValueError, match="at least 2 dimensions"):

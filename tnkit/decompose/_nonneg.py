@@ -71,6 +71,24 @@ def hals(a: Any, m: Any, gamma: Any, inner: int) -> Any:
     return at.T
 
 
+def hals_rows(a: Any, b: Any, g: Any, inner: int) -> Any:
+    """:func:`hals` with a Gram matrix per row: row ``i`` of ``A >= 0`` improves
+    ``½ a_iᵀ G_i a_i - b_iᵀ a_i`` (``a``, ``b`` (I, R), ``g`` (I, R, R)), the columns updated
+    for all rows at once. Rows whose ``G_i[r, r]`` is 0 keep that entry."""
+    xp = backend.namespace(a, b, g)
+    maximum, zero = _projection(a)
+    rank = int(a.shape[1])
+    at = xp.reshape(xp.reshape(xp.asarray(a.T, copy=True), (-1,)), (rank, -1))
+    bt = b.T
+    d = xp.linalg.diagonal(g)  # (I, R)
+    d = xp.where(d > 0, d, xp.ones_like(d))
+    for _ in range(inner):
+        for r in range(rank):
+            step = (bt[r] - xp.sum(g[:, r, :] * at.T, axis=1)) / d[:, r]
+            at[r] = maximum(at[r] + step, zero)
+    return at.T
+
+
 def fista_core(p: Any, grams: list[Any], core: Any, steps: int) -> Any:
     """``steps`` FISTA iterations for the nonnegative Tucker core (module docstring) from
     ``core``; ``p = x ×_k A_kᵀ``, ``grams[k] = A_kᵀA_k``."""

@@ -134,7 +134,7 @@ def cp(
     if sparse:
         from . import cp_sparse  # it builds on this module
 
-        cp_sparse.check_sparse_options(x, mask, stable, nonnegative)
+        cp_sparse.check_sparse_options(x, mask, stable)
         options.update(masked=x.unlisted == "missing", nnz=x.nnz, unlisted=x.unlisted)
     if (x.norm() if sparse else cm.fro(x)) == 0.0:
         zero = [backend.asarray_like(np.eye(d, rank), like) for d in shape]

@@ -13,7 +13,8 @@ Hadamard product of the other factors' rows at entry ``e``
   Parallel Computing 57, 2016), no imputation: each row ``a`` of ``A_k`` solves
   ``(Σ_e conj(h_e) h_eᵀ + λ I) a = Σ_e conj(h_e) v_e + λ a_old`` over the entries in its
   row, batched; ``λ`` is ``RIDGE`` times the mean diagonal (a proximal ridge: rows without
-  entries keep their values). The error is ``||v - x̂(listed)|| / ||v||``.
+  entries keep their values); with ``nonnegative=True`` HALS sweeps on the same row systems
+  (:func:`tnkit.decompose._nonneg.hals_rows`). The error is ``||v - x̂(listed)|| / ||v||``.
 
 Bro's extrapolation runs as in dense CP (a trial costs one evaluation of the model at the
 entries). The start ``init="svd"`` (:func:`sketched_start`) sketches each unfolding with a
@@ -30,10 +31,19 @@ import numpy as np
 
 from .. import backend, linalg
 from ..formats.cp import CP
-from ..sparse import SparseTensor
+from ..sparse import SparseTensor, entry_ids
 from . import _common as cm
 from . import _nonneg
-from .cp import Extrapolation, _better, _conj, _hadamard, _model_norm2, _solve, given_factors
+from .cp import (
+    Extrapolation,
+    _better,
+    _column_norms,
+    _conj,
+    _hadamard,
+    _model_norm2,
+    _solve,
+    given_factors,
+)
 
 RIDGE = 1e-10  # relative ridge of the row-wise normal equations (unlisted="missing")
 PAIR_LIMIT = 2**24  # most entry pairs the debiased start forms per mode
@@ -129,14 +139,19 @@ class SparseSweep:
         return new, math.sqrt(max(err2, 0.0) / self.e.norm2)
 
     def _modes(self, factors: list[Any]) -> list[Any]:
-        xp = backend.namespace(factors[0])
         n = len(factors)
         rank = int(factors[0].shape[1])
         grams = [a.T @ _conj(a) for a in factors]
         for k in range(n):
             m, h = self.e.mttkrp(factors, k)
             if self.e.x.unlisted == "missing":
-                a = _row_solve(self.e.row_grams(h, k), m, factors[k])
+                grams_k = self.e.row_grams(h, k)
+                if self.nonnegative:
+                    work = 2.0 * self.e.x.nnz * rank * rank  # forming the row Gram matrices
+                    inner = _nonneg.inner_sweeps(int(m.shape[0]), rank, work)
+                    a = _nonneg.hals_rows(factors[k], m, grams_k, inner)
+                else:
+                    a = _row_solve(grams_k, m, factors[k])
             else:
                 gamma = _hadamard([g for j, g in enumerate(grams) if j != k])
                 if self.nonnegative:
@@ -146,8 +161,7 @@ class SparseSweep:
                 else:
                     a = _solve(m, gamma)
             if k < n - 1:
-                norms = xp.linalg.vector_norm(a, axis=0)
-                a = a / xp.where(norms > 0, norms, xp.ones_like(norms))[None, :]
+                a = a / _column_norms(a)[None, :]
             factors[k], grams[k] = a, a.T @ _conj(a)
         return factors
 
@@ -233,7 +247,7 @@ def _pair_gram_subspace(
 
     n = shape[mode]
     others = [j for j in range(len(shape)) if j != mode]
-    col = np.ravel_multi_index(tuple(idx[:, j] for j in others), [shape[j] for j in others])
+    col = entry_ids(idx[:, others], [shape[j] for j in others])
     order = np.argsort(col, kind="stable")
     col, rows, vals = col[order], idx[order, mode], v[order]
     starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
@@ -289,7 +303,7 @@ def _row_solve(g: Any, b: Any, a: Any) -> Any:
     return xp.linalg.solve(g + lam[:, None, None] * eye, rhs[:, :, None])[:, :, 0]
 
 
-def check_sparse_options(x: SparseTensor, mask: Any, stable: bool, nonnegative: bool) -> None:
+def check_sparse_options(x: SparseTensor, mask: Any, stable: bool) -> None:
     """The :func:`tnkit.cp` options a SparseTensor cannot take."""
     if mask is not None:
         raise TypeError(
@@ -298,5 +312,3 @@ def check_sparse_options(x: SparseTensor, mask: Any, stable: bool, nonnegative: 
         )
     if stable:
         raise ValueError("stable=True needs dense x (it works on the full residual)")
-    if nonnegative and x.unlisted == "missing":
-        raise ValueError("nonnegative=True is not available for unlisted='missing' entries")
