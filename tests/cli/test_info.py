@@ -90,3 +90,14 @@ def test_inspect_bug_checkpoint(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "BUG checkpoint" in out and "tree [[0, 1], [2, 3]]" in out
     assert "steps done: 2, t = 0.125" in out and f"max rank {hist['max_rank'][-1]}" in out
+
+
+def test_inspect_sparse_tensor_file(tmp_path, capsys):
+    from tnkit.sparse import SparseTensor
+
+    idx = np.array([[0, 1, 2], [3, 0, 1], [1, 1, 1]])
+    SparseTensor(idx, np.array([1.0, -2.0, 3.0]), (4, 5, 6), "missing").save(tmp_path / "s.npz")
+    assert main(["inspect", str(tmp_path / "s.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "sparse tensor" in text and "listed entries 3 of 120 (2.500%)" in text
+    assert "missing" in text and "min -2" in text

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         _describe_bug_checkpoint(args.file)
     elif kind == "search log":
         _describe_search_log(args.file)
+    elif kind == "sparse tensor":
+        _describe_sparse(args.file)
     else:
         _describe_tensor(np.asarray(io.load_tensor(args.file, key=args.key)), args.file)
     return 0
@@ -71,6 +73,10 @@ def _kind(path: str) -> str:
         return "network"
     if "meta" in files and any(f.startswith("state.") for f in files):
         return "bug checkpoint"
+    from ..sparse import FILE_KEYS
+
+    if set(FILE_KEYS) <= files:
+        return "sparse tensor"
     return "tensor"
 
 
@@ -132,6 +138,19 @@ def _describe_search_log(path: str) -> None:
             f"parameters, ranks {best['structure']['ranks']}"
         )
     print("resume with the same command (or call) and --resume / resume=True")
+
+
+def _describe_sparse(path: str) -> None:
+    from ..sparse import load
+
+    x = load(path)
+    values = np.asarray(x.values)
+    print(f"sparse tensor from {path}: shape {x.shape}, dtype {values.dtype}")
+    print(f"listed entries {x.nnz:,} of {np.prod(x.shape, dtype=float):.4g} ({x.density:.3%})")
+    print(f"unlisted entries are {'zeros' if x.unlisted == 'zero' else 'missing'}")
+    if x.nnz:
+        real = values.real
+        print(f"norm {x.norm():.6g}  min {real.min():.6g}  max {real.max():.6g}")
 
 
 def _describe_tensor(x: np.ndarray, path: str) -> None:
