@@ -207,8 +207,67 @@ def test_save_load_and_the_cli_fit_a_sparse_file(tmp_path, capsys):
     fit = tk.load(out).to_tensor()
     assert np.linalg.norm((fit - x)[held]) <= 1e-5 * np.linalg.norm(x[held])
     assert main(["decompose", str(path), "--format", "tt", "--rank", "2"]) == 2
-    assert "only --format cp" in capsys.readouterr().err
+    assert "only --format cp or tucker" in capsys.readouterr().err
+    assert main(["decompose", str(path), "--format", "tucker", "--rank", "2,2,2"]) == 2
+    assert "needs unlisted='zero'" in capsys.readouterr().err
+    SparseTensor.from_dense(np.where(mask, x, 0.0)).save(path)  # zeros unlisted now
+    assert main(["decompose", str(path), "--format", "tucker", "--rank", "2,2,2", "--quiet"]) == 0
+    assert "tucker of" in capsys.readouterr().out
     np.save(tmp_path / "dense.npy", x)
     assert not sparse.holds_sparse(tmp_path / "dense.npy")
     with pytest.raises(ValueError, match="not a sparse tensor file"):
         sparse.load(tmp_path / "dense.npy")
+
+
+# ---------------------------------------------------------------------- Tucker (HOOI)
+def test_sparse_tucker_takes_the_same_steps_as_dense_hooi():
+    from tnkit.formats.tucker import Tucker
+
+    rng = np.random.default_rng(10)
+    us = [rng.standard_normal((n, r)) for n, r in zip((10, 12, 9), (3, 4, 2))]
+    x = Tucker(rng.standard_normal((3, 4, 2)), us).to_tensor()
+    x = x + 0.05 * rng.standard_normal(x.shape)
+    dense = tk.tucker(x, [3, 4, 2], max_iter=8, stop_tol=None)
+    sparse = tk.tucker(SparseTensor.from_dense(x), [3, 4, 2], max_iter=8, stop_tol=None)
+    np.testing.assert_allclose(sparse.history, dense.history, rtol=1e-10)
+    np.testing.assert_allclose(sparse.to_tensor(), dense.to_tensor(), atol=1e-10)
+    assert sparse.options["nnz"] == x.size
+
+
+def test_sparse_tucker_recovers_a_tensor_with_sparse_factors():
+    from tnkit.formats.tucker import Tucker
+
+    rng = np.random.default_rng(11)
+    us = [np.where(rng.random((n, 3)) < 0.1, rng.random((n, 3)), 0.0) for n in (200, 210, 220)]
+    x = Tucker(rng.random((3, 3, 3)), us).to_tensor()
+    sp = SparseTensor.from_dense(x)
+    assert sp.density < 0.03
+    fit = tk.tucker(sp, [3, 3, 3], max_iter=20)
+    assert np.linalg.norm(fit.to_tensor() - x) <= 1e-6 * np.linalg.norm(x)
+
+
+def test_sparse_tucker_on_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    x = np.where(rng.random((8, 9, 10)) < 0.2, rng.standard_normal((8, 9, 10)), 0.0)
+    sp = SparseTensor.from_dense(x)
+    a = tk.tucker(sp, [2, 3, 2], max_iter=5, stop_tol=None)
+    b = tk.tucker(sp.to("torch"), [2, 3, 2], max_iter=5, stop_tol=None)
+    assert isinstance(b.core, torch.Tensor)
+    np.testing.assert_allclose(b.history, a.history, rtol=1e-9)
+
+
+def test_sparse_tucker_refuses_what_it_cannot_do():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((5, 6, 7))
+    zero, (missing, mask) = SparseTensor.from_dense(x), _observed(rng, x, 0.5)
+    with pytest.raises(ValueError, match="needs unlisted='zero'"):
+        tk.tucker(missing, [2, 2, 2])
+    with pytest.raises(ValueError, match="needs rank=, not tol="):
+        tk.tucker(zero, tol=0.1)
+    with pytest.raises(ValueError, match="method must be 'hooi'"):
+        tk.tucker(zero, [2, 2, 2], method="sthosvd")
+    with pytest.raises(ValueError, match="nonnegative=True needs dense x"):
+        tk.tucker(zero, [2, 2, 2], nonnegative=True)
+    with pytest.raises(TypeError, match="mask= is for dense x"):
+        tk.tucker(zero, [2, 2, 2], mask=mask)

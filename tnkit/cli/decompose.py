@@ -145,29 +145,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_sparse(args: argparse.Namespace) -> int:
-    """CP of a sparse tensor file (``SparseTensor.save``): fitted from its listed entries."""
+    """CP or Tucker of a sparse tensor file (``SparseTensor.save``), from its listed
+    entries."""
     import tnkit as tk
     from tnkit import sparse
 
     x = sparse.load(args.data)
-    if args.format != "cp":
-        raise ValueError(f"{args.data} is a sparse tensor: only --format cp fits it")
+    if args.format not in ("cp", "tucker"):
+        raise ValueError(f"{args.data} is a sparse tensor: only --format cp or tucker fits it")
     for flag, given in (("--tol", args.tol), ("--scan-ranks", args.scan_ranks)):
         if given is not None:
             raise ValueError(f"{flag} does not apply to a sparse tensor (give --rank)")
     if args.nan_missing or args.method is not None:
         raise ValueError("--nan-missing and --method do not apply to a sparse tensor")
     rank = _parse_rank(args.rank)
-    if isinstance(rank, list):
+    if isinstance(rank, list) and args.format == "cp":
         raise ValueError("--format cp needs one integer --rank")
     kw: dict = {"nonnegative": True} if args.nonnegative else {}
     if args.max_iter is not None:
         kw["max_iter"] = args.max_iter
+    fit = tk.cp if args.format == "cp" else tk.tucker
     start = time.perf_counter()
-    result = tk.cp(x, rank, seed=args.seed, progress=not args.quiet, **kw)
+    result = fit(x, rank, seed=args.seed, progress=not args.quiet, **kw)
     elapsed = time.perf_counter() - start
     where = "the listed entries" if x.unlisted == "missing" else "the whole tensor"
-    print(f"cp of {args.data}: shape {x.shape}, rank {result.rank}")
+    print(f"{args.format} of {args.data}: shape {x.shape}, rank {result.rank}")
     print(f"listed entries  {x.nnz:,} ({x.density:.3%}; unlisted = {x.unlisted})")
     print(f"relative error  {result.history[-1]:.6g} (on {where})")
     print(f"parameters      {result.n_params:,} (dense {math.prod(x.shape):,})")

@@ -25,6 +25,7 @@ left singular subspace; with missing entries the start is spectral, from pairs o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,26 +82,35 @@ class Entries:
         h = self.rows(factors, mode)
         return self.sums[mode](self.v[:, None] * _conj(h)), h
 
-    def row_grams(self, h: Any, mode: int) -> Any:
-        """``(n_mode, R, R)``: ``Σ_e conj(h_e) h_eᵀ`` over the entries of each row, formed in
-        chunks of at most ``GRAM_CHUNK / R²`` entries (their row sums prepared once)."""
-        xp = backend.namespace(h)
-        nnz, rank = (int(d) for d in h.shape)
-        step = max(1, GRAM_CHUNK // (rank * rank))
+    def row_sums(self, mode: int, width: int, features: Callable[[slice], Any]) -> Any:
+        """``(n_mode, width)``: the sums over each row's entries of ``features(part)``, an
+        ``(entries in part, width)`` array, taken over chunks of at most ``GRAM_CHUNK / width``
+        entries (their row-sum operators prepared once per chunk size)."""
+        step = max(1, GRAM_CHUNK // width)
         key = (mode, step)
         if key not in self.chunks:
             idx, n = self.idx[mode], self.x.shape[mode]
             self.chunks[key] = [
                 (start, backend.RowSums(idx[start : start + step], n))
-                for start in range(0, nnz, step)
+                for start in range(0, self.x.nnz, step)
             ]
+        xp = backend.namespace(self.v)
         total = xp.zeros(
-            (self.x.shape[mode], rank, rank), dtype=h.dtype, **backend.device_kwargs(h)
+            (self.x.shape[mode], width), dtype=self.v.dtype, **backend.device_kwargs(self.v)
         )
         for start, sums in self.chunks[key]:
-            part = h[start : start + step]
-            total = total + sums(_conj(part)[:, :, None] * part[:, None, :])
+            total = total + sums(features(slice(start, start + step)))
         return total
+
+    def row_grams(self, h: Any, mode: int) -> Any:
+        """``(n_mode, R, R)``: ``Σ_e conj(h_e) h_eᵀ`` over the entries of each row."""
+        xp = backend.namespace(h)
+        rank = int(h.shape[1])
+
+        def outer(part: slice) -> Any:
+            return xp.reshape(_conj(h[part])[:, :, None] * h[part][:, None, :], (-1, rank * rank))
+
+        return xp.reshape(self.row_sums(mode, rank * rank, outer), (-1, rank, rank))
 
     def error(self, factors: list[Any]) -> Any:
         """Squared error of the model (a 0-d array on the device): over the listed entries
@@ -273,22 +283,18 @@ def _pair_gram_subspace(
 
 
 def _sketch(entries: Entries, omegas: list[Any], mode: int) -> Any:
-    """``Y = X_(mode) (⊙_{j≠mode} Ω_j)`` over chunks of entries (the rows of the Khatri–Rao
-    sketch are never all held at once)."""
-    x, xp = entries.x, backend.namespace(entries.v)
-    width = int(omegas[0].shape[1])
-    step = max(1, GRAM_CHUNK // width)
-    y = xp.zeros((x.shape[mode], width), dtype=entries.v.dtype, **backend.device_kwargs(entries.v))
-    for start in range(0, x.nnz, step):
-        part = slice(start, start + step)
+    """``Y = X_(mode) (⊙_{j≠mode} Ω_j)``, the Khatri–Rao rows formed chunk by chunk."""
+    xp = backend.namespace(entries.v)
+
+    def rows(part: slice) -> Any:
         h = None
         for j, om in enumerate(omegas):
             if j != mode:
-                rows = xp.take(om, entries.idx[j][part], axis=0)
-                h = rows if h is None else h * rows
-        sums = backend.RowSums(entries.idx[mode][part], x.shape[mode])
-        y = y + sums(entries.v[part][:, None] * _conj(h))
-    return y
+                r = xp.take(om, entries.idx[j][part], axis=0)
+                h = r if h is None else h * r
+        return entries.v[part][:, None] * _conj(h)
+
+    return entries.row_sums(mode, int(omegas[0].shape[1]), rows)
 
 
 def _row_solve(g: Any, b: Any, a: Any) -> Any:

@@ -33,8 +33,9 @@ import numpy as np
 
 from .. import backend, linalg
 from ..formats.tucker import Tucker
+from ..sparse import SparseTensor
 from . import _common as cm
-from . import tucker_nonneg
+from . import tucker_nonneg, tucker_sparse
 
 METHODS = ("hooi", "sthosvd")
 _ENUMERATION_LIMIT = 2_000_000
@@ -58,7 +59,9 @@ def tucker(
 
     Parameters
     ----------
-    x : N-way array (N >= 2; numpy, torch or cupy; float or complex).
+    x : N-way array (N >= 2; numpy, torch or cupy; float or complex), or a
+        :class:`tnkit.sparse.SparseTensor` with zeros unlisted (HOOI from its listed entries,
+        :mod:`tnkit.decompose.tucker_sparse`; needs ``rank=``, random start).
     rank : multilinear rank, one int per mode (or one int for all); ``rank[k] <= n_k``.
     tol : relative error target in (0, 1): ST-HOSVD picks the ranks so that the error is
         ``<= tol`` (HOOI then only lowers it).
@@ -82,7 +85,16 @@ def tucker(
     Tucker with ``history`` (relative error per HOOI sweep, on observed entries with a mask)
     and ``options``. Ctrl-C during the sweeps returns the current model.
     """
-    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    sparse = isinstance(x, SparseTensor)
+    if sparse:
+        if mask is not None:
+            raise TypeError("mask= is for dense x; a SparseTensor lists its entries itself")
+        if x.ndim < 2:
+            raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}")
+        others = {"tol": tol, "core_budget": core_budget}
+        tucker_sparse.check_options(x, method, others, nonnegative)
+    else:
+        x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     cm.check_tol(tol)
@@ -102,6 +114,14 @@ def tucker(
     options = {"method": method, "rank": rank, "tol": tol, "core_budget": core_budget}
     options.update(max_iter=max_iter, stop_tol=stop_tol, seed=seed, masked=mask is not None)
     options["nonnegative"] = bool(nonnegative)
+    history: list[float] = []
+    if sparse:
+        ranks = cm.check_ranks(rank, list(shape), "mode ranks")
+        options.update(nnz=x.nnz, unlisted=x.unlisted)
+        core, factors = tucker_sparse.hooi(
+            x, _random_start(shape, x.values, ranks, seed), max_iter, stop_tol, progress, history
+        )
+        return Tucker(core, factors, history=history, options=options)
     data = x if mask is None else mask * x
     if core_budget is not None:
         ranks = core_shape(data, core_budget)
@@ -113,7 +133,6 @@ def tucker(
     if cm.fro(x) == 0.0:
         ranks = ranks or [1] * len(shape)
         return _zero(x, ranks, options)
-    history: list[float] = []
     if nonnegative:
         core, factors = tucker_nonneg.nonnegative_start(data, sthosvd(data, ranks, None)[1])
         core, factors = tucker_nonneg.hals_sweeps(
@@ -123,7 +142,7 @@ def tucker(
     if method == "sthosvd" or tol is not None:
         core, factors = sthosvd(data, ranks or list(shape), tol)
     else:
-        core, factors = None, _random_start(x, ranks, seed)
+        core, factors = None, _random_start(shape, x, ranks, seed)
     if method == "hooi":
         core, factors = _hooi(x, mask, factors, core, max_iter, stop_tol, progress, history)
     return Tucker(core, factors, history=history, options=options)
@@ -155,9 +174,10 @@ def sthosvd(x: Any, caps: list[int], tol: float | None) -> tuple[Any, list[Any]]
     return core, factors
 
 
-def _random_start(x: Any, ranks: list[int], seed: int) -> list[Any]:
+def _random_start(shape: tuple[int, ...], like: Any, ranks: list[int], seed: int) -> list[Any]:
+    """Orthonormal ``n_k × r_k`` factors from Gaussian matrices (``like``'s backend)."""
     rng = np.random.default_rng(seed)
-    return [linalg.qr(backend.random_normal((d, r), x, rng))[0] for d, r in zip(x.shape, ranks)]
+    return [linalg.qr(backend.random_normal((d, r), like, rng))[0] for d, r in zip(shape, ranks)]
 
 
 def _hooi(

@@ -1,0 +1,111 @@
+"""HOOI of a :class:`tnkit.sparse.SparseTensor` with zeros unlisted, from its listed entries.
+
+The sweep is dense HOOI's (:mod:`tnkit.decompose.tucker`): for mode ``k``,
+``U_k ← orth(Y Yᴴ U_k)`` with ``Y = X_(k) (⊗_{j≠k} conj(U_j))``, the other factors already
+updated in this sweep. Here ``Y`` is a scatter-add over the entries,
+``Y[i] = Σ_{e: i_{e,k} = i} v_e ⊗_{j≠k} conj(U_j[i_{e,j}, :])`` — ``nnz × Π_{j≠k} r_j``
+work, never the dense tensor (Kolda & Sun, "Scalable tensor decompositions for multi-aspect
+data mining", ICDM 2008, do the same for sparse HOOI). The core is ``U_{N-1}ᴴ Y`` of the last
+mode and the error ``sqrt(||x||² - ||core||²)``. From the same start the sweeps are those of
+dense HOOI.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import backend, linalg
+from ..sparse import SparseTensor
+from . import _common as cm
+from .cp_sparse import Entries
+
+
+def hooi(
+    x: SparseTensor,
+    factors: list[Any],
+    max_iter: int,
+    stop_tol: float | None,
+    progress: Any,
+    history: list[float],
+) -> tuple[Any, list[Any]]:
+    """HOOI sweeps from orthonormal ``factors``; appends the relative error of each sweep to
+    ``history`` (stopping rules as :func:`tnkit.decompose._common.tucker_sweeps`)."""
+    entries = Entries(x)
+    norm = math.sqrt(entries.norm2)
+    bar = cm.Progress(progress, max_iter, "sparse HOOI")
+    core = None
+    try:
+        for _ in range(max_iter):
+            core, factors = _sweep(entries, list(factors))
+            xp = backend.namespace(core)
+            err2 = entries.norm2 - float(xp.sum(xp.abs(core) ** 2))  # the sweep's host sync
+            history.append(math.sqrt(max(err2, 0.0)) / norm)
+            bar.update(len(history), history[-1])
+            if stop_tol is not None and len(history) > 1 and history[-2] - history[-1] < stop_tol:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bar.close()
+    if core is None:  # interrupted before the first sweep finished
+        core = _core(entries, factors)
+    return core, factors
+
+
+def _sweep(entries: Entries, factors: list[Any]) -> tuple[Any, list[Any]]:
+    n = len(factors)
+    y = None
+    for k in range(n):
+        y = _unfolded_projection(entries, factors, k)
+        q, _ = linalg.qr(y @ (cm.ct(y) @ factors[k]))
+        factors[k] = q
+    return _core_from(y, factors), factors
+
+
+def _core(entries: Entries, factors: list[Any]) -> Any:
+    return _core_from(_unfolded_projection(entries, factors, len(factors) - 1), factors)
+
+
+def _core_from(y_last: Any, factors: list[Any]) -> Any:
+    """The core from ``Y`` of the last mode: ``U_{N-1}ᴴ Y`` with its rows moved last."""
+    xp = backend.namespace(y_last)
+    ranks = [int(u.shape[1]) for u in factors]
+    core = xp.reshape(cm.ct(factors[-1]) @ y_last, (ranks[-1], *ranks[:-1]))
+    return xp.moveaxis(core, 0, -1)
+
+
+def _unfolded_projection(entries: Entries, factors: list[Any], mode: int) -> Any:
+    """``X_(mode) (⊗_{j≠mode} conj(U_j))`` (``n_mode × Π_{j≠mode} r_j``, C order)."""
+    xp = backend.namespace(entries.v)
+    others = [j for j in range(len(factors)) if j != mode]
+    width = math.prod(int(factors[j].shape[1]) for j in others)
+
+    def kron_rows(part: slice) -> Any:
+        out = entries.v[part][:, None]
+        for j in others:
+            rows = _conj(xp.take(factors[j], entries.idx[j][part], axis=0))
+            out = xp.reshape(out[:, :, None] * rows[:, None, :], (int(rows.shape[0]), -1))
+        return out
+
+    return entries.row_sums(mode, width, kron_rows)
+
+
+def _conj(a: Any) -> Any:
+    return backend.namespace(a).conj(a) if backend.is_complex(a) else a
+
+
+def check_options(x: SparseTensor, method: str, given: dict[str, Any], nonnegative: bool) -> None:
+    """The :func:`tnkit.tucker` options a SparseTensor cannot take."""
+    if x.unlisted != "zero":
+        raise ValueError(
+            "tucker of a SparseTensor needs unlisted='zero'; for missing entries use tnkit.cp "
+            "(row-wise completion) or a dense x with mask="
+        )
+    if method != "hooi":
+        raise ValueError(f"a SparseTensor is fitted by HOOI: method must be 'hooi', got {method!r}")
+    for name, value in given.items():
+        if value is not None:
+            raise ValueError(f"tucker of a SparseTensor needs rank=, not {name}=")
+    if nonnegative:
+        raise ValueError("nonnegative=True needs dense x")
