@@ -271,3 +271,59 @@ def test_sparse_tucker_refuses_what_it_cannot_do():
         tk.tucker(zero, [2, 2, 2], nonnegative=True)
     with pytest.raises(TypeError, match="mask= is for dense x"):
         tk.tucker(zero, [2, 2, 2], mask=mask)
+
+
+# ---------------------------------------------------------------------- TT completion
+def _sampled_tt(rng, shape, ranks, fraction):
+    r = [1, *ranks, 1]
+    x = tk.TT([rng.standard_normal((r[k], n, r[k + 1])) for k, n in enumerate(shape)]).to_tensor()
+    total = x.size
+    held = min(500, total // 5)
+    linear = rng.choice(total, size=int(fraction * total) + held, replace=False)
+    idx = np.stack(np.unravel_index(linear, shape), axis=1)
+    vals = x[tuple(idx.T)]
+    seen = SparseTensor(idx[:-held], vals[:-held], shape, unlisted="missing")
+    return seen, idx[-held:], vals[-held:]
+
+
+def _tt_values(fit, idx):
+    out = np.ones((idx.shape[0], 1))
+    for k, core in enumerate(fit.cores):
+        out = np.einsum("ea,eab->eb", out, np.asarray(core)[:, idx[:, k], :].transpose(1, 0, 2))
+    return out[:, 0]
+
+
+def test_sparse_tt_completion_recovers_held_out_entries():
+    rng = np.random.default_rng(14)
+    seen, idx, vals = _sampled_tt(rng, (12, 13, 14, 15), (2, 3, 2), 0.15)
+    fit = tk.tt(seen, rank=[2, 3, 2], tol=1e-10, max_iter=200)
+    assert fit.rank == (2, 3, 2) and fit.history[-1] <= 1e-9
+    assert np.linalg.norm(_tt_values(fit, idx) - vals) <= 1e-7 * np.linalg.norm(vals)
+    assert fit.options["unlisted"] == "missing" and not fit.options["interrupted"]
+
+
+def test_sparse_tt_completion_on_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    seen, _, _ = _sampled_tt(np.random.default_rng(15), (6, 7, 8), (2, 2), 0.3)
+    a = tk.tt(seen, rank=2, max_iter=12, improvement_tol=0)
+    b = tk.tt(seen.to("torch"), rank=2, max_iter=12, improvement_tol=0)
+    assert isinstance(b.cores[0], torch.Tensor)
+    np.testing.assert_allclose(b.history, a.history, rtol=1e-6, atol=1e-12)
+
+
+def test_sparse_tt_completion_stops_on_ctrl_c_and_refuses_bad_input():
+    rng = np.random.default_rng(16)
+    seen, _, _ = _sampled_tt(rng, (6, 7, 8), (2, 2), 0.3)
+
+    def interrupt(sweep, err):
+        if sweep == 3:
+            raise KeyboardInterrupt
+
+    fit = tk.tt(seen, rank=2, max_iter=50, improvement_tol=0, progress=interrupt)
+    assert fit.options["interrupted"] and len(fit.history) == 3
+    with pytest.raises(ValueError, match="needs rank="):
+        tk.tt(seen, tol=0.1)
+    with pytest.raises(ValueError, match="unlisted='missing'"):
+        tk.tt(SparseTensor.from_dense(rng.standard_normal((4, 5, 6))), rank=2)
+    with pytest.raises(TypeError, match="mask= is for dense x"):
+        tk.tt(seen, rank=2, mask=np.ones(seen.shape, bool))

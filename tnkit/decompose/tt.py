@@ -28,7 +28,9 @@ import numpy as np
 
 from .. import backend, linalg
 from ..formats.tt import TT
+from ..sparse import SparseTensor
 from . import _common as cm
+from . import tt_sparse
 from .network import MaskedSweep
 
 
@@ -40,6 +42,7 @@ def tt(
     mask: Any = None,
     max_iter: int = 100,
     improvement_tol: float = 1e-10,
+    seed: int = 0,
     progress: bool | Callable[[int, float], Any] = False,
 ) -> TT:
     """TT-SVD of ``x`` with bond ranks ``<= rank`` and/or relative error ``<= tol``; with
@@ -47,7 +50,10 @@ def tt(
 
     Parameters
     ----------
-    x : N-way array (N >= 2; numpy, torch or cupy; float or complex).
+    x : N-way array (N >= 2; numpy, torch or cupy; float or complex), or a
+        :class:`tnkit.sparse.SparseTensor` with missing entries unlisted: TT completion from
+        the listed entries only, rank-adaptive from a random start
+        (:mod:`tnkit.decompose.tt_sparse`; needs ``rank``).
     rank : one cap for every bond, or a list of the N-1 bond ranks. Each bond k is bounded by
         ``min(n_0⋯n_k, n_{k+1}⋯n_{N-1})`` and a larger request raises ``ValueError``.
     tol : relative Frobenius error target in (0, 1). With ``rank`` too, both caps apply (then
@@ -57,6 +63,7 @@ def tt(
         elsewhere); needs ``rank``.
     max_iter, improvement_tol : with a mask, at most ``max_iter`` ALS sweeps, stopping when a
         sweep lowers the observed error by less than ``improvement_tol``.
+    seed : seed of the random start of sparse completion.
     progress : with a mask, ``True`` for a progress bar or a callable ``(sweep, error)``.
 
     Returns
@@ -79,7 +86,16 @@ def tt(
     >>> bool(np.linalg.norm(fit.to_tensor() - x) < 1e-6 * np.linalg.norm(x))
     True
     """
-    x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    sparse = isinstance(x, SparseTensor)
+    if sparse:
+        if mask is not None:
+            raise TypeError("mask= is for dense x; a SparseTensor lists its observed entries")
+        if x.ndim < 2:
+            raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}")
+        tt_sparse.check_options(x, rank)
+        w = None
+    else:
+        x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if rank is None and tol is None:
         raise ValueError("tt needs rank= or tol=")
     cm.check_tol(tol)
@@ -87,6 +103,11 @@ def tt(
     n = len(shape)
     bounds = [min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(n - 1)]
     caps = cm.check_ranks(rank, bounds, "bond ranks") if rank is not None else bounds
+    if sparse:
+        cm.check_positive_int(max_iter, "max_iter")
+        backend.check_real(improvement_tol, "improvement_tol", low=0)
+        seed = backend.check_seed(seed)
+        return tt_sparse.complete(x, caps, tol, max_iter, improvement_tol, seed, progress)
     if w is not None:
         if rank is None:
             raise ValueError("tt with mask= needs rank= (the bond ranks to fit)")
