@@ -206,8 +206,10 @@ def test_save_load_and_the_cli_fit_a_sparse_file(tmp_path, capsys):
     held = ~mask
     fit = tk.load(out).to_tensor()
     assert np.linalg.norm((fit - x)[held]) <= 1e-5 * np.linalg.norm(x[held])
-    assert main(["decompose", str(path), "--format", "tt", "--rank", "2"]) == 2
-    assert "only --format cp or tucker" in capsys.readouterr().err
+    assert main(["decompose", str(path), "--format", "tr", "--rank", "2"]) == 2
+    assert "--format tr does not fit one" in capsys.readouterr().err
+    assert main(["decompose", str(path), "--format", "tt", "--rank", "2,2", "--quiet"]) == 0
+    assert "tt of" in capsys.readouterr().out
     assert main(["decompose", str(path), "--format", "tucker", "--rank", "2,2,2"]) == 2
     assert "needs unlisted='zero'" in capsys.readouterr().err
     SparseTensor.from_dense(np.where(mask, x, 0.0)).save(path)  # zeros unlisted now

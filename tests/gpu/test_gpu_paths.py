@@ -87,6 +87,21 @@ def test_sparse_cp_on_device_matches_numpy(device, cases, unlisted):
     cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=RTOL)
 
 
+@pytest.mark.parametrize("fmt", ["tucker", "tt"])
+def test_sparse_tucker_and_tt_on_device_match_numpy(device, cases, fmt):
+    from tnkit.sparse import SparseTensor
+
+    x = cases.low_rank_ring()
+    mask = np.random.default_rng(4).random(x.shape) < 0.5
+    if fmt == "tucker":
+        fit = lambda d: tk.tucker(SparseTensor.from_dense(d * mask), [2, 2, 2], max_iter=4)  # noqa: E731
+    else:
+        fit = lambda d: tk.tt(SparseTensor.from_dense(d, mask=mask), rank=2, max_iter=4)  # noqa: E731
+    ref, out = fit(x), fit(device.put(x))
+    assert device.holds(out.arrays)
+    cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=RTOL)
+
+
 def test_masked_fit_network_on_device(device, cases):
     x = cases.low_rank_ring(1)
     mask = np.random.default_rng(2).random(x.shape) < 0.7
@@ -194,6 +209,8 @@ def test_ttn_bug_step_on_device(device, cases):
         "cp-als",
         "cp-nonnegative",
         "cp-sparse-missing",
+        "tt-sparse",
+        "tucker-sparse",
         "fit_network",
         "tucker-hooi",
         "tucker-nonnegative",

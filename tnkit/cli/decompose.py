@@ -145,14 +145,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_sparse(args: argparse.Namespace) -> int:
-    """CP or Tucker of a sparse tensor file (``SparseTensor.save``), from its listed
+    """CP, Tucker or TT of a sparse tensor file (``SparseTensor.save``), from its listed
     entries."""
     import tnkit as tk
     from tnkit import sparse
 
     x = sparse.load(args.data)
-    if args.format not in ("cp", "tucker"):
-        raise ValueError(f"{args.data} is a sparse tensor: only --format cp or tucker fits it")
+    if args.format == "tr":
+        raise ValueError(f"{args.data} is a sparse tensor: --format tr does not fit one")
+    if args.nonnegative and args.format == "tt":
+        raise ValueError("--nonnegative applies to cp and tucker, not tt")
     for flag, given in (("--tol", args.tol), ("--scan-ranks", args.scan_ranks)):
         if given is not None:
             raise ValueError(f"{flag} does not apply to a sparse tensor (give --rank)")
@@ -164,9 +166,12 @@ def _run_sparse(args: argparse.Namespace) -> int:
     kw: dict = {"nonnegative": True} if args.nonnegative else {}
     if args.max_iter is not None:
         kw["max_iter"] = args.max_iter
-    fit = tk.cp if args.format == "cp" else tk.tucker
     start = time.perf_counter()
-    result = fit(x, rank, seed=args.seed, progress=not args.quiet, **kw)
+    if args.format == "tt":
+        result = tk.tt(x, rank=rank, seed=args.seed, progress=not args.quiet, **kw)
+    else:
+        fit = tk.cp if args.format == "cp" else tk.tucker
+        result = fit(x, rank, seed=args.seed, progress=not args.quiet, **kw)
     elapsed = time.perf_counter() - start
     where = "the listed entries" if x.unlisted == "missing" else "the whole tensor"
     print(f"{args.format} of {args.data}: shape {x.shape}, rank {result.rank}")
