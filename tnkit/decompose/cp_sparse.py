@@ -151,10 +151,11 @@ class SparseSweep:
     def _modes(self, factors: list[Any]) -> list[Any]:
         n = len(factors)
         rank = int(factors[0].shape[1])
-        grams = [a.T @ _conj(a) for a in factors]
+        missing = self.e.x.unlisted == "missing"
+        grams = [] if missing else [a.T @ _conj(a) for a in factors]
         for k in range(n):
             m, h = self.e.mttkrp(factors, k)
-            if self.e.x.unlisted == "missing":
+            if missing:
                 grams_k = self.e.row_grams(h, k)
                 if self.nonnegative:
                     work = 2.0 * self.e.x.nnz * rank * rank  # forming the row Gram matrices
@@ -172,7 +173,9 @@ class SparseSweep:
                     a = _solve(m, gamma)
             if k < n - 1:
                 a = a / _column_norms(a)[None, :]
-            factors[k], grams[k] = a, a.T @ _conj(a)
+            factors[k] = a
+            if not missing:
+                grams[k] = a.T @ _conj(a)
         return factors
 
 
