@@ -140,6 +140,18 @@ class SparseTensor:
 FILE_KEYS = ("indices", "values", "shape", "unlisted")
 
 
+def check_for_fit(x: SparseTensor, mask: Any) -> None:
+    """What every decomposition asks of a SparseTensor: no ``mask=`` (its listing says which
+    entries count) and at least 2 dimensions."""
+    if mask is not None:
+        raise TypeError(
+            "mask= is for dense x; a SparseTensor lists its entries itself "
+            "(unlisted='missing' for completion)"
+        )
+    if x.ndim < 2:
+        raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}")
+
+
 def entry_ids(indices: np.ndarray, dims: tuple[int, ...] | list[int]) -> np.ndarray:
     """One integer per row of ``indices`` (host, (nnz, K)), equal for equal rows: the linear
     index when ``prod(dims)`` fits in int64, else the rank among the distinct rows."""

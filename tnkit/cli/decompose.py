@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Any
 
 FORMATS = ("cp", "tucker", "tt", "tr")
 
@@ -132,8 +133,17 @@ def run(args: argparse.Namespace) -> int:
         f"relative error  {error:.6g}"
         + (" (on the observed entries)" if observed is not None else "")
     )
-    print(f"parameters      {result.n_params:,} (dense {x.size:,})")
-    print(f"compression     {x.size / result.n_params:.2f}x")
+    return _finish(args, result, x.size, elapsed)
+
+
+def _finish(args: argparse.Namespace, result: Any, size: int, elapsed: float) -> int:
+    """The report's closing lines (sizes, time) and the ``-o`` file."""
+    import numpy as np
+
+    import tnkit as tk
+
+    print(f"parameters      {result.n_params:,} (dense {size:,})")
+    print(f"compression     {size / result.n_params:.2f}x")
     if args.nonnegative:
         low = min(float(np.min(tk.backend.to_numpy(a))) for a in result.arrays)
         print(f"smallest entry  {low:.3g} (nonnegative fit)")
@@ -177,9 +187,4 @@ def _run_sparse(args: argparse.Namespace) -> int:
     print(f"{args.format} of {args.data}: shape {x.shape}, rank {result.rank}")
     print(f"listed entries  {x.nnz:,} ({x.density:.3%}; unlisted = {x.unlisted})")
     print(f"relative error  {result.history[-1]:.6g} (on {where})")
-    print(f"parameters      {result.n_params:,} (dense {math.prod(x.shape):,})")
-    print(f"time            {elapsed:.3f} s")
-    if args.output:
-        tk.save(result, args.output)
-        print(f"saved to {args.output}")
-    return 0
+    return _finish(args, result, math.prod(x.shape), elapsed)

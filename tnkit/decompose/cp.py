@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import backend, contract, linalg
 from ..formats.cp import CP
-from ..sparse import SparseTensor
+from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
 from . import _nonneg
 
@@ -98,8 +98,7 @@ def cp(
     """
     sparse = isinstance(x, SparseTensor)
     if sparse:
-        if x.ndim < 2:
-            raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}")
+        check_for_fit(x, mask)
     else:
         x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     shape = tuple(int(d) for d in x.shape)
@@ -134,7 +133,8 @@ def cp(
     if sparse:
         from . import cp_sparse  # it builds on this module
 
-        cp_sparse.check_sparse_options(x, mask, stable)
+        if stable:
+            raise ValueError("stable=True needs dense x (it works on the full residual)")
         options.update(masked=x.unlisted == "missing", nnz=x.nnz, unlisted=x.unlisted)
     if (x.norm() if sparse else cm.fro(x)) == 0.0:
         zero = [backend.asarray_like(np.eye(d, rank), like) for d in shape]

@@ -310,14 +310,3 @@ def _row_solve(g: Any, b: Any, a: Any) -> Any:
     lam = xp.astype(RIDGE * scale + backend.eps(g) ** 2, g.dtype)
     rhs = b + lam[:, None] * a
     return xp.linalg.solve(g + lam[:, None, None] * eye, rhs[:, :, None])[:, :, 0]
-
-
-def check_sparse_options(x: SparseTensor, mask: Any, stable: bool) -> None:
-    """The :func:`tnkit.cp` options a SparseTensor cannot take."""
-    if mask is not None:
-        raise TypeError(
-            "mask= is for dense x; for a SparseTensor list the observed entries and build it "
-            "with unlisted='missing'"
-        )
-    if stable:
-        raise ValueError("stable=True needs dense x (it works on the full residual)")

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import backend, linalg
 from ..formats.tt import TT
-from ..sparse import SparseTensor
+from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
 from . import tt_sparse
 from .network import MaskedSweep
@@ -88,10 +88,7 @@ def tt(
     """
     sparse = isinstance(x, SparseTensor)
     if sparse:
-        if mask is not None:
-            raise TypeError("mask= is for dense x; a SparseTensor lists its observed entries")
-        if x.ndim < 2:
-            raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}")
+        check_for_fit(x, mask)
         tt_sparse.check_options(x, rank)
         w = None
     else:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import backend, linalg
 from ..formats.tucker import Tucker
-from ..sparse import SparseTensor
+from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
 from . import tucker_nonneg, tucker_sparse
 
@@ -87,10 +87,7 @@ def tucker(
     """
     sparse = isinstance(x, SparseTensor)
     if sparse:
-        if mask is not None:
-            raise TypeError("mask= is for dense x; a SparseTensor lists its entries itself")
-        if x.ndim < 2:
-            raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}")
+        check_for_fit(x, mask)
         others = {"tol": tol, "core_budget": core_budget}
         tucker_sparse.check_options(x, method, others, nonnegative)
     else:
