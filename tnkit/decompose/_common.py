@@ -314,6 +314,7 @@ class Sweeps:
 
 
 def tucker_sweeps(
+    norm: float,
     x: Any,
     mask: Any,
     data: Any,
@@ -326,9 +327,11 @@ def tucker_sweeps(
     desc: str,
     history: list[float],
 ) -> tuple[Any, list[Any]]:
-    """The sweep loop of HOOI and nonnegative Tucker, with EM imputation for a ``mask``.
+    """The sweep loop of HOOI (dense and sparse) and nonnegative Tucker, with EM imputation
+    for a ``mask``.
 
-    ``sweep(data, core, factors)`` returns the new core and factors and their squared residual
+    ``norm`` is ``||x||`` (``x`` itself is read only with a mask). ``sweep(data, core,
+    factors)`` returns the new core and factors and their squared residual
     against ``data`` (a 0-d array, read only without a mask: the sweep's one host sync). With a
     mask the error is that of the observed entries, and ``data`` is re-imputed from the model
     after each sweep. Appends each sweep's relative error to ``history``; stops after
@@ -336,7 +339,6 @@ def tucker_sweeps(
     (returning the last finished sweep's model; ``core`` stays as given before the first).
     """
     bar = Progress(progress, max_iter, desc)
-    norm = fro(x)
     try:
         for _ in range(max_iter):
             core, factors, err2 = sweep(data, core, factors)

@@ -200,7 +200,18 @@ def _hooi(
         return core, factors, norm2 - xp.sum(xp.abs(core) ** 2)  # ||x||² - ||core||²
 
     core, factors = cm.tucker_sweeps(
-        x, mask, data, core, factors, sweep, max_iter, stop_tol, progress, "HOOI", history
+        math.sqrt(norm2),
+        x,
+        mask,
+        data,
+        core,
+        factors,
+        sweep,
+        max_iter,
+        stop_tol,
+        progress,
+        "HOOI",
+        history,
     )
     if core is None:  # interrupted before the first sweep finished
         core = _project(data, factors)

@@ -63,7 +63,18 @@ def hals_sweeps(
         return _sweep(data, core, factors, norm2)
 
     return cm.tucker_sweeps(
-        x, mask, data, core, factors, sweep, max_iter, stop_tol, progress, "NTD-HALS", history
+        math.sqrt(norm2),
+        x,
+        mask,
+        data,
+        core,
+        factors,
+        sweep,
+        max_iter,
+        stop_tol,
+        progress,
+        "NTD-HALS",
+        history,
     )
 
 

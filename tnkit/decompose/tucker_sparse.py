@@ -29,25 +29,30 @@ def hooi(
     progress: Any,
     history: list[float],
 ) -> tuple[Any, list[Any]]:
-    """HOOI sweeps from orthonormal ``factors``; appends the relative error of each sweep to
-    ``history`` (stopping rules as :func:`tnkit.decompose._common.tucker_sweeps`)."""
+    """HOOI sweeps from orthonormal ``factors`` (the loop of
+    :func:`tnkit.decompose._common.tucker_sweeps`); appends the relative error of each sweep
+    to ``history``."""
     entries = Entries(x)
-    norm = math.sqrt(entries.norm2)
-    bar = cm.Progress(progress, max_iter, "sparse HOOI")
-    core = None
-    try:
-        for _ in range(max_iter):
-            core, factors = _sweep(entries, list(factors))
-            xp = backend.namespace(core)
-            err2 = entries.norm2 - float(xp.sum(xp.abs(core) ** 2))  # the sweep's host sync
-            history.append(math.sqrt(max(err2, 0.0)) / norm)
-            bar.update(len(history), history[-1])
-            if stop_tol is not None and len(history) > 1 and history[-2] - history[-1] < stop_tol:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        bar.close()
+
+    def sweep(entries: Entries, _core: Any, factors: list[Any]) -> tuple[Any, list[Any], Any]:
+        core, factors = _sweep(entries, list(factors))
+        xp = backend.namespace(core)
+        return core, factors, entries.norm2 - xp.sum(xp.abs(core) ** 2)  # ||x||² - ||core||²
+
+    core, factors = cm.tucker_sweeps(
+        math.sqrt(entries.norm2),
+        None,
+        None,
+        entries,
+        None,
+        factors,
+        sweep,
+        max_iter,
+        stop_tol,
+        progress,
+        "sparse HOOI",
+        history,
+    )
     if core is None:  # interrupted before the first sweep finished
         core = _core(entries, factors)
     return core, factors
