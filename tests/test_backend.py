@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from tnkit import backend
+from tnkit import backend, checks
 
 
 def test_numpy_path_imports_neither_torch_nor_cupy():
@@ -67,23 +67,23 @@ def test_describe_devices_lists_the_cpu():
 
 
 def test_argument_checks_name_the_argument():
-    assert backend.check_int(np.int64(3), "n") == 3
-    assert backend.check_int(None, "n", optional=True) is None
+    assert checks.check_int(np.int64(3), "n") == 3
+    assert checks.check_int(None, "n", optional=True) is None
     for bad in (True, "3", 2.5):
         with pytest.raises(ValueError, match="n must be a positive integer"):
-            backend.check_int(bad, "n")
+            checks.check_int(bad, "n")
     with pytest.raises(ValueError, match="n must be a non-negative integer"):
-        backend.check_int(-1, "n", 0)
-    assert backend.check_real(0.5, "tol", low=0, high=1, open_low=True, open_high=True) == 0.5
+        checks.check_int(-1, "n", 0)
+    assert checks.check_real(0.5, "tol", low=0, high=1, open_low=True, open_high=True) == 0.5
     for bad in (0, 1, float("nan"), float("inf"), "0.1", True):
         with pytest.raises(ValueError, match="tol"):
-            backend.check_real(bad, "tol", low=0, high=1, open_low=True, open_high=True)
-    assert backend.check_seed(np.int64(4)) == 4
+            checks.check_real(bad, "tol", low=0, high=1, open_low=True, open_high=True)
+    assert checks.check_seed(np.int64(4)) == 4
     rng = np.random.default_rng(0)
-    assert backend.check_seed(rng, generator=True) is rng
+    assert checks.check_seed(rng, generator=True) is rng
     for bad in (-1, "a", 1.5, True, None, [1, 2]):
         with pytest.raises(ValueError, match="seed"):
-            backend.check_seed(bad)
+            checks.check_seed(bad)
 
 
 def test_as_node_array_and_ragged_data():

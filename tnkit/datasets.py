@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from . import backend
+from . import checks
 
 IMAGES = ("coffee", "astronaut")
 
@@ -32,7 +32,7 @@ def image_tensor(name: str = "coffee", order: int = 8) -> np.ndarray:
     The 256 x 256 pixels are reshaped to ``(2**k, ..., 2**k)`` with ``order`` modes of equal
     size, the usual way a structure search is run on an image (Li & Sun 2020; Li et al. 2022).
     """
-    order = backend.check_int(order, "order", 1)
+    order = checks.check_int(order, "order", 1)
     x = image(name)
     if x.ndim != 2:
         raise ValueError(f"image_tensor needs a gray image, {name!r} has shape {x.shape}")

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import backend
+from . import backend, checks
 
 SVD_METHODS = ("auto", "lapack", "gram", "randomized")
 # Gram/eigh squares the condition number; kept singular values below this fraction of the
@@ -53,7 +53,7 @@ def rank_for_error(s: Any, max_error: float) -> int:
 
     At least rank 1 is kept for a non-zero ``s``.
     """
-    backend.check_real(max_error, "max_error", low=0)
+    checks.check_real(max_error, "max_error", low=0)
     s2 = backend.to_numpy(s).astype(np.float64) ** 2
     tail = np.sqrt(np.maximum(np.cumsum(s2[::-1])[::-1], 0.0))  # tail[r] = ||s[r:]||
     ok = np.nonzero(tail <= max_error)[0]
@@ -63,7 +63,7 @@ def rank_for_error(s: Any, max_error: float) -> int:
 
 def rank_from_tol(s: Any, tol: float) -> int:
     """Rank for a relative tolerance: ``rank_for_error(s, tol * ||s||_2)``."""
-    backend.check_real(tol, "tol", low=0, high=1, open_high=True)
+    checks.check_real(tol, "tol", low=0, high=1, open_high=True)
     norm = float(np.sqrt(np.sum(_check_values(s) ** 2)))
     return rank_for_error(s, tol * norm)
 
@@ -138,9 +138,9 @@ def randomized_range(
     power iterations, each re-orthonormalised by QR.
     """
     a = check_matrix(a)
-    size = backend.check_int(size, "size", 1)
-    n_iter = backend.check_int(n_iter, "n_iter", 0)
-    seed = backend.check_seed(seed, generator=True)
+    size = checks.check_int(size, "size", 1)
+    n_iter = checks.check_int(n_iter, "n_iter", 0)
+    seed = checks.check_seed(seed, generator=True)
     xp = backend.namespace(a)
     rng = np.random.default_rng(seed)
     omega = backend.random_normal((a.shape[1], size), a, rng)
@@ -161,8 +161,8 @@ def randomized_svd(
 ) -> tuple[Any, Any, Any]:
     """Rank-``rank`` SVD of ``a`` from a randomized range finder (Halko et al. 2011)."""
     a = check_matrix(a)
-    rank = backend.check_int(rank, "rank", 1)
-    oversample = backend.check_int(oversample, "oversample", 0)
+    rank = checks.check_int(rank, "rank", 1)
+    oversample = checks.check_int(oversample, "oversample", 0)
     xp = backend.namespace(a)
     size = min(rank + oversample, *a.shape)
     q = randomized_range(a, size, n_iter=n_iter, seed=seed)
@@ -211,10 +211,10 @@ def truncated_svd(
     if method not in SVD_METHODS:
         raise ValueError(f"method must be one of {SVD_METHODS}, got {method!r}")
     a = check_matrix(a)
-    rank = backend.check_int(rank, "rank", 1, optional=True)
-    tol = backend.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
-    max_error = backend.check_real(max_error, "max_error", low=0, optional=True)
-    seed = backend.check_seed(seed, generator=True)
+    rank = checks.check_int(rank, "rank", 1, optional=True)
+    tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
+    max_error = checks.check_real(max_error, "max_error", low=0, optional=True)
+    seed = checks.check_seed(seed, generator=True)
     chosen = _auto_method(a, rank) if method == "auto" else method
     if chosen == "randomized":
         if rank is None:

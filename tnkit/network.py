@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
-from . import backend, contract, linalg
+from . import backend, checks, contract, linalg
 
 SPLIT_METHODS = ("svd", "qr")
 ABSORB = ("both", "left", "right", None)
@@ -469,8 +469,8 @@ class TensorNetwork:
             raise ValueError(f"absorb must be one of {ABSORB}, got {absorb!r}")
         if method == "qr" and (rank is not None or tol is not None):
             raise ValueError("method='qr' does not truncate: drop rank= and tol=")
-        rank = backend.check_int(rank, "rank", 1, optional=True)
-        tol = backend.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
+        rank = checks.check_int(rank, "rank", 1, optional=True)
+        tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
         legs = self._legs[name]
         left = _label_tuple(left_legs, "left_legs")
         right = (

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend
+from . import checks
 from .network import TensorNetwork
 
 
@@ -64,7 +64,7 @@ def draw(net: TensorNetwork, *, ax: Any = None, seed: int = 0, title: str | None
         raise TypeError(f"net must be a TensorNetwork, got {type(net).__name__}")
     if not len(net):
         raise ValueError("net is empty: there is nothing to draw")
-    seed = backend.check_seed(seed)
+    seed = checks.check_seed(seed)
     _check_ax(ax)
     plt = _pyplot()
     names = list(net.nodes)

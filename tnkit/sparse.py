@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend
+from . import backend, checks
 
 UNLISTED = ("zero", "missing")
 
@@ -40,7 +40,7 @@ class SparseTensor:
         if unlisted not in UNLISTED:
             raise ValueError(f"unlisted must be one of {UNLISTED}, got {unlisted!r}")
         try:
-            dims = tuple(int(backend.check_int(d, "each dimension of shape")) for d in shape)
+            dims = tuple(int(checks.check_int(d, "each dimension of shape")) for d in shape)
         except TypeError:
             msg = f"shape must be a sequence of positive integers, got {shape!r}"
             raise TypeError(msg) from None

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, checks
 
 from .checkpoint import Log
 from .evaluator import Evaluator
@@ -71,8 +71,8 @@ def run_search(
     if norm == 0:
         raise ValueError("x is zero (on the observed entries): nothing to search for")
     objective = _objective(math.prod(x.shape), lam, target_rse)
-    backend.check_int(budget, "budget", 1)
-    backend.check_seed(seed)
+    checks.check_int(budget, "budget", 1)
+    checks.check_seed(seed)
     if not (isinstance(progress, bool) or callable(progress)):
         raise TypeError(f"progress must be a bool or a callable, got {type(progress).__name__}")
     if not isinstance(resume, (bool, np.bool_)):
@@ -150,12 +150,12 @@ def _objective(size: int, lam: float | None, target_rse: float | None) -> Object
     if lam is not None and target_rse is not None:
         raise ValueError("give either lam= (penalised objective) or target_rse=, not both")
     if target_rse is not None:
-        target = backend.check_real(
+        target = checks.check_real(
             target_rse, "target_rse", low=0, high=1, open_low=True, open_high=True
         )
         return Objective(size, None, target)
     lam = DEFAULT_LAM if lam is None else lam
-    return Objective(size, backend.check_real(lam, "lam", low=0, open_low=True), None)
+    return Objective(size, checks.check_real(lam, "lam", low=0, open_low=True), None)
 
 
 def _fit_tol(objective: Objective) -> float:

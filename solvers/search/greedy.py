@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, checks
 
 from .driver import run_search
 from .evaluator import Evaluator
@@ -123,18 +123,18 @@ def greedy(
         Smallest share of the parameters a split must save to be tried (0.05: 5 %). Splits
         that save a few parameters tend to lead greedy into tangled internal nodes.
     """
-    backend.check_int(max_arity, "max_arity", 1, optional=True)
-    backend.check_int(score_sweeps, "score_sweeps", 1)
-    backend.check_real(holdout, "holdout", low=0, high=1, open_low=True, open_high=True)
+    checks.check_int(max_arity, "max_arity", 1, optional=True)
+    checks.check_int(score_sweeps, "score_sweeps", 1)
+    checks.check_real(holdout, "holdout", low=0, high=1, open_low=True, open_high=True)
     if not isinstance(prune, (bool, np.bool_)):
         raise TypeError(f"prune must be True or False, got {prune!r}")
     if not isinstance(internal_nodes, (bool, np.bool_)):
         raise TypeError(f"internal_nodes must be True or False, got {internal_nodes!r}")
-    split_tol = backend.check_real(
+    split_tol = checks.check_real(
         split_tol, "split_tol", low=0, high=1, open_low=True, open_high=True
     )
-    split_tries = backend.check_int(split_tries, "split_tries", 1)
-    split_saving = backend.check_real(split_saving, "split_saving", low=0, high=1, open_high=True)
+    split_tries = checks.check_int(split_tries, "split_tries", 1)
+    split_saving = checks.check_real(split_saving, "split_saving", low=0, high=1, open_high=True)
     fit = FitOptions(max_iter=max_iter, restarts=1)
     options = {"max_arity": max_arity, "score_sweeps": score_sweeps, "prune": prune}
     options["holdout"] = holdout

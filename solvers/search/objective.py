@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tnkit import backend
+from tnkit import backend, checks
 from tnkit.decompose.network import fit_network, reproducible_contract
 
 from .structure import Structure, rms
@@ -66,11 +66,11 @@ class FitOptions:
     noise: float = 1e-2
 
     def __post_init__(self) -> None:
-        backend.check_int(self.max_iter, "max_iter", 1)
-        backend.check_int(self.restarts, "restarts", 1)
-        backend.check_real(self.tol, "tol", low=0, high=1, open_high=True, optional=True)
-        backend.check_real(self.stall, "stall", low=0)
-        backend.check_real(self.noise, "noise", low=0)
+        checks.check_int(self.max_iter, "max_iter", 1)
+        checks.check_int(self.restarts, "restarts", 1)
+        checks.check_real(self.tol, "tol", low=0, high=1, open_high=True, optional=True)
+        checks.check_real(self.stall, "stall", low=0)
+        checks.check_real(self.noise, "noise", low=0)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tnkit.backend import check_int
+from tnkit.checks import check_int
 
 from .structure import TOPOLOGIES, Structure, topology_pairs
 

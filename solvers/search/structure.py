@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 import tnkit as tk
+from tnkit import checks
 
 TOPOLOGIES = ("ring", "chain", "full")
 
@@ -53,7 +54,7 @@ class Structure:
             raise TypeError("ranks must be integers")
         r = r.astype(int)
         total = r.shape[0]
-        internal = tk.backend.check_int(internal, "internal", 0)
+        internal = checks.check_int(internal, "internal", 0)
         if internal >= total:
             raise ValueError(
                 f"internal must leave at least one mode vertex: got {internal} internal "
@@ -70,7 +71,7 @@ class Structure:
         elif isinstance(perm, (str, bytes)) or not hasattr(perm, "__iter__"):
             raise TypeError(f"perm must be a sequence of vertex indices, got {perm!r}")
         else:
-            perm = tuple(tk.backend.check_int(p, f"perm[{k}]", 0) for k, p in enumerate(perm))
+            perm = tuple(checks.check_int(p, f"perm[{k}]", 0) for k, p in enumerate(perm))
         if sorted(perm) != list(range(n)):
             raise ValueError(f"perm must be a permutation of 0..{n - 1}, got {perm}")
         np.fill_diagonal(r, 1)
@@ -93,14 +94,14 @@ class Structure:
     ) -> Structure:
         """``n`` mode vertices and ``internal`` internal vertices (``n..n+internal-1``) with
         the given ``{(u, v): rank}`` bonds (all others rank 1)."""
-        n = tk.backend.check_int(n, "n", 1)
-        total = n + tk.backend.check_int(internal, "internal", 0)
+        n = checks.check_int(n, "n", 1)
+        total = n + checks.check_int(internal, "internal", 0)
         if not isinstance(bonds, dict):
             raise TypeError(f"bonds must be a dict {{(u, v): rank}}, got {type(bonds).__name__}")
         r = np.ones((total, total), dtype=int)
         for pair, rank in bonds.items():
             u, v = _check_pair(pair, total, "bonds")
-            r[u, v] = r[v, u] = tk.backend.check_int(rank, f"bonds[{pair!r}]", 1)
+            r[u, v] = r[v, u] = checks.check_int(rank, f"bonds[{pair!r}]", 1)
         return cls(r, perm, internal)
 
     @classmethod
@@ -163,7 +164,7 @@ class Structure:
         """A copy with the vertex bond (u, v) set to ``rank``."""
         u, v = _check_pair((u, v), self.n_vertices, "(u, v)")
         r = np.array(self.ranks)
-        r[u, v] = r[v, u] = tk.backend.check_int(rank, "rank", 1)
+        r[u, v] = r[v, u] = checks.check_int(rank, "rank", 1)
         return Structure(r, self.perm, self.internal)
 
     def with_perm(self, perm: Sequence[int]) -> Structure:
@@ -174,8 +175,8 @@ class Structure:
         """A copy with a new internal vertex (the last one) that takes over the bonds of
         vertex ``v`` to the vertices ``moved`` and is joined to ``v`` by a bond of ``rank``."""
         total = self.n_vertices
-        v = tk.backend.check_int(v, "v", 0)
-        moved = [tk.backend.check_int(w, "moved", 0) for w in moved]
+        v = checks.check_int(v, "v", 0)
+        moved = [checks.check_int(w, "moved", 0) for w in moved]
         if v >= total or any(w >= total or w == v for w in moved):
             raise ValueError(f"v and moved must be different vertices in 0..{total - 1}")
         r = np.ones((total + 1, total + 1), dtype=int)
@@ -183,7 +184,7 @@ class Structure:
         for w in moved:
             r[total, w] = r[w, total] = r[v, w]
             r[v, w] = r[w, v] = 1
-        r[v, total] = r[total, v] = tk.backend.check_int(rank, "rank", 1)
+        r[v, total] = r[total, v] = checks.check_int(rank, "rank", 1)
         return Structure(r, self.perm, self.internal + 1)
 
     def merge_vertex(self, h: int, u: int) -> Structure:
@@ -363,7 +364,7 @@ def _check_pair(pair: Any, n: int, what: str) -> tuple[int, int]:
     """A vertex pair ``(u, v)`` with ``u != v`` in ``0..n-1``; raises naming ``what``."""
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise ValueError(f"{what}: a bond is a pair of vertices (u, v), got {pair!r}")
-    u, v = (tk.backend.check_int(p, what, 0) for p in pair)
+    u, v = (checks.check_int(p, what, 0) for p in pair)
     if u == v or u >= n or v >= n:
         raise ValueError(f"{what}: ({u}, {v}) is not a pair of different vertices in 0..{n - 1}")
     return u, v
@@ -372,7 +373,7 @@ def _check_pair(pair: Any, n: int, what: str) -> tuple[int, int]:
 def _check_shape(shape: Sequence[int], n: int) -> tuple[int, ...]:
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
         raise TypeError(f"shape must be a sequence of {n} positive integers, got {shape!r}")
-    shape = tuple(tk.backend.check_int(d, "shape", 1) for d in shape)
+    shape = tuple(checks.check_int(d, "shape", 1) for d in shape)
     if len(shape) != n or any(d < 1 for d in shape):
         raise ValueError(f"shape must have {n} positive dimensions, got {shape}")
     return shape

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, checks
 
 from .driver import run_search
 from .evaluator import Evaluator
@@ -69,9 +69,9 @@ def tnale(
     x = backend.as_data_tensor(x, "x", min_ndim=2)
     perm = topology != "full" if search_perm is None else search_perm
     space = RankSpace(topology, x.ndim, max_rank, perm)
-    backend.check_int(radius, "radius", 1)
-    backend.check_int(init_radius, "init_radius", 1)
-    backend.check_int(init_trips, "init_trips", 0)
+    checks.check_int(radius, "radius", 1)
+    checks.check_int(init_radius, "init_radius", 1)
+    checks.check_int(init_trips, "init_trips", 0)
     fit = FitOptions(max_iter=max_iter, restarts=restarts)
     options = {
         "topology": topology,

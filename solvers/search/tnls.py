@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, checks
 
 from .driver import run_search
 from .evaluator import Evaluator
@@ -50,7 +50,7 @@ def tnls(
     x = backend.as_data_tensor(x, "x", min_ndim=2)
     perm = topology != "full" if search_perm is None else search_perm
     space = RankSpace(topology, x.ndim, max_rank, perm)
-    backend.check_int(samples, "samples", 1)
+    checks.check_int(samples, "samples", 1)
     fit = FitOptions(max_iter=max_iter, restarts=restarts)
     options = {"topology": topology, "max_rank": max_rank, "samples": samples}
     options["search_perm"] = perm

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, contract, linalg
+from .. import backend, checks, contract, linalg
 from ..formats.cp import CP
 from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
@@ -111,9 +111,9 @@ def cp(
         )
     max_iter = cm.check_positive_int(max_iter, "max_iter")
     cm.check_tol(tol)
-    stop_tol = backend.check_real(stop_tol, "stop_tol", optional=True)
-    seed = backend.check_seed(seed)
-    stable_slack = backend.check_real(stable_slack, "stable_slack", low=0)
+    stop_tol = checks.check_real(stop_tol, "stop_tol", optional=True)
+    seed = checks.check_seed(seed)
+    stable_slack = checks.check_real(stable_slack, "stable_slack", low=0)
     for flag, value in (
         ("line_search", line_search),
         ("stable", stable),

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 from ..formats.cp import CP
 from . import _common as cm
 from .cp import cp, given_factors
@@ -188,9 +188,9 @@ def cp_rank_scan(
     """
     candidates = _check_ranks(ranks)
     restarts = cm.check_positive_int(restarts, "restarts")
-    threshold = backend.check_real(threshold, "threshold")
-    min_gain = backend.check_real(min_gain, "min_gain", low=0)
-    seed = backend.check_seed(seed)
+    threshold = checks.check_real(threshold, "threshold")
+    min_gain = checks.check_real(min_gain, "min_gain", low=0)
+    seed = checks.check_seed(seed)
     for name in ("init", "seed", "mask", "progress"):
         if name in cp_options:
             raise TypeError(f"cp_rank_scan sets {name}= itself; it cannot be passed on to cp")

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
-from .. import backend, linalg
+from .. import backend, checks, linalg
 from ..network import TensorNetwork
 from . import _common as cm
 from . import _pairwise
@@ -118,7 +118,7 @@ def fit_network(
     x, w = cm.check_masked_data(x, mask, "x")
     _check_structure(x, net)
     _check_options(max_iter, tol, init, stall, ridge)
-    seed = backend.check_seed(seed)
+    seed = checks.check_seed(seed)
     update = _check_nodes(net, nodes)
     als = NetworkALS(x, w, net, update, ridge)
     if als.xnorm2 == 0.0:
@@ -178,8 +178,8 @@ def _check_options(max_iter: int, tol: float, init: str, stall: float, ridge: fl
         raise ValueError(f"tol must be a number in [0, 1), got {tol!r}")
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    backend.check_real(stall, "stall", low=0)
-    backend.check_real(ridge, "ridge", low=0)
+    checks.check_real(stall, "stall", low=0)
+    checks.check_real(ridge, "ridge", low=0)
 
 
 def _check_nodes(net: TensorNetwork, nodes: Iterable[str] | None) -> tuple[str, ...]:

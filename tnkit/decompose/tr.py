@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, linalg
+from .. import backend, checks, linalg
 from ..formats.tr import TR, dense
 from . import _common as cm
 from . import tr_als, tr_svd
@@ -139,8 +139,8 @@ def tr(
     if method == "svd" and ranks is not None and tol is not None:
         raise ValueError("method='svd' takes rank= or tol=, not both")
     cm.check_positive_int(max_iter, "max_iter")
-    backend.check_real(improvement_tol, "improvement_tol", low=0)
-    seed = backend.check_seed(seed)
+    checks.check_real(improvement_tol, "improvement_tol", low=0)
+    seed = checks.check_seed(seed)
     if not (isinstance(init, TR) or init in INITS):
         raise ValueError(f"init must be one of {INITS} or a TR, got {init!r}")
     if isinstance(init, TR) and (init.shape != shape or (ranks and init.rank != ranks)):

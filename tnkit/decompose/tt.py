@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, linalg
+from .. import backend, checks, linalg
 from ..formats.tt import TT
 from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
@@ -102,14 +102,14 @@ def tt(
     caps = cm.check_ranks(rank, bounds, "bond ranks") if rank is not None else bounds
     if sparse:
         cm.check_positive_int(max_iter, "max_iter")
-        backend.check_real(improvement_tol, "improvement_tol", low=0)
-        seed = backend.check_seed(seed)
+        checks.check_real(improvement_tol, "improvement_tol", low=0)
+        seed = checks.check_seed(seed)
         return tt_sparse.complete(x, caps, tol, max_iter, improvement_tol, seed, progress)
     if w is not None:
         if rank is None:
             raise ValueError("tt with mask= needs rank= (the bond ranks to fit)")
         cm.check_positive_int(max_iter, "max_iter")
-        backend.check_real(improvement_tol, "improvement_tol", low=0)
+        checks.check_real(improvement_tol, "improvement_tol", low=0)
         return _completion(x, w, caps, tol, max_iter, improvement_tol, progress)
     xp = backend.namespace(x)
     norm = cm.fro(x)

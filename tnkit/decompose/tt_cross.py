@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, linalg
+from .. import backend, checks, linalg
 from ..formats.tt import TT
 from . import _common as cm
 
@@ -92,7 +92,7 @@ def tt_cross(
     identity cores; a grid with at most one mode of size > 1 is evaluated whole.
     """
     full, cap, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
-    seed = backend.check_int(seed, "seed", 0)
+    seed = checks.check_int(seed, "seed", 0)
     oracle = _Oracle(f, full, batch)
     keep = [k for k, d in enumerate(full) if d > 1]  # modes of size 1 would block rank growth
     shape = tuple(full[k] for k in keep)
@@ -411,7 +411,7 @@ def _check_args(
         raise TypeError(f"f must be a callable, got {type(f).__name__}")
     if isinstance(shape, (int, np.integer)) or not isinstance(shape, Sequence):
         raise TypeError(f"shape must be a sequence of positive ints, got {shape!r}")
-    shape = tuple(backend.check_int(d, f"shape[{k}]", 1) for k, d in enumerate(shape))
+    shape = tuple(checks.check_int(d, f"shape[{k}]", 1) for k, d in enumerate(shape))
     if len(shape) < 2:
         raise ValueError(f"shape must have N >= 2 entries, got {shape!r}")
     if rank is None and tol is None:

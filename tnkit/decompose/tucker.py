@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, linalg
+from .. import backend, checks, linalg
 from ..formats.tucker import Tucker
 from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
@@ -96,8 +96,8 @@ def tucker(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     cm.check_tol(tol)
     max_iter = cm.check_positive_int(max_iter, "max_iter")
-    stop_tol = backend.check_real(stop_tol, "stop_tol", optional=True)
-    seed = backend.check_seed(seed)
+    stop_tol = checks.check_real(stop_tol, "stop_tol", optional=True)
+    seed = checks.check_seed(seed)
     shape = tuple(int(d) for d in x.shape)
     given = [a for a in (rank, tol, core_budget) if a is not None]
     if len(given) != 1:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, io, linalg
+from .. import backend, checks, io, linalg
 from ._base import Format, as_arrays, mode_legs
 
 
@@ -130,7 +130,7 @@ class TR(Format):
         ``N-1`` with the budget ``tol ||self|| / N``. The bound is sufficient, not tight, so the
         ranks may stay above the smallest ones that meet ``tol``.
         """
-        tol = backend.check_real(tol, "tol", low=0, high=1, open_low=True, open_high=True)
+        tol = checks.check_real(tol, "tol", low=0, high=1, open_low=True, open_high=True)
         n = len(self)
         budget = float(tol) * self.norm()
         cores = self.cores

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, io, linalg
+from .. import backend, checks, io, linalg
 from ._base import Format, as_arrays
 
 
@@ -118,7 +118,7 @@ class TT(Format):
         """An equal TT whose cores left of ``center`` are left-orthonormal and right of it
         right-orthonormal (QR sweeps); ``center`` carries the norm."""
         n = len(self)
-        center = backend.check_int(center, "center", 0)
+        center = checks.check_int(center, "center", 0)
         if not 0 <= center < n:
             raise ValueError(f"center must be an integer in [0, {n - 1}], got {center!r}")
         return self._like(_orthogonal_cores(self.cores, center))
@@ -131,7 +131,7 @@ class TT(Format):
         n = len(self)
         if tol is None and rank is None:
             raise ValueError("round needs tol= or rank=")
-        tol = backend.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
+        tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
         ranks = _bond_ranks(rank, n)
         cores = _orthogonal_cores(self.cores, 0)
         xp = backend.namespace(cores[0])
@@ -295,4 +295,4 @@ def _bond_ranks(rank: int | list[int] | None, n: int) -> list[int | None]:
         ranks = []
     if len(ranks) != n - 1:
         raise ValueError(f"rank must be a positive int or a list of {n - 1} of them, got {rank!r}")
-    return [backend.check_int(r, f"rank[{k}]", 1) for k, r in enumerate(ranks)]
+    return [checks.check_int(r, f"rank[{k}]", 1) for k, r in enumerate(ranks)]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, io, linalg
+from .. import backend, checks, io, linalg
 from ._base import Format, check_arrays
 
 Tree = tuple
@@ -284,10 +284,10 @@ class TTN(Format):
         info = tree_info(normalize_tree(tree, len(dims)))
         if dtype not in backend.FLOAT_DTYPES:
             raise ValueError(f"dtype must be one of {backend.FLOAT_DTYPES}, got {dtype!r}")
-        rank = backend.check_int(rank, "rank")
+        rank = checks.check_int(rank, "rank")
         for k, d in enumerate(dims):
-            backend.check_int(d, f"dims[{k}]")
-        rng = np.random.default_rng(backend.check_seed(seed, generator=True))
+            checks.check_int(d, f"dims[{k}]")
+        rng = np.random.default_rng(checks.check_seed(seed, generator=True))
         like = np.zeros(0, dtype=dtype)
         bond: dict[str, int] = {}
         arrays: dict[str, Any] = {}

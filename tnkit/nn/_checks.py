@@ -1,6 +1,6 @@
 """Argument checks shared by the public functions of :mod:`tnkit.nn`.
 
-Numbers are checked by :mod:`tnkit.backend` (``check_int``, ``check_real``, ``check_seed``);
+Numbers are checked by :mod:`tnkit.checks` (``check_int``, ``check_real``, ``check_seed``);
 this module adds the torch-specific ones: modules, tensors and batches, and the translation of
 a failed forward pass on user data into a ``ValueError`` naming that data.
 """

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import backend
+from .. import checks
 from . import ranks as rk
 from ._checks import check_module, check_progress, check_tensor, user_data
 from .convert import check_layer_ranks, dense_weight, effective_method, factorize
@@ -76,8 +76,8 @@ def compress(
     """
     _check(method, ratio, tol, ranks, budget, target, weakening)
     check_module(model)
-    seed = backend.check_seed(seed)
-    max_iter = backend.check_int(max_iter, "max_iter", 1, optional=True)
+    seed = checks.check_seed(seed)
+    max_iter = checks.check_int(max_iter, "max_iter", 1, optional=True)
     check_progress(progress)
     work = copy.deepcopy(model)
     report = CompressionReport()
@@ -120,7 +120,7 @@ def _check(method, ratio, tol, ranks, budget, target, weakening) -> None:
         raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    backend.check_real(weakening, "weakening", low=0, high=1)
+    checks.check_real(weakening, "weakening", low=0, high=1)
 
 
 def _unsupported(module: nn.Module) -> str | None:

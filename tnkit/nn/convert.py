@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import backend, linalg
+from .. import checks, linalg
 from . import layers
 from ._checks import check_module
 from .geometry import LayerInfo, full_ranks, layer_info, ttm_shapes
@@ -130,7 +130,7 @@ def check_layer_ranks(ranks: Any, info: LayerInfo, method: str, what: str) -> tu
         raise ValueError(
             f"{what} must give {len(full)} rank(s) for method {method!r}, got {ranks!r}"
         )
-    value = tuple(backend.check_int(v, what, 1) for v in value)
+    value = tuple(checks.check_int(v, what, 1) for v in value)
     if method not in ("cp", "cp4") and any(v > f for v, f in zip(value, full)):
         raise ValueError(f"{what} {value} exceeds the full ranks {full} of this layer")
     return value

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import backend, lowrank
+from .. import checks, lowrank
 from ._checks import check_module
 from .layers import CONV_TYPES
 
@@ -146,8 +146,8 @@ class LowRankLinear(_LowRank):
         bias_value: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
-        backend.check_int(in_features, "in_features", 1)
-        backend.check_int(out_features, "out_features", 1)
+        checks.check_int(in_features, "in_features", 1)
+        checks.check_int(out_features, "out_features", 1)
         _check_rank(rank)
         if weight is None:
             ref = nn.Linear(in_features, out_features, bias=bias)
@@ -302,7 +302,7 @@ class LowRankTuckerConv(_ConvMixin, _LowRankBase):
 
 
 def _check_rank(rank: object) -> None:
-    backend.check_int(rank, "rank", 1)
+    checks.check_int(rank, "rank", 1)
 
 
 def to_low_rank(
@@ -321,7 +321,7 @@ def to_low_rank(
     """
     check_module(model)
     if isinstance(rank, float):
-        backend.check_real(rank, "rank as a fraction", low=0, high=1, open_low=True)
+        checks.check_real(rank, "rank as a fraction", low=0, high=1, open_low=True)
     else:
         _check_rank(rank)
     if conv_format not in CONV_FORMATS:
@@ -407,8 +407,8 @@ class DLRT:
         momentum: float = 0.0,
     ) -> None:
         check_module(model)
-        backend.check_real(lr, "lr", low=0)
-        backend.check_real(tau, "tau", low=0, high=1, open_high=True, optional=True)
+        checks.check_real(lr, "lr", low=0)
+        checks.check_real(tau, "tau", low=0, high=1, open_high=True, optional=True)
         if rank_max is not None and not (
             (isinstance(rank_max, float) and 0 < rank_max <= 1)
             or (isinstance(rank_max, int) and not isinstance(rank_max, bool) and rank_max >= 1)
@@ -416,7 +416,7 @@ class DLRT:
             raise ValueError(
                 f"rank_max must be a positive int or a fraction in (0, 1], got {rank_max!r}"
             )
-        backend.check_real(momentum, "momentum", low=0, high=1, open_high=True)
+        checks.check_real(momentum, "momentum", low=0, high=1, open_high=True)
         self.model, self.lr, self.tau = model, lr, tau
         self.rank_max = 0.5 if rank_max is None else rank_max
         self.momentum = momentum

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import backend
+from .. import checks
 from ._checks import check_module, check_path, check_progress, user_data
 
 OPTIMIZERS = ("adam", "sgd")
@@ -50,8 +50,8 @@ def fine_tune(
     """
     check_module(model)
     _check_loader(loader)
-    backend.check_int(epochs, "epochs", 0)
-    backend.check_real(lr, "lr", low=0, open_low=True)
+    checks.check_int(epochs, "epochs", 0)
+    checks.check_real(lr, "lr", low=0, open_low=True)
     check_progress(progress)
     check_path(checkpoint, "checkpoint")
     if loss_fn is not None and not callable(loss_fn):
