@@ -63,9 +63,16 @@ def _registered(name: str) -> type:
 
 def save(net: TensorNetwork, path: str | os.PathLike) -> None:
     """Save ``net`` to ``path`` (``.npz`` is appended when missing)."""
+    record, arrays = network_record(net)
+    path = _check_path(path, must_exist=False)
+    np.savez(os.fspath(path), structure=np.array(json.dumps(record)), **arrays)
+
+
+def network_record(net: TensorNetwork) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """What :func:`save` writes of ``net``: its JSON record and its node arrays (numpy, on
+    the host) under the keys ``node/<name>``. :func:`network_from_record` inverts it."""
     if not isinstance(net, TensorNetwork):
         raise TypeError(f"net must be a TensorNetwork, got {type(net).__name__}")
-    path = _check_path(path, must_exist=False)
     attrs = net._saved_attrs() if hasattr(net, "_saved_attrs") else {}
     record = {
         "format": FORMAT_TAG,
@@ -74,8 +81,7 @@ def save(net: TensorNetwork, path: str | os.PathLike) -> None:
         "nodes": [{"name": n, "legs": list(net.legs(n))} for n in net.nodes],
         "attrs": attrs,
     }
-    arrays = {f"node/{n}": backend.to_numpy(net[n]) for n in net.nodes}
-    np.savez(os.fspath(path), structure=np.array(json.dumps(record)), **arrays)
+    return record, {f"node/{n}": backend.to_numpy(net[n]) for n in net.nodes}
 
 
 def load(path: str | os.PathLike) -> TensorNetwork:
@@ -87,6 +93,13 @@ def load(path: str | os.PathLike) -> TensorNetwork:
     """
     path = _check_path(path)
     record, arrays = _read_network_file(path)
+    return network_from_record(record, arrays, path)
+
+
+def network_from_record(record: Any, arrays: dict[str, Any], where: str) -> TensorNetwork:
+    """The network of a record and node arrays made by :func:`network_record`, validated;
+    ``ValueError`` naming ``where`` (the file they came from) when they do not form one."""
+    _check_record(record, where)
     cls = _registered(record["class"])
     net = cls.__new__(cls)
     TensorNetwork.__init__(net)
@@ -100,12 +113,13 @@ def load(path: str | os.PathLike) -> TensorNetwork:
             net._restore_attrs(record.get("attrs", {}))
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        raise ValueError(f"{path} is not a valid tnkit network file: {msg}") from None
+        raise ValueError(f"{where} is not a valid tnkit network file: {msg}") from None
     return net
 
 
-def _read_network_file(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The JSON record and the node arrays of a network file (validated, never unpickled)."""
+def _read_network_file(path: str) -> tuple[Any, dict[str, np.ndarray]]:
+    """The JSON record (None when unreadable) and the node arrays of a network file, read
+    without unpickling."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
@@ -124,19 +138,64 @@ def _read_network_file(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]
         record = json.loads(str(text)) if text.dtype.kind == "U" and text.ndim == 0 else None
     except json.JSONDecodeError:
         record = None
+    return record, arrays
+
+
+def _check_record(record: Any, where: str) -> None:
+    """``ValueError`` naming ``where`` unless ``record`` is a network record this tnkit reads."""
     if not isinstance(record, dict) or record.get("format") != FORMAT_TAG:
-        raise ValueError(f"{path} is not a tnkit network file")
+        raise ValueError(f"{where} is not a tnkit network file")
     version = record.get("version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(
-            f"{path} has format version {version!r}; this tnkit reads up to {FORMAT_VERSION}"
+            f"{where} has format version {version!r}; this tnkit reads up to {FORMAT_VERSION}"
         )
     nodes = record.get("nodes")
     ok = isinstance(nodes, list) and isinstance(record.get("class"), str)
     ok = ok and all(isinstance(n, dict) and {"name", "legs"} <= set(n) for n in nodes)
     if not ok:
-        raise ValueError(f"{path} is not a valid tnkit network file (malformed structure)")
-    return record, arrays
+        raise ValueError(f"{where} is not a valid tnkit network file (malformed structure)")
+
+
+def save_record(path: str | os.PathLike, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
+    """Write a checkpoint-style ``.npz``: the JSON object ``meta`` (entry ``meta``) and
+    ``arrays`` (moved to the host). It goes to a temporary file that then replaces ``path``,
+    so an interruption never leaves half a file."""
+    path = _check_path(path, must_exist=False)
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as fh:
+        host = {k: backend.to_numpy(a) for k, a in arrays.items()}
+        np.savez(fh, meta=np.array(json.dumps(meta)), **host)
+    os.replace(tmp, path)
+
+
+def load_record(path: str | os.PathLike, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(meta, arrays)`` of a file written by :func:`save_record`, read without unpickling;
+    ``ValueError`` naming the file as not a ``what`` when it is not one."""
+    path = _check_path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            arrays = {k: npz[k] for k in npz.files if k != "meta"}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a {what} ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not a {what} (its meta entry is not a JSON object)")
+    return meta, arrays
+
+
+def check_same_settings(saved: Any, now: dict[str, Any], path: str | os.PathLike) -> None:
+    """``ValueError`` naming every setting in which a checkpoint's ``saved`` settings differ
+    from the run's ``now`` (compared as JSON values)."""
+    if not isinstance(saved, dict):
+        raise ValueError(f"checkpoint {os.fspath(path)} holds no settings")
+    now = json.loads(json.dumps(now))
+    changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+    if changed:
+        detail = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items())
+        raise ValueError(
+            f"checkpoint {os.fspath(path)} was written by a run with other settings ({detail})"
+        )
 
 
 def load_tensor(path: str | os.PathLike, key: str | None = None) -> np.ndarray:

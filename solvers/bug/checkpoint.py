@@ -9,14 +9,13 @@ interruption never leaves half a file, and it is read with ``allow_pickle=False`
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, io
 from tnkit.formats.ttn import normalize_tree
 from tnkit.lowrank import LowRank
 
@@ -50,15 +49,7 @@ def save(
         "time": float(time),
         "history": history,
     }
-    path = os.fspath(path)
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            meta=np.array(json.dumps(meta)),
-            **{f"state.{k}": backend.to_numpy(a) for k, a in arrays.items()},
-        )
-    os.replace(tmp, path)
+    io.save_record(path, meta, {f"state.{k}": a for k, a in arrays.items()})
 
 
 def load(
@@ -71,21 +62,14 @@ def load(
     settings, another tree, or ends off the time grid of a longer run.
     """
     path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["meta"]))
-            arrays = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("state.")}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"checkpoint {path} is not a BUG checkpoint ({exc})") from None
+    meta, saved = io.load_record(path, "BUG checkpoint")
+    arrays = {k.split(".", 1)[1]: a for k, a in saved.items() if k.startswith("state.")}
     if meta.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path} has format {meta.get('format')!r}, not {FORMAT!r}")
     saved_kind = meta["kind"] if meta["kind"] == "matrix" else normalize_tree(meta["kind"])
     if saved_kind != kind:
         raise ValueError(f"checkpoint {path} holds a state on {saved_kind!r}, not on {kind!r}")
-    changed = {k: (v, settings.get(k)) for k, v in meta["settings"].items() if settings.get(k) != v}
-    if changed:
-        detail = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items())
-        raise ValueError(f"checkpoint {path} was written by a run with other settings ({detail})")
+    io.check_same_settings(meta.get("settings"), settings, path)
     steps, t = int(meta["steps_done"]), float(meta["time"])
     on_grid = math.isclose(t, settings["t0"] + steps * settings["dt"], rel_tol=1e-12, abs_tol=0)
     if t < t_final and not on_grid:

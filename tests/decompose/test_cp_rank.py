@@ -76,6 +76,69 @@ def test_scan_keeps_the_ranks_fitted_before_ctrl_c(monkeypatch):
     assert scan.interrupted and scan.ranks == [1, 2] and scan.suggested == 2
 
 
+def test_an_interrupted_scan_resumes_from_its_checkpoint_to_the_same_result(tmp_path, monkeypatch):
+    x, path = _noisy_cp(2, 0.02, 6), tmp_path / "scan.npz"
+    whole = tk.cp_rank_scan(x, range(1, 5), restarts=2, max_iter=60)
+    real = cp_rank.cp
+
+    def interrupted(x, rank, **kw):
+        if rank == 3:
+            raise KeyboardInterrupt
+        return real(x, rank, **kw)
+
+    monkeypatch.setattr(cp_rank, "cp", interrupted)
+    first = tk.cp_rank_scan(x, range(1, 5), restarts=2, max_iter=60, checkpoint=path)
+    assert first.interrupted and first.ranks == [1, 2]
+    fitted = []
+
+    def counted(x, rank, **kw):
+        fitted.append(rank)
+        return real(x, rank, **kw)
+
+    monkeypatch.setattr(cp_rank, "cp", counted)
+    again = tk.cp_rank_scan(x, range(1, 5), restarts=2, max_iter=60, checkpoint=path, resume=True)
+    assert sorted(set(fitted)) == [3, 4]  # ranks 1 and 2 came from the file
+    assert again.ranks == whole.ranks and again.suggested == whole.suggested == 2
+    assert again.errors == whole.errors and again.consistency == whole.consistency
+    for a, b in zip(again.models, whole.models):
+        assert np.array_equal(a.to_tensor(), b.to_tensor())
+    fitted.clear()  # a narrower resume fits nothing and keeps the file's other ranks
+    part = tk.cp_rank_scan(x, [2, 3], restarts=2, max_iter=60, checkpoint=path, resume=True)
+    assert fitted == [] and part.errors == whole.errors[1:3]
+    assert (
+        len(cp_rank._load_checkpoint(path, cp_rank._settings(x, None, 2, 0, {"max_iter": 60}), x))
+        == 4
+    )
+
+
+def test_a_checkpoint_of_other_data_or_settings_is_refused(tmp_path):
+    x, path = _noisy_cp(2, 0.02, 6), tmp_path / "scan.npz"
+    tk.cp_rank_scan(x, [1, 2], restarts=1, max_iter=30, checkpoint=path)
+    with pytest.raises(ValueError, match="restarts: saved 1, now 2"):
+        tk.cp_rank_scan(x, [1, 2], restarts=2, max_iter=30, checkpoint=path, resume=True)
+    with pytest.raises(ValueError, match="norm: saved"):
+        tk.cp_rank_scan(2 * x, [1, 2], restarts=1, max_iter=30, checkpoint=path, resume=True)
+    with pytest.raises(ValueError, match="cp_options"):
+        tk.cp_rank_scan(x, [1, 2], restarts=1, max_iter=40, checkpoint=path, resume=True)
+    tk.save(tk.cp(x, 2), tmp_path / "model.npz")
+    with pytest.raises(ValueError, match="not a CP rank scan checkpoint"):
+        tk.cp_rank_scan(x, [1], checkpoint=tmp_path / "model.npz", resume=True)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint="):
+        tk.cp_rank_scan(x, [1], resume=True)
+    with pytest.raises(TypeError, match="checkpoint must be a file path"):
+        tk.cp_rank_scan(x, [1], checkpoint=3)
+
+
+def test_a_scan_resumes_on_torch_from_a_numpy_checkpoint(tmp_path):
+    torch = pytest.importorskip("torch")
+    x, path = _noisy_cp(2, 0.02, 6), tmp_path / "scan.npz"
+    tk.cp_rank_scan(x, [1, 2], restarts=1, max_iter=30, checkpoint=path)
+    scan = tk.cp_rank_scan(
+        torch.tensor(x), [1, 2], restarts=1, max_iter=30, checkpoint=path, resume=True
+    )
+    assert scan.model(2).backend == "torch" and scan.errors[1] < 0.05
+
+
 def test_core_consistency_on_torch_matches_numpy():
     torch = pytest.importorskip("torch")
     x = _noisy_cp(2, 0.05, 7)
@@ -119,3 +182,9 @@ def test_cli_scan_ranks_prints_the_table_and_saves_the_suggested_model(tmp_path,
     assert "--scan-ranks applies to cp" in capsys.readouterr().err
     assert main(["decompose", str(path), "--format", "cp", "--scan-ranks", "3"]) == 2
     assert "--scan-ranks must look like 1-6" in capsys.readouterr().err
+    saved = tmp_path / "scan.npz"
+    assert main([*args, "--checkpoint", str(saved)]) == 0
+    assert main([*args, "--checkpoint", str(saved), "--resume"]) == 0
+    assert "resumed 4 ranks from" in capsys.readouterr().out
+    assert main(["decompose", str(path), "--format", "cp", "--rank", "2", "--resume"]) == 2
+    assert "--checkpoint and --resume apply to --scan-ranks" in capsys.readouterr().err

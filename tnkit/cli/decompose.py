@@ -40,6 +40,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="cp, tucker: constrain the factors (and the Tucker core) to be >= 0",
     )
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="--scan-ranks: save the fits to FILE (.npz) after each rank",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="--scan-ranks: take the ranks already in the --checkpoint file from it",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-o", "--output", help="save the result as a tnkit network (.npz)")
     return p
@@ -74,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     from . import check_output
 
     check_output(args.output, "-o")
+    check_output(args.checkpoint, "--checkpoint")
+    if (args.checkpoint or args.resume) and args.scan_ranks is None:
+        raise ValueError("--checkpoint and --resume apply to --scan-ranks")
     from tnkit import sparse
 
     if sparse.holds_sparse(args.data):
@@ -105,8 +118,16 @@ def run(args: argparse.Namespace) -> int:
         if args.format != "cp":
             raise ValueError(f"--scan-ranks applies to cp, not {args.format}")
         scan = tk.cp_rank_scan(
-            x, _parse_span(args.scan_ranks), seed=args.seed, progress=progress, **kw
+            x,
+            _parse_span(args.scan_ranks),
+            seed=args.seed,
+            progress=progress,
+            checkpoint=args.checkpoint,
+            resume=args.resume,
+            **kw,
         )
+        if scan.resumed:
+            print(f"resumed {len(scan.resumed)} ranks from {args.checkpoint}")
         print(scan.table())
         result = scan.model()
     elif args.format == "cp":

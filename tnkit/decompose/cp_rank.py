@@ -22,18 +22,23 @@ smallest after which one more component lowers the error by less than ``min_gain
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .. import backend, checks
+from .. import backend, checks, io
 from ..formats.cp import CP
 from . import _common as cm
 from .cp import cp, given_factors
 
 CORE_LIMIT = 2**24  # largest R^N core (entries) core_consistency forms
+CHECKPOINT_FORMAT = "tnkit.cp_rank_scan/1"
+Row = tuple[float, float, float, CP]  # error, core consistency, norm ratio, model
 
 
 def core_consistency(x: Any, model: CP, *, mask: Any = None) -> float:
@@ -93,7 +98,8 @@ class RankScan:
     (``||λ||₂ / ||x̂||``, 1 for orthogonal terms), ``models`` the best fit of each rank and
     ``suggested`` the suggested rank (None when no rank was fitted): a component beyond it
     must both keep the core consistent and lower the error by ``min_gain``. ``interrupted`` is True
-    when Ctrl-C ended the scan early (the ranks fitted before are kept).
+    when Ctrl-C ended the scan early (the ranks fitted before are kept); ``resumed`` lists the
+    ranks taken from a checkpoint.
     """
 
     ranks: list[int] = field(default_factory=list)
@@ -104,6 +110,16 @@ class RankScan:
     threshold: float = 80.0
     min_gain: float = 0.05
     interrupted: bool = False
+    resumed: list[int] = field(default_factory=list)
+
+    def add(self, rank: int, row: Row) -> None:
+        """Append the fit of one more rank: its error, consistency, norm ratio and model."""
+        error, consistency, norm_ratio, model = row
+        self.ranks.append(rank)
+        self.errors.append(error)
+        self.consistency.append(consistency)
+        self.norm_ratio.append(norm_ratio)
+        self.models.append(model)
 
     @property
     def suggested(self) -> int | None:
@@ -160,6 +176,8 @@ def cp_rank_scan(
     mask: Any = None,
     seed: int = 0,
     progress: bool | Callable[[int, float], Any] = False,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
     **cp_options: Any,
 ) -> RankScan:
     """Fit CP models of each rank in ``ranks`` and report their core consistency.
@@ -179,43 +197,128 @@ def cp_rank_scan(
     seed : seed of the random starts.
     progress : True for a progress bar over the ranks, or a callable
         ``progress(rank, rel_error)`` called after each rank.
+    checkpoint : ``.npz`` file rewritten after each fitted rank (the fits of every rank so
+        far, their models included; never pickled).
+    resume : take the ranks already in ``checkpoint`` from it instead of fitting them again
+        (a missing file starts a new scan). The file must come from a scan of the same data
+        with the same ``restarts``, ``seed`` and ``cp_options``; its ranks outside ``ranks``
+        stay in the file, so a scan can be resumed over a wider range.
     **cp_options : passed on to :func:`tnkit.cp` (``max_iter``, ``tol``, ``nonnegative`` ...).
 
     Returns
     -------
     RankScan (``.table()``, ``.suggested``, ``.model()``). Ctrl-C ends the scan after the ranks
-    already fitted (``interrupted`` is then True).
+    already fitted (``interrupted`` is then True); with a ``checkpoint`` they are in the file
+    too, and ``resume=True`` goes on from there to the same result as an uninterrupted scan.
     """
     candidates = _check_ranks(ranks)
     restarts = cm.check_positive_int(restarts, "restarts")
     threshold = checks.check_real(threshold, "threshold")
     min_gain = checks.check_real(min_gain, "min_gain", low=0)
     seed = checks.check_seed(seed)
+    _check_checkpoint(checkpoint, resume)
     for name in ("init", "seed", "mask", "progress"):
         if name in cp_options:
             raise TypeError(f"cp_rank_scan sets {name}= itself; it cannot be passed on to cp")
     x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    settings = _settings(x, mask, restarts, seed, cp_options)
+    saved = {}
+    if resume and os.path.exists(checkpoint):
+        saved = _load_checkpoint(checkpoint, settings, x)
     scan = RankScan(threshold=threshold, min_gain=min_gain)
     bar = cm.Progress(progress, len(candidates), "CP rank scan")
     try:
         for rank in candidates:
-            best = None
-            for k in range(restarts):
-                init = "svd" if k == 0 else "random"
-                fit = cp(x, rank, init=init, seed=seed + k, mask=mask, **cp_options)
-                if best is None or fit.history[-1] < best.history[-1]:
-                    best = fit
-            scan.ranks.append(rank)
-            scan.errors.append(best.history[-1])
-            scan.consistency.append(core_consistency(x, best, mask=mask))
-            scan.norm_ratio.append(best.options["diagnostics"]["norm_ratio"])
-            scan.models.append(best)
-            bar.update(rank, best.history[-1])
+            if rank in saved:
+                scan.resumed.append(rank)
+            else:
+                saved[rank] = _fit_rank(x, mask, rank, restarts, seed, cp_options)
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, settings, saved)
+            scan.add(rank, saved[rank])
+            bar.update(rank, scan.errors[-1])
     except KeyboardInterrupt:
         scan.interrupted = True
     finally:
         bar.close()
     return scan
+
+
+def _fit_rank(x: Any, mask: Any, rank: int, restarts: int, seed: int, options: dict) -> Row:
+    """The best of ``restarts`` fits of ``rank`` and its diagnostics."""
+    best = None
+    for k in range(restarts):
+        init = "svd" if k == 0 else "random"
+        fit = cp(x, rank, init=init, seed=seed + k, mask=mask, **options)
+        if best is None or fit.history[-1] < best.history[-1]:
+            best = fit
+    consistency = core_consistency(x, best, mask=mask)
+    return best.history[-1], consistency, best.options["diagnostics"]["norm_ratio"], best
+
+
+def _settings(x: Any, mask: Any, restarts: int, seed: int, options: dict) -> dict[str, Any]:
+    """What a checkpoint must share with the scan that resumes it; the data are identified
+    by shape, dtype, number of observed entries and their norm."""
+    observed = x if mask is None else x * mask
+    count = math.prod(x.shape) if mask is None else float(backend.namespace(mask).sum(mask))
+    return {
+        "shape": [int(d) for d in x.shape],
+        "dtype": backend.dtype_name(x),
+        "observed": int(count),
+        "norm": float(f"{cm.fro(observed):.12g}"),  # 12 digits: the same data on any backend
+        "restarts": restarts,
+        "seed": seed,
+        "cp_options": json.loads(json.dumps(options, sort_keys=True, default=str)),
+    }
+
+
+def _save_checkpoint(path: Any, settings: dict[str, Any], rows: dict[int, Row]) -> None:
+    meta: dict[str, Any] = {"format": CHECKPOINT_FORMAT, "settings": settings, "ranks": []}
+    arrays = {}
+    for rank in sorted(rows):
+        error, consistency, norm_ratio, model = rows[rank]
+        record, nodes = io.network_record(model)
+        meta["ranks"].append(
+            {"rank": rank, "error": error, "consistency": consistency,
+             "norm_ratio": norm_ratio, "model": record}
+        )  # fmt: skip
+        arrays.update({f"rank{rank}/{key}": a for key, a in nodes.items()})
+    io.save_record(path, meta, arrays)
+
+
+def _load_checkpoint(path: Any, settings: dict[str, Any], like: Any) -> dict[int, Row]:
+    """The rows of a checkpoint written for ``settings``, the models moved to ``like``'s
+    library and device; ``ValueError`` naming the file when it is not such a checkpoint."""
+    meta, arrays = io.load_record(path, "CP rank scan checkpoint")
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{os.fspath(path)} is not a CP rank scan checkpoint")
+    io.check_same_settings(meta.get("settings"), settings, path)
+    rows = {}
+    try:
+        for entry in meta["ranks"]:
+            rank = int(entry["rank"])
+            prefix = f"rank{rank}/"
+            nodes = {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
+            model = io.network_from_record(entry["model"], nodes, os.fspath(path))
+            if not isinstance(model, CP) or model.rank != rank:
+                raise ValueError(f"its rank-{rank} model is not a CP of that rank")
+            model = model.to(backend.backend_name(like), backend.device(like))
+            diagnostics = (float(entry[k]) for k in ("error", "consistency", "norm_ratio"))
+            rows[rank] = (*diagnostics, model)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"{os.fspath(path)} is not a valid CP rank scan checkpoint: {err}"
+        ) from None
+    return rows
+
+
+def _check_checkpoint(checkpoint: Any, resume: Any) -> None:
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint= (the file to resume from)")
 
 
 def _check_ranks(ranks: Any) -> list[int]:
