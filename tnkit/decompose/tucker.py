@@ -21,6 +21,10 @@ else greedily by captured energy per added parameter.
 ``nonnegative=True`` fits ``core >= 0`` and ``factors >= 0`` instead
 (:mod:`tnkit.decompose.tucker_nonneg`: HALS factor updates, FISTA core updates, from the
 nonnegative parts of the ST-HOSVD factors).
+
+A :class:`tnkit.sparse.SparseTensor` is fitted from its listed entries: HOOI with zeros
+unlisted (:mod:`tnkit.decompose.tucker_sparse`), completion by ALS with missing entries
+unlisted (:mod:`tnkit.decompose.tucker_completion`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from .. import backend, checks, linalg
 from ..formats.tucker import Tucker
 from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
-from . import tucker_nonneg, tucker_sparse
+from . import tucker_completion, tucker_nonneg, tucker_sparse
 
 METHODS = ("hooi", "sthosvd")
 _ENUMERATION_LIMIT = 2_000_000
@@ -60,15 +64,18 @@ def tucker(
     Parameters
     ----------
     x : N-way array (N >= 2; numpy, torch or cupy; float or complex), or a
-        :class:`tnkit.sparse.SparseTensor` with zeros unlisted (HOOI from its listed entries,
-        :mod:`tnkit.decompose.tucker_sparse`; needs ``rank=``, random start).
+        :class:`tnkit.sparse.SparseTensor` (needs ``rank=`` and ``method="hooi"``): with zeros
+        unlisted, HOOI from its listed entries (:mod:`tnkit.decompose.tucker_sparse`, random
+        start); with missing entries unlisted, Tucker completion by ALS from the listed
+        entries only (:mod:`tnkit.decompose.tucker_completion`, spectral start; converging to
+        an exact low-rank tensor takes tens of sweeps: raise ``max_iter``).
     rank : multilinear rank, one int per mode (or one int for all); ``rank[k] <= n_k``.
     tol : relative error target in (0, 1): ST-HOSVD picks the ranks so that the error is
         ``<= tol`` (HOOI then only lowers it).
     method : ``"hooi"`` (ST-HOSVD or random start, then HOOI sweeps) or ``"sthosvd"``.
-    max_iter : maximum number of HOOI sweeps.
-    stop_tol : stop HOOI when a sweep lowers the relative error by less than this (None:
-        always run ``max_iter`` sweeps).
+    max_iter : maximum number of HOOI (or completion ALS) sweeps.
+    stop_tol : stop when a sweep lowers the relative error by less than this (None: always
+        run ``max_iter`` sweeps).
     core_budget : choose the rank so that ``n_params <= core_budget`` (see module docstring).
     mask : boolean array of ``x``'s shape, True where ``x`` is observed; missing entries are
         imputed by EM (each sweep refits the data filled in with the current model); ``x``
@@ -77,19 +84,20 @@ def tucker(
         ``rank=`` or ``core_budget=`` and ``method="hooi"``, whose sweeps become the
         nonnegative HALS sweeps of :mod:`tnkit.decompose.tucker_nonneg`). The factors then
         have unit-norm columns but are not orthonormal.
-    seed : seed of the random start.
+    seed : seed of the random start (of the spectral start's random parts for completion).
     progress : True for a progress bar, or a callable ``progress(sweep, rel_error)``.
 
     Returns
     -------
-    Tucker with ``history`` (relative error per HOOI sweep, on observed entries with a mask)
-    and ``options``. Ctrl-C during the sweeps returns the current model.
+    Tucker with ``history`` (relative error per sweep, on the observed entries with a mask or
+    missing entries unlisted) and ``options``. Ctrl-C during the sweeps returns the model of
+    the last finished sweep (completion sets ``options["interrupted"]``).
     """
     sparse = isinstance(x, SparseTensor)
     if sparse:
         check_for_fit(x, mask)
         others = {"tol": tol, "core_budget": core_budget}
-        tucker_sparse.check_options(x, method, others, nonnegative)
+        tucker_sparse.check_options(x, method, others, nonnegative, rank)
     else:
         x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if method not in METHODS:
@@ -115,6 +123,8 @@ def tucker(
     if sparse:
         ranks = cm.check_ranks(rank, list(shape), "mode ranks")
         options.update(nnz=x.nnz, unlisted=x.unlisted)
+        if x.unlisted == "missing":
+            return _complete(x, ranks, max_iter, stop_tol, seed, progress, options)
         core, factors = tucker_sparse.hooi(
             x, _random_start(shape, x.values, ranks, seed), max_iter, stop_tol, progress, history
         )
@@ -142,6 +152,23 @@ def tucker(
         core, factors = None, _random_start(shape, x, ranks, seed)
     if method == "hooi":
         core, factors = _hooi(x, mask, factors, core, max_iter, stop_tol, progress, history)
+    return Tucker(core, factors, history=history, options=options)
+
+
+def _complete(
+    x: SparseTensor,
+    ranks: list[int],
+    max_iter: int,
+    stop_tol: float | None,
+    seed: int,
+    progress: Any,
+    options: dict[str, Any],
+) -> Tucker:
+    """Tucker completion from the listed entries (:mod:`tnkit.decompose.tucker_completion`)."""
+    core, factors, history, interrupted = tucker_completion.complete(
+        x, ranks, max_iter, stop_tol, seed, progress
+    )
+    options.update(rank=ranks, masked=True, observed=x.density, interrupted=interrupted)
     return Tucker(core, factors, history=history, options=options)
 
 

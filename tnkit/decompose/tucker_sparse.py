@@ -1,4 +1,5 @@
-"""HOOI of a :class:`tnkit.sparse.SparseTensor` with zeros unlisted, from its listed entries.
+"""HOOI of a :class:`tnkit.sparse.SparseTensor` with zeros unlisted, from its listed entries
+(completion of one with missing entries unlisted: :mod:`tnkit.decompose.tucker_completion`).
 
 The sweep is dense HOOI's (:mod:`tnkit.decompose.tucker`): for mode ``k``,
 ``U_k ← orth(Y Yᴴ U_k)`` with ``Y = X_(k) (⊗_{j≠k} conj(U_j))``, the other factors already
@@ -62,17 +63,17 @@ def _sweep(entries: Entries, factors: list[Any]) -> tuple[Any, list[Any]]:
     n = len(factors)
     y = None
     for k in range(n):
-        y = _unfolded_projection(entries, factors, k)
+        y = unfolded_projection(entries, factors, k)
         q, _ = linalg.qr(y @ (cm.ct(y) @ factors[k]))
         factors[k] = q
-    return _core_from(y, factors), factors
+    return core_from(y, factors), factors
 
 
 def _core(entries: Entries, factors: list[Any]) -> Any:
-    return _core_from(_unfolded_projection(entries, factors, len(factors) - 1), factors)
+    return core_from(unfolded_projection(entries, factors, len(factors) - 1), factors)
 
 
-def _core_from(y_last: Any, factors: list[Any]) -> Any:
+def core_from(y_last: Any, factors: list[Any]) -> Any:
     """The core from ``Y`` of the last mode: ``U_{N-1}ᴴ Y`` with its rows moved last."""
     xp = backend.namespace(y_last)
     ranks = [int(u.shape[1]) for u in factors]
@@ -80,37 +81,50 @@ def _core_from(y_last: Any, factors: list[Any]) -> Any:
     return xp.moveaxis(core, 0, -1)
 
 
-def _unfolded_projection(entries: Entries, factors: list[Any], mode: int) -> Any:
-    """``X_(mode) (⊗_{j≠mode} conj(U_j))`` (``n_mode × Π_{j≠mode} r_j``, C order)."""
-    xp = backend.namespace(entries.v)
+def unfolded_projection(entries: Entries, factors: list[Any], mode: int, values: Any = None) -> Any:
+    """``X_(mode) (⊗_{j≠mode} conj(U_j))`` (``n_mode × Π_{j≠mode} r_j``, C order), ``X`` the
+    listed entries with ``values`` in place of their own when given."""
+    values = entries.v if values is None else values
     others = [j for j in range(len(factors)) if j != mode]
     width = math.prod(int(factors[j].shape[1]) for j in others)
 
-    def kron_rows(part: slice) -> Any:
-        out = entries.v[part][:, None]
-        for j in others:
-            rows = _conj(xp.take(factors[j], entries.idx[j][part], axis=0))
-            out = xp.reshape(out[:, :, None] * rows[:, None, :], (int(rows.shape[0]), -1))
-        return out
+    def rows(part: slice) -> Any:
+        return values[part][:, None] * _conj(kron_rows(entries, factors, others, part))
 
-    return entries.row_sums(mode, width, kron_rows)
+    return entries.row_sums(mode, width, rows)
+
+
+def kron_rows(entries: Entries, factors: list[Any], modes: list[int], part: slice) -> Any:
+    """``(entries in part, Π_{j in modes} r_j)``: ``⊗_{j in modes} U_j[i_{e,j}, :]`` per entry
+    (C order)."""
+    xp = backend.namespace(factors[0])
+    out = None
+    for j in modes:
+        rows = xp.take(factors[j], entries.idx[j][part], axis=0)
+        out = (
+            rows
+            if out is None
+            else xp.reshape(out[:, :, None] * rows[:, None, :], (int(rows.shape[0]), -1))
+        )
+    return out
 
 
 def _conj(a: Any) -> Any:
     return backend.namespace(a).conj(a) if backend.is_complex(a) else a
 
 
-def check_options(x: SparseTensor, method: str, given: dict[str, Any], nonnegative: bool) -> None:
+def check_options(
+    x: SparseTensor, method: str, given: dict[str, Any], nonnegative: bool, rank: Any
+) -> None:
     """The :func:`tnkit.tucker` options a SparseTensor cannot take."""
-    if x.unlisted != "zero":
-        raise ValueError(
-            "tucker of a SparseTensor needs unlisted='zero'; for missing entries use tnkit.cp "
-            "(row-wise completion) or a dense x with mask="
-        )
     if method != "hooi":
-        raise ValueError(f"a SparseTensor is fitted by HOOI: method must be 'hooi', got {method!r}")
+        raise ValueError(
+            f"a SparseTensor is fitted by HOOI or ALS sweeps: method must be 'hooi', got {method!r}"
+        )
     for name, value in given.items():
         if value is not None:
             raise ValueError(f"tucker of a SparseTensor needs rank=, not {name}=")
+    if rank is None:
+        raise ValueError("tucker of a SparseTensor needs rank= (the multilinear rank to fit)")
     if nonnegative:
         raise ValueError("nonnegative=True needs dense x")

@@ -1,0 +1,160 @@
+"""Tucker completion from the listed entries of a :class:`tnkit.sparse.SparseTensor`.
+
+Only the observed entries ``(i_e, v_e)`` (``unlisted="missing"``) are stored and touched. The
+model at entry ``e`` is ``x̂_e = Σ_a U_k[i_{e,k}, a] w_e[a]`` for every mode ``k``, with
+``w_e = G ×_{j≠k} U_j[i_{e,j}, :]`` (length ``r_k``), and ``x̂_e = f_eᵀ vec(G)`` with
+``f_e = ⊗_j U_j[i_{e,j}, :]`` (length ``Π r_j``). A sweep of alternating least squares on
+``Σ_e |v_e - x̂_e|²``:
+
+* the core ``G``: least squares over all entries in the features ``f_e`` — the normal
+  equations ``(Σ_e conj(f_e) f_eᵀ) g = Σ_e conj(f_e) v_e`` when ``Π r_j <= DIRECT_CORE``,
+  else ``CORE_CG_STEPS`` conjugate-gradient steps warm-started from the current core, each
+  one matrix-free pass over the entries;
+* each factor ``U_k``: every row solves its own ``r_k × r_k`` normal equations over the
+  entries in that row, ``(Σ_e conj(w_e) w_eᵀ + λ I) u = Σ_e conj(w_e) v_e + λ u_old``, batched
+  as in CP completion (:class:`tnkit.decompose.cp_sparse.Entries`,
+  :func:`tnkit.decompose.cp_sparse._row_solve`; rows without entries keep their values). The
+  updated ``U_k = Q R`` is then orthonormalised and ``R`` pushed into the core
+  (``G ← G ×_k R``, the model unchanged), so the features stay well scaled.
+
+The error, ``||v - x̂|| / ||v||`` on the listed entries, comes from the last factor update
+(``x̂_e = U_{N-1}[i_e] · w_e``) at no extra cost. The start is spectral
+(:func:`tnkit.decompose.cp_sparse.sketched_start`): each ``U_k`` spans the leading
+eigenvectors of the unfolding's Gram matrix over pairs of entries sharing their other indices
+(the debiased start of Montanari & Sun, CPAM 2018), and the first core step fits the core.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .. import backend, linalg
+from ..sparse import SparseTensor
+from . import _common as cm
+from .cp_sparse import GRAM_CHUNK, Entries, _conj, _row_solve, sketched_start
+from .tucker_sparse import core_from, kron_rows, unfolded_projection
+
+DIRECT_CORE = 256  # most core entries (Π r_j) solved by normal equations; above: CG steps
+CORE_CG_STEPS = 3  # conjugate-gradient steps of one core update
+
+
+def complete(
+    x: SparseTensor,
+    ranks: list[int],
+    max_iter: int,
+    stop_tol: float | None,
+    seed: int,
+    progress: bool | Callable[[int, float], Any],
+) -> tuple[Any, list[Any], list[float], bool]:
+    """Tucker completion with multilinear rank ``ranks`` (module docstring); returns the
+    core, the factors, the error history and whether Ctrl-C ended the fit."""
+    entries = Entries(x)
+    factors = [u[:, :r] for u, r in zip(sketched_start(entries, max(ranks), seed), ranks)]
+    factors = [linalg.qr(u)[0] for u in factors]
+    xp = backend.namespace(x.values)
+    core = xp.zeros(tuple(ranks), dtype=x.values.dtype, **backend.device_kwargs(x.values))
+    gain = -math.inf if stop_tol is None else stop_tol
+    fit = cm.Sweeps(
+        lambda model: _sweep(entries, *model), max_iter, gain, None, progress, "Tucker completion"
+    )
+    try:
+        (core, factors), history = fit.run([core, factors])
+    finally:
+        fit.bar.close()
+    return core, factors, history, fit.interrupted
+
+
+def _sweep(entries: Entries, core: Any, factors: list[Any]) -> tuple[list[Any], float]:
+    """The core, then every factor (module docstring); returns ``[core, factors]`` and the
+    relative error on the listed entries."""
+    xp = backend.namespace(core)
+    factors = list(factors)
+    core = _core_step(entries, core, factors)
+    for k in range(len(factors)):
+        w = _mode_features(entries, core, factors, k)
+        grams = entries.row_grams(w, k)
+        rhs = entries.sums[k](entries.v[:, None] * _conj(w))
+        u = _row_solve(grams, rhs, factors[k])
+        if k == len(factors) - 1:
+            model = xp.sum(xp.take(u, entries.idx[k], axis=0) * w, axis=1)
+        factors[k], r = linalg.qr(u)
+        core = cm.mode_product(core, r, k)
+    err = float(xp.linalg.vector_norm(entries.v - model)) / math.sqrt(entries.norm2)
+    return [core, factors], err
+
+
+def _mode_features(entries: Entries, core: Any, factors: list[Any], mode: int) -> Any:
+    """``(nnz, r_mode)``: ``w_e = G ×_{j≠mode} U_j[i_{e,j}, :]`` (module docstring)."""
+    xp = backend.namespace(core)
+    others = [j for j in range(len(factors)) if j != mode]
+    unfolded = xp.reshape(xp.moveaxis(core, mode, 0), (int(core.shape[mode]), -1))
+    step = max(1, GRAM_CHUNK // int(unfolded.shape[1]))
+    parts = [
+        kron_rows(entries, factors, others, slice(start, start + step)) @ unfolded.T
+        for start in range(0, entries.x.nnz, step)
+    ]
+    return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+def _core_step(entries: Entries, core: Any, factors: list[Any]) -> Any:
+    """The least-squares core for the current factors (module docstring)."""
+    xp = backend.namespace(core)
+    g = xp.reshape(core, (-1,))
+    if int(g.shape[0]) > DIRECT_CORE:
+        return _core_cg(entries, core, factors)
+    gram, rhs = _core_normal_equations(entries, factors)
+    g = _row_solve(gram[None, :, :], rhs[None, :], g[None, :])[0]
+    return xp.reshape(g, core.shape)
+
+
+def _core_normal_equations(entries: Entries, factors: list[Any]) -> tuple[Any, Any]:
+    """``(FᴴF, Fᴴv)``, ``F`` the ``(nnz, Π r_j)`` features ``f_e``, formed in chunks."""
+    modes = list(range(len(factors)))
+    step = max(1, GRAM_CHUNK // math.prod(int(u.shape[1]) for u in factors))
+    gram = rhs = 0
+    for start in range(0, entries.x.nnz, step):
+        part = slice(start, start + step)
+        fh = _conj(kron_rows(entries, factors, modes, part)).T
+        gram = gram + fh @ _conj(fh).T
+        rhs = rhs + fh @ entries.v[part]
+    return gram, rhs
+
+
+def _core_cg(entries: Entries, core: Any, factors: list[Any]) -> Any:
+    """``CORE_CG_STEPS`` conjugate-gradient steps on ``FᴴF g = Fᴴv`` from the current core,
+    each a product with ``F`` (the model at the entries) and one with ``Fᴴ`` (a scatter-add
+    over the entries, as in sparse HOOI)."""
+    xp = backend.namespace(core)
+
+    def adjoint(values: Any) -> Any:  # Fᴴ values, as a core
+        y = unfolded_projection(entries, factors, len(factors) - 1, values)
+        return core_from(y, factors)
+
+    def normal(d: Any) -> Any:  # FᴴF d
+        return adjoint(_model(entries, d, factors))
+
+    r = adjoint(entries.v - _model(entries, core, factors))
+    p, rr = r, _inner(r, r)
+    tiny = backend.eps(core) ** 2 * (rr + 1.0)
+    for _ in range(CORE_CG_STEPS):
+        q = normal(p)
+        alpha = rr / xp.maximum(_inner(p, q), tiny)
+        core, r = core + alpha * p, r - alpha * q
+        new = _inner(r, r)
+        p, rr = r + (new / xp.maximum(rr, tiny)) * p, new
+    return core
+
+
+def _model(entries: Entries, core: Any, factors: list[Any]) -> Any:
+    """The Tucker model's values at the listed entries, ``(nnz,)``."""
+    xp = backend.namespace(core)
+    w = _mode_features(entries, core, factors, 0)
+    return xp.sum(xp.take(factors[0], entries.idx[0], axis=0) * w, axis=1)
+
+
+def _inner(a: Any, b: Any) -> Any:
+    """``Re⟨a, b⟩`` of two cores (a 0-d array)."""
+    xp = backend.namespace(a)
+    return xp.real(xp.vecdot(xp.reshape(a, (-1,)), xp.reshape(b, (-1,))))
