@@ -304,6 +304,19 @@ def test_sparse_tt_completion_recovers_held_out_entries():
     assert fit.options["unlisted"] == "missing" and not fit.options["interrupted"]
 
 
+def test_sparse_tt_completion_restarts_from_a_local_minimum():
+    seen, idx, vals = _sampled_tt(np.random.default_rng(205), (7, 7, 7, 7), (3, 4, 3), 0.25)
+    stuck = tk.tt(seen, rank=[3, 4, 3], tol=1e-8, max_iter=100)
+    assert stuck.history[-1] > 0.1 and stuck.options["starts"] == 1
+    fit = tk.tt(seen, rank=[3, 4, 3], tol=1e-8, max_iter=100, restarts=3)
+    assert fit.options["starts"] == 3 and fit.history[-1] <= 1e-8
+    assert np.linalg.norm(_tt_values(fit, idx) - vals) <= 1e-6 * np.linalg.norm(vals)
+    with pytest.raises(ValueError, match="restarts"):
+        tk.tt(seen, rank=2, restarts=0)
+    with pytest.raises(ValueError, match="restarts applies to the completion of a SparseTensor"):
+        tk.tt(np.ones((3, 4, 5)), rank=2, restarts=2)
+
+
 def test_sparse_tt_completion_on_torch_matches_numpy():
     torch = pytest.importorskip("torch")
     seen, _, _ = _sampled_tt(np.random.default_rng(15), (6, 7, 8), (2, 2), 0.3)

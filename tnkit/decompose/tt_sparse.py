@@ -14,7 +14,9 @@ values at the entries, so the error costs nothing extra.
 From a random start at the full ranks ALS often stalls with few entries; the ranks therefore
 grow (their rank-adaptive variant): every bond starts at 1, and after ``STAGE_SWEEPS`` sweeps
 (or an earlier stall) each bond below its cap grows by one, its new directions small random
-numbers, until the caps are reached. Chains cost ``N · nnz · r`` memory; the products with
+numbers, until the caps are reached. A start can still settle in a local minimum (about one
+in five at 5 % of an 8^6 tensor); ``restarts`` tries further random starts until one reaches
+``tol``. Chains cost ``N · nnz · r`` memory; the products with
 gathered core slices run in chunks of entries.
 """
 
@@ -33,7 +35,7 @@ from . import _common as cm
 from .cp_sparse import GRAM_CHUNK, Entries, _conj, _row_solve
 
 STAGE_SWEEPS = 8  # sweeps at each rank before the bonds grow
-GROWTH_SCALE = 1e-3  # entries of the new directions (next to left-orthonormal cores)
+GROWTH_SCALE = 0.1  # entries of the new directions (next to left-orthonormal cores)
 
 
 def complete(
@@ -44,11 +46,41 @@ def complete(
     improvement_tol: float,
     seed: int,
     progress: bool | Callable[[int, float], Any],
+    restarts: int = 1,
 ) -> TT:
-    """Rank-adaptive TT completion up to bond ranks ``caps`` (module docstring)."""
+    """Rank-adaptive TT completion up to bond ranks ``caps`` (module docstring): up to
+    ``restarts`` random starts (seeds ``seed, seed + 1, ...``), stopping at the first whose
+    error reaches ``tol``; the lowest-error fit is returned."""
     entries = Entries(x)
+    best: tuple[list[Any], list[float]] | None = None
+    interrupted = False
+    for start in range(restarts):
+        cores, history, interrupted = _one_start(
+            entries, caps, tol, max_iter, improvement_tol, seed + start, progress
+        )
+        if history and (best is None or history[-1] < best[1][-1]):
+            best = (cores, history)
+        if interrupted or (tol is not None and history and history[-1] <= tol):
+            break
+    cores, history = best if best is not None else (cores, history)
+    options = {"rank": caps, "tol": tol, "max_iter": max_iter, "masked": True, "seed": seed}
+    options.update(nnz=x.nnz, unlisted=x.unlisted, observed=x.density)
+    options.update(interrupted=interrupted, restarts=restarts, starts=start + 1)
+    return TT(cores, history=history, options=options)
+
+
+def _one_start(
+    entries: Entries,
+    caps: list[int],
+    tol: float | None,
+    max_iter: int,
+    improvement_tol: float,
+    seed: int,
+    progress: bool | Callable[[int, float], Any],
+) -> tuple[list[Any], list[float], bool]:
+    """One random start grown to the caps: its cores, history and whether Ctrl-C ended it."""
     rng = np.random.default_rng(seed)
-    cores = [backend.random_normal((1, n, 1), x.values, rng) for n in x.shape]
+    cores = [backend.random_normal((1, n, 1), entries.v, rng) for n in entries.x.shape]
     fit = cm.Sweeps(
         lambda cs: _sweep(entries, cs), max_iter, improvement_tol, tol, progress, "TT completion"
     )
@@ -64,10 +96,7 @@ def complete(
             cores = _grow(cores, caps, rng)
     finally:
         fit.bar.close()
-    options = {"rank": caps, "tol": tol, "max_iter": max_iter, "masked": True, "seed": seed}
-    options.update(nnz=x.nnz, unlisted=x.unlisted, observed=x.density)
-    options["interrupted"] = fit.interrupted
-    return TT(cores, history=history, options=options)
+    return cores, history, fit.interrupted
 
 
 def _sweep(entries: Entries, cores: list[Any]) -> tuple[list[Any], float]:
