@@ -9,6 +9,7 @@ checked where their library is known, in :mod:`tnkit.backend` (``as_data_tensor`
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -77,3 +78,14 @@ def check_seed(seed: Any, name: str = "seed", *, generator: bool = False) -> Any
     if seed < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
     return int(seed)
+
+
+def check_checkpoint(checkpoint: Any, resume: Any) -> None:
+    """``checkpoint`` a file path or None, ``resume`` a bool that needs a ``checkpoint``;
+    ``TypeError``/``ValueError`` naming the argument."""
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
+    if not isinstance(resume, (bool, np.bool_)):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint= (the file to resume from)")

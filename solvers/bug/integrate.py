@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tnkit import backend
+from tnkit import backend, checks
 from tnkit.formats.ttn import TTN, orthonormalize, tree_info
 from tnkit.lowrank import LowRank
 
@@ -462,12 +462,7 @@ def _check_options(method, tol, substep, dt, t_final, t0, max_rejections, operat
 
 
 def _check_checkpoint(checkpoint: Any, seconds: Any, resume: Any) -> None:
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
-    if not isinstance(resume, bool):
-        raise TypeError(f"resume must be True or False, got {resume!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint= (the file to resume from)")
+    checks.check_checkpoint(checkpoint, resume)
     if not isinstance(seconds, (int, float)) or not seconds >= 0:
         raise ValueError(f"checkpoint_seconds must be a number >= 0, got {seconds!r}")
 

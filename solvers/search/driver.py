@@ -75,10 +75,7 @@ def run_search(
     checks.check_seed(seed)
     if not (isinstance(progress, bool) or callable(progress)):
         raise TypeError(f"progress must be a bool or a callable, got {type(progress).__name__}")
-    if not isinstance(resume, (bool, np.bool_)):
-        raise TypeError(f"resume must be True or False, got {resume!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint= (the log to resume from)")
+    checks.check_checkpoint(checkpoint, resume)
     if fit.tol is None:
         fit = FitOptions(**{**fit.__dict__, "tol": _fit_tol(objective)})
     runner = Runner(workers, scheduler, spawn=backend.device_of_kind(x) == "cuda")

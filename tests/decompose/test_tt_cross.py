@@ -196,6 +196,84 @@ def test_ctrl_c_in_the_first_sweep_propagates():
         tk.tt_cross(f, (4, 4, 4), tol=1e-6)
 
 
+def _counting(f):
+    calls = []
+
+    def g(idx):
+        calls.append(idx.shape[0])
+        return f(idx)
+
+    return g, calls
+
+
+def test_an_interrupted_cross_resumes_from_its_checkpoint(tmp_path):
+    path, shape = tmp_path / "cross.npz", (20,) * 5
+    whole = tk.tt_cross(inverse_sum, shape, tol=1e-12)
+
+    def stop(sweep, change):
+        if sweep == 2:
+            raise KeyboardInterrupt
+
+    first = tk.tt_cross(inverse_sum, shape, tol=1e-12, progress=stop, checkpoint=path)
+    assert first.options["interrupted"]
+    f, calls = _counting(inverse_sum)
+    again = tk.tt_cross(f, shape, tol=1e-12, checkpoint=path, resume=True)
+    assert again.options["n_reused"] == first.options["n_evaluations"] > 0
+    assert sum(calls) == again.options["n_evaluations"]
+    total = again.options["n_evaluations"] + again.options["n_reused"]
+    assert total == whole.options["n_evaluations"]
+    assert again.history == whole.history
+    for a, b in zip(again.cores, whole.cores):
+        np.testing.assert_array_equal(a, b)
+    f, calls = _counting(inverse_sum)  # the finished run's file: nothing left to evaluate
+    done = tk.tt_cross(f, shape, tol=1e-12, checkpoint=path, resume=True)
+    assert calls == [] and done.options["n_evaluations"] == 0
+    assert rel(done, dense(inverse_sum, shape)) == rel(whole, dense(inverse_sum, shape))
+
+
+def test_ctrl_c_in_the_first_sweep_keeps_the_evaluations_in_the_checkpoint(tmp_path):
+    path, calls = tmp_path / "cross.npz", []
+
+    def f(idx):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(idx.shape[0])
+        return sin_sum(idx)
+
+    with pytest.raises(KeyboardInterrupt):
+        tk.tt_cross(f, (6,) * 6, tol=1e-10, checkpoint=path)
+    t = tk.tt_cross(sin_sum, (6,) * 6, tol=1e-10, checkpoint=path, resume=True)
+    assert t.options["n_reused"] == sum(calls) > 0
+    assert rel(t, dense(sin_sum, (6,) * 6)) <= 1e-10
+
+
+def test_the_checkpoint_of_a_grid_beyond_int64_keys_round_trips(tmp_path):
+    path, shape = tmp_path / "cross.npz", (10,) * 20
+    t = tk.tt_cross(sin_sum, shape, tol=1e-10, checkpoint=path)
+
+    def never(idx):
+        raise AssertionError("every entry should come from the checkpoint")
+
+    back = tk.tt_cross(never, shape, tol=1e-10, checkpoint=path, resume=True)
+    assert back.options["n_reused"] == t.options["n_evaluations"]
+    for a, b in zip(back.cores, t.cores):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_of_another_grid_or_file_is_refused(tmp_path):
+    path = tmp_path / "cross.npz"
+    tk.tt_cross(sin_sum, (5, 6, 7), tol=1e-8, checkpoint=path)
+    with pytest.raises(ValueError, match=r"holds entries of shape \[5, 6, 7\], not \[5, 6, 8\]"):
+        tk.tt_cross(sin_sum, (5, 6, 8), tol=1e-8, checkpoint=path, resume=True)
+    tk.save(tk.tt(dense(sin_sum, (5, 6, 7)), rank=2), tmp_path / "tt.npz")
+    with pytest.raises(ValueError, match="is not a tt_cross checkpoint"):
+        tk.tt_cross(sin_sum, (5, 6, 7), tol=1e-8, checkpoint=tmp_path / "tt.npz", resume=True)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint="):
+        tk.tt_cross(sin_sum, (5, 6, 7), tol=1e-8, resume=True)
+    with pytest.raises(TypeError, match="checkpoint must be a file path"):
+        tk.tt_cross(sin_sum, (5, 6, 7), tol=1e-8, checkpoint=1)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "name"),
     [

@@ -216,7 +216,7 @@ def cp_rank_scan(
     threshold = checks.check_real(threshold, "threshold")
     min_gain = checks.check_real(min_gain, "min_gain", low=0)
     seed = checks.check_seed(seed)
-    _check_checkpoint(checkpoint, resume)
+    checks.check_checkpoint(checkpoint, resume)
     for name in ("init", "seed", "mask", "progress"):
         if name in cp_options:
             raise TypeError(f"cp_rank_scan sets {name}= itself; it cannot be passed on to cp")
@@ -310,15 +310,6 @@ def _load_checkpoint(path: Any, settings: dict[str, Any], like: Any) -> dict[int
             f"{os.fspath(path)} is not a valid CP rank scan checkpoint: {err}"
         ) from None
     return rows
-
-
-def _check_checkpoint(checkpoint: Any, resume: Any) -> None:
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
-    if not isinstance(resume, bool):
-        raise TypeError(f"resume must be True or False, got {resume!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint= (the file to resume from)")
 
 
 def _check_ranks(ranks: Any) -> list[int]:

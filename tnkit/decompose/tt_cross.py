@@ -5,19 +5,26 @@ multi-dimensional arrays in tensor train format" (nDS 2011), built on the TT-cro
 Oseledets & Tyrtyshnikov (LAA 432, 2010) and the maxvol row selection of Goreinov et al.,
 "How to find a good submatrix" (2010). Only ``O(N n² r²)`` entries per sweep are evaluated, never
 the ``n^N`` grid.
+
+Evaluations of ``f`` are what costs (a simulation, a model run), so a run can keep every
+entry it evaluated in a checkpoint file; a resumed run replays the same sweeps from the same
+``seed`` and takes every entry it finds there from the file instead of calling ``f``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import backend, checks, linalg
+from .. import backend, checks, io, linalg
 from ..formats.tt import TT
 from . import _common as cm
+
+CHECKPOINT_FORMAT = "tnkit.tt_cross/1"
 
 
 def tt_cross(
@@ -32,6 +39,8 @@ def tt_cross(
     seed: int = 0,
     progress: bool | Callable[[int, float], Any] = False,
     batch: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> TT:
     """TT-cross approximation of the tensor ``X[i] = f(i)`` from few evaluations of ``f``.
 
@@ -72,15 +81,24 @@ def tt_cross(
     seed : seed of the random initial index sets (same seed, same TT).
     progress : ``True`` for a tqdm bar, or a callable ``progress(sweep, change)``.
     batch : whether ``f`` is vectorised (see ``f``).
+    checkpoint : ``.npz`` file of every entry evaluated so far (multi-indices and values),
+        rewritten after each sweep and on Ctrl-C (never pickled).
+    resume : take the entries in ``checkpoint`` from it instead of calling ``f`` (a missing
+        file starts afresh). The file must hold entries of a grid of the same ``shape`` and
+        of the same ``f`` (which tnkit cannot check); with the same options the resumed run
+        ends with the same TT as an uninterrupted one, and other options (a smaller ``tol``,
+        more ``max_sweeps``) reuse every entry they revisit.
 
     Returns
     -------
     TT (float64, or complex128 when ``f`` returns complex values) with ``history`` the
     relative change per sweep (the first sweep records 1.0) and ``options`` holding the
-    arguments, ``n_evaluations`` (distinct entries evaluated; repeats come from a cache),
+    arguments, ``n_evaluations`` (distinct entries this run evaluated by calling ``f``; repeats
+    come from a cache), ``n_reused`` (entries taken from the checkpoint),
     ``n_sweeps``, ``converged`` (change ``<= tol``), ``stalled`` (stopped by a repeat of the
     index sets) and ``interrupted``. Ctrl-C (``KeyboardInterrupt``) after the
-    first sweep returns the TT of the last finished sweep with ``interrupted=True``.
+    first sweep returns the TT of the last finished sweep with ``interrupted=True``; in the
+    first sweep it propagates (after writing the checkpoint).
 
     Notes
     -----
@@ -93,7 +111,11 @@ def tt_cross(
     """
     full, cap, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
     seed = checks.check_int(seed, "seed", 0)
+    checks.check_checkpoint(checkpoint, resume)
     oracle = _Oracle(f, full, batch)
+    if resume and os.path.exists(checkpoint):
+        oracle.load(checkpoint)
+    reused = oracle.n_known
     keep = [k for k, d in enumerate(full) if d > 1]  # modes of size 1 would block rank growth
     shape = tuple(full[k] for k in keep)
     n = len(shape)
@@ -116,7 +138,10 @@ def tt_cross(
         bar.close()
         grid = np.arange(shape[0] if n else 1, dtype=np.int64)[:, None]
         core = lookup(grid[:, :n]).reshape(1, -1, 1)
-        options.update(converged=True, n_evaluations=oracle.n_evaluations, n_sweeps=0)
+        if checkpoint is not None:
+            oracle.save(checkpoint)
+        options.update(n_evaluations=oracle.n_known - reused, n_reused=reused)
+        options.update(converged=True, n_sweeps=0)
         return TT._made(_with_unit_modes([core], keep or [0], full), [], options)
     rng = np.random.default_rng(seed)
     # right sets J_k (r_k x (N-1-k)) for bonds k = 0..N-2; left sets I_k (r_k x (k+1))
@@ -135,6 +160,8 @@ def tt_cross(
             history.append(change)
             sigs = [*sigs[-2:], _signature(left, right)]
             bar.update(sweep + 1, change)
+            if checkpoint is not None:
+                oracle.save(checkpoint)
             if sweep > 0 and change <= stop:
                 options["converged"] = True
                 break
@@ -142,12 +169,14 @@ def tt_cross(
                 options["stalled"] = True  # the sweeps now repeat, further ones change nothing
                 break
     except KeyboardInterrupt:
+        if checkpoint is not None:
+            oracle.save(checkpoint)
         if prev is None:
             raise
         options["interrupted"] = True
     finally:
         bar.close()
-    options["n_evaluations"] = oracle.n_evaluations
+    options.update(n_evaluations=oracle.n_known - reused, n_reused=reused)
     options["n_sweeps"] = len(history)
     return TT._made(_with_unit_modes(prev.cores, keep, full), history, options)
 
@@ -320,7 +349,7 @@ class _Oracle:
     """
 
     def __init__(self, f: Callable[..., Any], shape: tuple[int, ...], batch: bool) -> None:
-        self.f, self.batch = f, batch
+        self.f, self.batch, self.shape = f, batch, shape
         groups, size = [[]], 1
         for k, d in enumerate(shape):
             if size * d >= 2**62:
@@ -336,26 +365,68 @@ class _Oracle:
         self.table: dict[bytes, int] = {}
 
     @property
-    def n_evaluations(self) -> int:
+    def n_known(self) -> int:
+        """Distinct entries known (evaluated or loaded from a checkpoint)."""
         return int(self.values.size)
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
+        return self._lookup(idx, self._evaluate)
+
+    def _lookup(self, idx: np.ndarray, evaluate: Callable[[np.ndarray], np.ndarray]) -> Any:
+        """The values at the rows ``idx``; the rows not known yet (each once) are passed to
+        ``evaluate`` and remembered."""
         if len(self.groups) > 1:
-            return self._call_dict(idx)
+            return self._lookup_dict(idx, evaluate)
         keys = idx @ self.groups[0][1]
         pos = np.searchsorted(self.keys, keys)
         known = pos < self.keys.size
         known[known] = self.keys[pos[known]] == keys[known]
         new_keys, first = np.unique(keys[~known], return_index=True)
         if new_keys.size:
-            vals = self._evaluate(idx[~known][first])
+            vals = evaluate(idx[~known][first])
             dtype = np.result_type(self.values.dtype, vals.dtype)
             order = np.argsort(np.concatenate([self.keys, new_keys]), kind="stable")
             self.keys = np.concatenate([self.keys, new_keys])[order]
             self.values = np.concatenate([self.values.astype(dtype), vals])[order]
         return self.values[np.searchsorted(self.keys, keys)]
 
-    def _call_dict(self, idx: np.ndarray) -> np.ndarray:
+    def rows(self) -> np.ndarray:
+        """The multi-indices of the known entries, in the order of ``values``."""
+        if len(self.groups) == 1:
+            return np.stack(np.unravel_index(self.keys, self.shape), axis=1).astype(np.int64)
+        out = np.zeros((self.values.size, len(self.shape)), dtype=np.int64)
+        cols = np.frombuffer(b"".join(self.table), dtype=np.int64).reshape(-1, len(self.groups))
+        at = np.fromiter(self.table.values(), dtype=np.int64, count=len(self.table))
+        for j, (g, _) in enumerate(self.groups):
+            parts = np.unravel_index(cols[:, j], [self.shape[k] for k in g])
+            out[np.ix_(at, g)] = np.stack(parts, axis=1)
+        return out
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the known entries to the checkpoint ``path``."""
+        meta = {"format": CHECKPOINT_FORMAT, "shape": list(self.shape)}
+        io.save_record(path, meta, {"rows": self.rows(), "values": self.values})
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Take the entries of the checkpoint ``path`` as known (``ValueError`` naming the
+        file when it is not a tt_cross checkpoint of this grid)."""
+        meta, arrays = io.load_record(path, "tt_cross checkpoint")
+        where = os.fspath(path)
+        if meta.get("format") != CHECKPOINT_FORMAT or set(arrays) != {"rows", "values"}:
+            raise ValueError(f"{where} is not a tt_cross checkpoint")
+        if meta.get("shape") != list(self.shape):
+            saved = meta.get("shape")
+            raise ValueError(f"{where} holds entries of shape {saved}, not {list(self.shape)}")
+        rows, values = arrays["rows"], arrays["values"]
+        ok = rows.ndim == 2 and rows.shape == (values.size, len(self.shape))
+        ok = ok and rows.dtype.kind == "i" and values.dtype.kind in "fc" and values.ndim == 1
+        if not ok or (rows.size and (rows.min() < 0 or np.any(rows >= np.array(self.shape)))):
+            raise ValueError(f"{where} is not a valid tt_cross checkpoint (malformed entries)")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{where} is not a valid tt_cross checkpoint (NaN or Inf values)")
+        self._lookup(rows, lambda idx: _values_at(rows, values, idx))
+
+    def _lookup_dict(self, idx: np.ndarray, evaluate: Callable[[np.ndarray], Any]) -> Any:
         m = idx.shape[0]
         cols = np.stack([idx[:, g] @ st for g, st in self.groups], axis=1)
         rows = np.ascontiguousarray(cols).view(f"V{8 * cols.shape[1]}").ravel().tolist()
@@ -366,7 +437,7 @@ class _Oracle:
             new: dict[bytes, int] = {}
             for j in miss.tolist():
                 new.setdefault(rows[j], j)
-            vals = self._evaluate(idx[np.fromiter(new.values(), dtype=np.int64, count=len(new))])
+            vals = evaluate(idx[np.fromiter(new.values(), dtype=np.int64, count=len(new))])
             start = self.values.size
             dtype = np.result_type(self.values.dtype, vals.dtype)
             self.values = np.concatenate([self.values.astype(dtype), vals])
@@ -393,6 +464,13 @@ class _Oracle:
         if not np.all(np.isfinite(out)):
             raise ValueError("f returned NaN or Inf values")
         return out
+
+
+def _values_at(rows: np.ndarray, values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The ``values`` of the ``idx`` rows, each of which is one of ``rows`` (distinct)."""
+    where = {row: k for k, row in enumerate(map(bytes, np.ascontiguousarray(rows)))}
+    order = [where[bytes(row)] for row in np.ascontiguousarray(idx)]
+    return values[np.array(order, dtype=np.int64)]
 
 
 # ---------------------------------------------------------------------- validation

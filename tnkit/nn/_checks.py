@@ -8,7 +8,6 @@ a failed forward pass on user data into a ``ValueError`` naming that data.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,13 +36,6 @@ def check_tensor(x: Any, name: str) -> torch.Tensor:
 def check_progress(progress: Any) -> None:
     if not isinstance(progress, bool) and not callable(progress):
         raise TypeError(f"progress must be a bool or a callable, got {progress!r}")
-
-
-def check_path(path: Any, name: str) -> Any:
-    """``None`` or a file path (``str``/``os.PathLike``), ``TypeError`` naming ``name``."""
-    if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a file path, got {type(path).__name__}")
-    return path
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .. import checks
-from ._checks import check_module, check_path, check_progress, user_data
+from ._checks import check_module, check_progress, user_data
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -53,13 +53,11 @@ def fine_tune(
     checks.check_int(epochs, "epochs", 0)
     checks.check_real(lr, "lr", low=0, open_low=True)
     check_progress(progress)
-    check_path(checkpoint, "checkpoint")
+    checks.check_checkpoint(checkpoint, resume)
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {loss_fn!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint= (the file to resume from)")
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     state = None
     if resume and os.path.exists(checkpoint):
