@@ -63,7 +63,8 @@ def test_scan_with_missing_entries_and_nonnegative_fits():
     assert scan.errors[1] <= 1e-3
 
 
-def test_scan_keeps_the_ranks_fitted_before_ctrl_c(monkeypatch):
+def _ctrl_c_at_rank_3(monkeypatch):
+    """Make the scan's CP fits raise KeyboardInterrupt at rank 3; returns the real ``cp``."""
     real = cp_rank.cp
 
     def interrupted(x, rank, **kw):
@@ -72,6 +73,11 @@ def test_scan_keeps_the_ranks_fitted_before_ctrl_c(monkeypatch):
         return real(x, rank, **kw)
 
     monkeypatch.setattr(cp_rank, "cp", interrupted)
+    return real
+
+
+def test_scan_keeps_the_ranks_fitted_before_ctrl_c(monkeypatch):
+    _ctrl_c_at_rank_3(monkeypatch)
     scan = tk.cp_rank_scan(_noisy_cp(2, 0.02, 6), range(1, 6), restarts=1)
     assert scan.interrupted and scan.ranks == [1, 2] and scan.suggested == 2
 
@@ -79,14 +85,7 @@ def test_scan_keeps_the_ranks_fitted_before_ctrl_c(monkeypatch):
 def test_an_interrupted_scan_resumes_from_its_checkpoint_to_the_same_result(tmp_path, monkeypatch):
     x, path = _noisy_cp(2, 0.02, 6), tmp_path / "scan.npz"
     whole = tk.cp_rank_scan(x, range(1, 5), restarts=2, max_iter=60)
-    real = cp_rank.cp
-
-    def interrupted(x, rank, **kw):
-        if rank == 3:
-            raise KeyboardInterrupt
-        return real(x, rank, **kw)
-
-    monkeypatch.setattr(cp_rank, "cp", interrupted)
+    real = _ctrl_c_at_rank_3(monkeypatch)
     first = tk.cp_rank_scan(x, range(1, 5), restarts=2, max_iter=60, checkpoint=path)
     assert first.interrupted and first.ranks == [1, 2]
     fitted = []
