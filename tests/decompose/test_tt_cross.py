@@ -56,6 +56,20 @@ def test_fixed_rank_mode_and_tensor_train_agree():
     assert t.rank == tk.tt(x, tol=1e-10).rank
 
 
+def test_per_bond_ranks_cap_each_bond():
+    rng = np.random.default_rng(3)
+    ranks = [1, 2, 3, 2, 1]
+    x = tk.TT([rng.standard_normal((a, 6, b)) for a, b in zip(ranks, ranks[1:])]).to_tensor()
+    t = tk.tt_cross(lambda idx: x[tuple(idx.T)], x.shape, rank=[2, 3, 2])
+    assert t.rank == (2, 3, 2) and rel(t, x) <= 1e-10
+    low = tk.tt_cross(lambda idx: x[tuple(idx.T)], x.shape, rank=[2, 1, 2])
+    assert low.rank == (2, 1, 2) and rel(low, x) > 0.1
+    # a size-1 mode: the bond on each side of it carries one rank, the smaller cap
+    y = x.reshape(6, 6, 1, 6, 6)
+    u = tk.tt_cross(lambda idx: y[tuple(idx.T)], y.shape, rank=[2, 3, 2, 2])
+    assert u.rank == (2, 2, 2, 2) and rel(u, y) > 1e-3
+
+
 @given(
     shape=st.lists(st.integers(1, 5), min_size=2, max_size=5),
     rank=st.integers(1, 5),
@@ -286,7 +300,9 @@ def test_a_checkpoint_of_another_grid_or_file_is_refused(tmp_path):
         ({"tol": 1.5}, ValueError, "tol"),
         ({"tol": "a"}, ValueError, "tol"),
         ({"rank": 0}, ValueError, "rank"),
-        ({"rank": 2.0}, ValueError, "rank"),
+        ({"rank": 2.0}, TypeError, "rank"),
+        ({"rank": [2, 2, 2]}, ValueError, "rank must give 2 bond ranks"),
+        ({"rank": [2, 5]}, ValueError, r"rank\[1\] = 5 exceeds the largest possible bond rank, 4"),
         ({"max_rank": 0}, ValueError, "max_rank"),
         ({"max_sweeps": 0}, ValueError, "max_sweeps"),
         ({"init_rank": -1}, ValueError, "init_rank"),

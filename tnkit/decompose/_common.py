@@ -151,6 +151,13 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def tt_bond_bounds(shape: tuple[int, ...]) -> list[int]:
+    """The largest rank of each TT bond of ``shape``: ``min(n_0⋯n_k, n_{k+1}⋯n_{N-1})``."""
+    return [
+        min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(len(shape) - 1)
+    ]
+
+
 def check_ranks(rank: Any, bounds: list[int], what: str) -> list[int]:
     """``rank`` (one int or one per entry of ``bounds``) as a list, each in [1, bound].
 

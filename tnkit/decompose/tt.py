@@ -104,7 +104,7 @@ def tt(
     cm.check_tol(tol)
     shape = tuple(int(d) for d in x.shape)
     n = len(shape)
-    bounds = [min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(n - 1)]
+    bounds = cm.tt_bond_bounds(shape)
     caps = cm.check_ranks(rank, bounds, "bond ranks") if rank is not None else bounds
     if sparse:
         cm.check_positive_int(max_iter, "max_iter")

@@ -31,7 +31,7 @@ def tt_cross(
     f: Callable[..., Any],
     shape: Sequence[int],
     *,
-    rank: int | None = None,
+    rank: int | Sequence[int] | None = None,
     tol: float | None = None,
     max_rank: int = 100,
     max_sweeps: int = 20,
@@ -72,7 +72,9 @@ def tt_cross(
         :func:`tnkit.backend.to_numpy` converts, e.g. torch); with ``batch=False`` it takes
         one index tuple and returns one number (tnkit loops over the rows).
     shape : the N >= 2 positive mode sizes.
-    rank : a cap on every bond rank (fixed-rank cross when ``tol`` is None).
+    rank : a cap on every bond rank, or a list of the N-1 bond caps (fixed-rank cross when
+        ``tol`` is None); a listed cap above ``min(n_0⋯n_k, n_{k+1}⋯n_{N-1})`` raises
+        ``ValueError``.
     tol : relative error target in (0, 1): truncation threshold and stopping rule.
         One of ``rank`` and ``tol`` is required.
     max_rank : a cap on every bond rank when ``rank`` is not given.
@@ -109,7 +111,7 @@ def tt_cross(
     Modes of size 1 (which would cap the ranks next to them) are left out of the sweeps and get
     identity cores; a grid with at most one mode of size > 1 is evaluated whole.
     """
-    full, cap, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
+    full, bond_caps, stop = _check_args(f, shape, rank, tol, max_rank, max_sweeps, init_rank, batch)
     seed = checks.check_int(seed, "seed", 0)
     checks.check_checkpoint(checkpoint, resume)
     oracle = _Oracle(f, full, batch)
@@ -119,7 +121,8 @@ def tt_cross(
     keep = [k for k, d in enumerate(full) if d > 1]  # modes of size 1 would block rank growth
     shape = tuple(full[k] for k in keep)
     n = len(shape)
-    caps = [min(cap, math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(n - 1)]
+    # a bond of the kept modes spans the full bonds keep[j] .. keep[j+1]-1 (identity cores)
+    caps = [min(bond_caps[keep[j] : keep[j + 1]]) for j in range(n - 1)]
     lookup = oracle if n == len(full) else _Expand(oracle, keep, len(full))
     options = {
         "rank": rank,
@@ -484,7 +487,7 @@ def _check_args(
     init_rank: Any,
     batch: Any,
 ) -> tuple[tuple[int, ...], int, float]:
-    """Validate the options; returns ``(shape, rank cap, stopping threshold)``."""
+    """Validate the options; returns ``(shape, the N-1 bond caps, stopping threshold)``."""
     if not callable(f):
         raise TypeError(f"f must be a callable, got {type(f).__name__}")
     if isinstance(shape, (int, np.integer)) or not isinstance(shape, Sequence):
@@ -494,13 +497,12 @@ def _check_args(
         raise ValueError(f"shape must have N >= 2 entries, got {shape!r}")
     if rank is None and tol is None:
         raise ValueError("tt_cross needs rank= or tol=")
-    if rank is not None:
-        rank = cm.check_positive_int(rank, "rank")
     cm.check_tol(tol)
     max_rank = cm.check_positive_int(max_rank, "max_rank")
     cm.check_positive_int(max_sweeps, "max_sweeps")
     cm.check_positive_int(init_rank, "init_rank")
     if not isinstance(batch, (bool, np.bool_)):
         raise TypeError(f"batch must be a bool, got {batch!r}")
-    cap = rank if rank is not None else max_rank
-    return shape, cap, 1e-10 if tol is None else float(tol)
+    bounds = cm.tt_bond_bounds(shape)
+    caps = cm.check_ranks(rank if rank is not None else max_rank, bounds, "bond ranks")
+    return shape, caps, 1e-10 if tol is None else float(tol)
