@@ -32,6 +32,7 @@ import functools
 import itertools
 import math
 import re
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import opt_einsum
@@ -149,6 +150,18 @@ def _checked(eq: Any, shapes: tuple, optimize: Any) -> tuple[tuple[int, ...], ..
 def _bad_equation(eq: str, shapes: tuple, err: Exception) -> ValueError:
     msg = str(err).strip("'\"") or type(err).__name__
     return ValueError(f"eq {eq!r} does not fit the operand shapes {list(shapes)}: {msg}")
+
+
+def equation_of(terms: Iterable[Iterable[Hashable]], output: Iterable[Hashable] = ()) -> str:
+    """The einsum equation of operands whose axes carry the labels ``terms`` (any hashable
+    labels, one symbol each, in order of first appearance) and of the ``output`` labels."""
+    symbols: dict[Hashable, str] = {}
+
+    def word(labels: Iterable[Hashable]) -> str:
+        return "".join(symbols.setdefault(g, opt_einsum.get_symbol(len(symbols))) for g in labels)
+
+    inputs = ",".join(word(t) for t in terms)
+    return inputs + "->" + word(output)
 
 
 def einsum(

@@ -240,3 +240,34 @@ def truncated_svd(
     s_host = backend.to_numpy(s)
     r = _truncation_rank(s_host, rank, tol, max_error)
     return SVD(u[:, :r], s[:r], vh[:r], _tail_norm(s_host, r))
+
+
+def split_matrix(
+    a: Any, method: str, rank: int | None, tol: float | None, absorb: str | None
+) -> tuple[Any, Any, Any, float]:
+    """``a = L M R`` for splitting a network node: ``(L, R, M, error)``.
+
+    ``method="qr"``: ``L R = Q R`` exactly, ``M`` None. ``method="svd"``: the truncated SVD
+    ``a ≈ U diag(s) Vᴴ`` (:func:`truncated_svd` with ``rank``/``tol``, LAPACK) with ``s``
+    absorbed ``"left"`` (``L = U diag(s)``), ``"right"``, ``"both"`` (``sqrt(s)`` each side)
+    or, for ``absorb=None``, kept as the diagonal matrix ``M``; ``error`` is the Frobenius
+    norm of the discarded part.
+    """
+    if method == "qr":
+        q, r = qr(a)
+        return q, r, None, 0.0
+    xp = backend.namespace(a)
+    u, s, vh, error = truncated_svd(a, rank=rank, tol=tol, method="lapack")
+    s = xp.astype(s, u.dtype) if backend.is_complex(u) else s
+    if absorb == "left":
+        return u * s[None, :], vh, None, error
+    if absorb == "right":
+        return u, s[:, None] * vh, None, error
+    if absorb == "both":
+        root = xp.sqrt(s)
+        return u * root[None, :], root[:, None] * vh, None, error
+    n = int(s.shape[0])
+    middle = xp.zeros((n, n), dtype=s.dtype, **backend.device_kwargs(s))
+    idx = xp.arange(n, **backend.device_kwargs(s))
+    middle[idx, idx] = s
+    return u, vh, middle, error

@@ -16,15 +16,13 @@ subclass (``TT``, ``CP`` ...); operations that change it (``contract_nodes``, ``
 from __future__ import annotations
 
 import copy as _copy
-import html
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-import opt_einsum
 
-from . import backend, checks, contract, linalg
+from . import backend, checks, contract, display, linalg
 
 SPLIT_METHODS = ("svd", "qr")
 ABSORB = ("both", "left", "right", None)
@@ -243,14 +241,13 @@ class TensorNetwork:
     def equation(self, output: Iterable[str] | None = None) -> str:
         """The einsum equation of the contraction (one symbol per label)."""
         output = self.open_legs if output is None else _label_tuple(output, "output")
-        symbols = {g: opt_einsum.get_symbol(i) for i, g in enumerate(self._ordered_labels())}
-        unknown = [g for g in output if g not in symbols]
+        labels = set(self._ordered_labels())
+        unknown = [g for g in output if g not in labels]
         if unknown:
             raise ValueError(f"output legs {unknown} are not in the network")
         if len(set(output)) != len(output):
             raise ValueError(f"output must not repeat a leg, got {output}")
-        terms = ("".join(symbols[g] for g in legs) for legs in self._legs.values())
-        return ",".join(terms) + "->" + "".join(symbols[g] for g in output)
+        return contract.equation_of(self._legs.values(), output)
 
     def contract(
         self,
@@ -373,8 +370,15 @@ class TensorNetwork:
         bad = [g for g in mine if d1[g] != d2[g]]
         if bad:
             raise ValueError(f"open legs {bad} have different dimensions in the two networks")
-        eq, ops = _joint_equation([self.conj(), other], shared=set(mine))
-        return contract.einsum(eq, *ops)
+        # one equation for both networks side by side: only the open legs are shared
+        pair = (self.conj(), other)
+        terms = [
+            [g if g in mine else (side, g) for g in net.legs(name)]
+            for side, net in enumerate(pair)
+            for name in net.nodes
+        ]
+        ops = [a for net in pair for a in net.arrays]
+        return contract.einsum(contract.equation_of(terms), *ops)
 
     def norm(self) -> float:
         """Frobenius norm of the represented tensor, without forming it."""
@@ -498,22 +502,7 @@ class TensorNetwork:
         mat = xp.reshape(
             xp.permute_dims(a, tuple(perm)), (int(np.prod(lshape)), int(np.prod(rshape)))
         )
-        middle = None
-        error = 0.0
-        if method == "qr":
-            lmat, rmat = linalg.qr(mat)
-        else:
-            u, s, vh, error = linalg.truncated_svd(mat, rank=rank, tol=tol, method="lapack")
-            s = xp.astype(s, u.dtype) if backend.is_complex(u) else s
-            if absorb == "left":
-                lmat, rmat = u * s[None, :], vh
-            elif absorb == "right":
-                lmat, rmat = u, s[:, None] * vh
-            elif absorb == "both":
-                root = xp.sqrt(s)
-                lmat, rmat = u * root[None, :], root[:, None] * vh
-            else:
-                lmat, rmat, middle = u, vh, _diag(xp, s)
+        lmat, rmat, middle, error = linalg.split_matrix(mat, method, rank, tol, absorb)
         k = int(lmat.shape[1])
         rbond = bond
         if middle is not None:
@@ -582,47 +571,11 @@ class TensorNetwork:
     # ------------------------------------------------------------------ display and io
     def summary(self) -> str:
         """A table of nodes (legs and shapes), bonds and totals."""
-        rows, notes = self._summary_parts()
-        width = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in width))
-        return "\n".join(lines + notes)
+        return display.summary_text(self)
 
     def _repr_html_(self) -> str:
         """The :meth:`summary` as an HTML table (shown by Jupyter)."""
-        rows, notes = self._summary_parts()
-        esc = html.escape
-
-        def cells(row: tuple[str, ...], tag: str) -> str:
-            return "<tr>" + "".join(f"<{tag}>{esc(c)}</{tag}>" for c in row) + "</tr>"
-
-        body = cells(rows[0], "th") + "".join(cells(r, "td") for r in rows[1:])
-        title = f"<b>{esc(type(self).__name__)}</b>"
-        notes_html = "<br>".join(esc(n) for n in notes)
-        return f"<div>{title}<table>{body}</table>{notes_html}</div>"
-
-    def _summary_parts(self) -> tuple[list[tuple[str, ...]], list[str]]:
-        """The summary's rows (a header, then one per node) and its closing lines."""
-        dims = self.leg_dims
-        rows: list[tuple[str, ...]] = [("node", "legs", "shape", "params")]
-        for name, legs in self._legs.items():
-            a = self._arrays[name]
-            rows.append(
-                (name, " ".join(legs), "x".join(map(str, a.shape)), str(int(np.prod(a.shape))))
-            )
-        open_desc = ", ".join(f"{g}={dims[g]}" for g in self.open_legs) or "none"
-        bond_desc = ", ".join(f"{g}={d}" for g, d in self.bond_dims.items()) or "none"
-        notes = [
-            f"open legs: {open_desc}",
-            f"bonds: {bond_desc}"
-            + (f"  (hyper: {', '.join(self.hyper_bonds)})" if self.hyper_bonds else ""),
-            f"parameters: {self.n_params:,}  dense size: {self.size:,}  "
-            f"compression: {self.compression:.3g}x  backend: {self.backend}",
-        ]
-        history = getattr(self, "history", None)
-        if history:
-            notes.append(f"fit: {len(history)} sweeps, relative error {history[-1]:.4g}")
-        return rows, notes
+        return display.summary_html(self)
 
     def __repr__(self) -> str:
         dims = self.leg_dims
@@ -671,14 +624,6 @@ def _copy_array(a: Any) -> Any:
     return a.clone() if backend.backend_name(a) == "torch" else a.copy()
 
 
-def _diag(xp: Any, s: Any) -> Any:
-    n = int(s.shape[0])
-    out = xp.zeros((n, n), dtype=s.dtype, **backend.device_kwargs(s))
-    idx = xp.arange(n, **backend.device_kwargs(s))
-    out[idx, idx] = s
-    return out
-
-
 def _fresh_label(existing: Iterable[str], base: str) -> str:
     existing = set(existing)
     label, i = base, 0
@@ -686,25 +631,3 @@ def _fresh_label(existing: Iterable[str], base: str) -> str:
         i += 1
         label = f"{base}{i}"
     return label
-
-
-def _joint_equation(nets: list[TensorNetwork], shared: set[str]) -> tuple[str, list[Any]]:
-    """One einsum equation for several networks side by side, joined on the ``shared`` labels.
-
-    Every other label is private to its network. The output is a scalar.
-    """
-    symbols: dict[tuple[int, str], str] = {}
-    counter = iter(range(10**9))
-
-    def sym(i: int, g: str) -> str:
-        key = (-1, g) if g in shared else (i, g)
-        if key not in symbols:
-            symbols[key] = opt_einsum.get_symbol(next(counter))
-        return symbols[key]
-
-    terms, ops = [], []
-    for i, net in enumerate(nets):
-        for name in net.nodes:
-            terms.append("".join(sym(i, g) for g in net.legs(name)))
-            ops.append(net[name])
-    return ",".join(terms) + "->", ops
