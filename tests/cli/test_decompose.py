@@ -101,3 +101,21 @@ def test_nonnegative_applies_to_cp_and_tucker_only(data, capsys):
     args = ["decompose", str(path), "--format", "tt", "--rank", "2,2", "--nonnegative"]
     assert main(args) == 2
     assert "--nonnegative applies to cp and tucker" in capsys.readouterr().err
+
+
+def test_a_sparse_file_completes_as_a_tensor_ring(tmp_path, capsys):
+    rng = np.random.default_rng(100)
+    shape = (8, 8, 8, 8, 8)
+    x = tk.TR([rng.standard_normal((2, 8, 2)) for _ in shape]).to_tensor()
+    linear = rng.choice(x.size, size=x.size // 10, replace=False)
+    idx = np.stack(np.unravel_index(linear, shape), axis=1)
+    path, out = tmp_path / "seen.npz", tmp_path / "tr.npz"
+    tk.SparseTensor(idx, x[tuple(idx.T)], shape, unlisted="missing").save(path)
+    args = ["decompose", str(path), "--format", "tr", "--rank", "2", "--max-iter", "300"]
+    assert main([*args, "--quiet", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "tr of" in text and "rank (2, 2, 2, 2, 2)" in text and "unlisted = missing" in text
+    assert float(text.split("relative error")[1].split()[0]) <= 1e-7
+    assert np.linalg.norm(tk.load(out).to_tensor() - x) <= 1e-6 * np.linalg.norm(x)
+    assert main([*args, "--nonnegative"]) == 2
+    assert "--nonnegative applies to cp and tucker, not tr" in capsys.readouterr().err

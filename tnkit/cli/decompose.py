@@ -176,16 +176,14 @@ def _finish(args: argparse.Namespace, result: Any, size: int, elapsed: float) ->
 
 
 def _run_sparse(args: argparse.Namespace) -> int:
-    """CP, Tucker or TT of a sparse tensor file (``SparseTensor.save``), from its listed
+    """CP, Tucker, TT or TR of a sparse tensor file (``SparseTensor.save``), from its listed
     entries."""
     import tnkit as tk
     from tnkit import sparse
 
     x = sparse.load(args.data)
-    if args.format == "tr":
-        raise ValueError(f"{args.data} is a sparse tensor: --format tr does not fit one")
-    if args.nonnegative and args.format == "tt":
-        raise ValueError("--nonnegative applies to cp and tucker, not tt")
+    if args.nonnegative and args.format in ("tt", "tr"):
+        raise ValueError(f"--nonnegative applies to cp and tucker, not {args.format}")
     for flag, given in (("--tol", args.tol), ("--scan-ranks", args.scan_ranks)):
         if given is not None:
             raise ValueError(f"{flag} does not apply to a sparse tensor (give --rank)")
@@ -198,11 +196,8 @@ def _run_sparse(args: argparse.Namespace) -> int:
     if args.max_iter is not None:
         kw["max_iter"] = args.max_iter
     start = time.perf_counter()
-    if args.format == "tt":
-        result = tk.tt(x, rank=rank, seed=args.seed, progress=not args.quiet, **kw)
-    else:
-        fit = tk.cp if args.format == "cp" else tk.tucker
-        result = fit(x, rank, seed=args.seed, progress=not args.quiet, **kw)
+    fit = {"cp": tk.cp, "tucker": tk.tucker, "tt": tk.tt, "tr": tk.tr}[args.format]
+    result = fit(x, rank=rank, seed=args.seed, progress=not args.quiet, **kw)
     elapsed = time.perf_counter() - start
     where = "the listed entries" if x.unlisted == "missing" else "the whole tensor"
     print(f"{args.format} of {args.data}: shape {x.shape}, rank {result.rank}")

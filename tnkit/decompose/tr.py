@@ -17,6 +17,9 @@ cores ``G_k`` of shape ``(r_{k-1}, n_k, r_k)``; ``rank[k]`` joins core ``k`` and
 * ``mask=`` (tensor completion): TR-ALS on the observed entries only, each core slice from its
   exact masked normal equations, solved by :func:`tnkit.decompose.network.fit_network` (the
   ring is a tensor network), one sweep at a time under this module's stopping rules.
+* a :class:`tnkit.sparse.SparseTensor` with missing entries unlisted: the same per-slice normal
+  equations over its listed entries only, with per-entry chains and no dense tensor
+  (:mod:`tnkit.decompose.tr_sparse`).
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ import numpy as np
 
 from .. import backend, checks, linalg
 from ..formats.tr import TR, dense
+from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
-from . import tr_als, tr_svd
+from . import tr_als, tr_sparse, tr_svd
 from .network import MaskedSweep
 
 METHODS = ("als", "svd")
@@ -64,13 +68,20 @@ def tr(
 
     one ``r_{k-1} r_k``-sized system per slice (the TR-ALS of Wang, Aggarwal & Aeron,
     "Efficient low rank tensor ring completion", ICCV 2017), solved by the masked ALS of
-    :func:`tnkit.fit_network` on the ring.
+    :func:`tnkit.fit_network` on the ring. A :class:`tnkit.sparse.SparseTensor` with
+    ``unlisted="missing"`` is completed from the same equations with ``W`` = its listing, from
+    its listed entries only (:mod:`tnkit.decompose.tr_sparse`): TR-ALS from a random start,
+    the bond ranks grown from 1 to ``rank``.
 
     Parameters
     ----------
-    x : array
+    x : array or SparseTensor
         Data tensor with N >= 2 modes (numpy, torch or cupy; integers become float64). With a
         ``mask``, unobserved entries may be NaN or Inf (they are ignored); observed ones may not.
+        A SparseTensor must list its observed entries with ``unlisted="missing"`` (for zeros
+        unlisted use :func:`tnkit.cp` or :func:`tnkit.tucker`) and needs ``rank``; it takes no
+        ``mask`` and ``method="als"`` only; its start is random whatever the (string)
+        ``init``.
     rank : int or sequence of int, optional
         One rank for all bonds or N ranks; ``rank[k]`` joins core ``k`` and ``k+1 mod N``.
         Each ALS core needs ``rank[k-1] * rank[k] <= prod_{j != k} n_j`` (its normal
@@ -93,7 +104,7 @@ def tr(
     init : {"svd", "random"} or TR
         ALS start: the Kronecker-split TR-SVD, random cores, or a given ring.
     max_iter : int
-        Maximum ALS sweeps (per rank stage when ranks grow).
+        Maximum ALS sweeps (per rank stage when ranks grow; in all for a SparseTensor).
     improvement_tol : float
         ALS stops when a sweep lowers the relative error by less than this.
     seed : int
@@ -110,7 +121,10 @@ def tr(
         observed entries) and ``.options`` (``options["masked"]`` and ``options["observed"]``,
         the observed fraction, say whether a mask was used). Ctrl-C during ALS
         returns the ring of the last finished sweep (``options["interrupted"] = True``). The
-        zero tensor (zero on the observed entries) gives zero cores.
+        zero tensor (zero on the observed entries) gives zero cores. For a SparseTensor
+        ``history`` is the relative error on the listed entries and ``options`` holds the
+        ``rank`` caps, ``tol``, ``max_iter``, ``seed``, ``masked=True``, ``nnz``, ``unlisted``,
+        ``observed`` (the listed fraction) and ``interrupted``.
 
     Examples
     --------
@@ -126,6 +140,8 @@ def tr(
     >>> bool(np.linalg.norm(fit.to_tensor() - y) < 1e-6 * np.linalg.norm(y))
     True
     """
+    if isinstance(x, SparseTensor):
+        return _sparse(x, rank, mask, tol, method, init, max_iter, improvement_tol, seed, progress)
     x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -197,6 +213,37 @@ def tr(
             history[-1] = _error(x, cores, norm)
         options["interrupted"] = fit.interrupted
     return _finish(_reverse_cores(cores) if flip else cores, history, options)
+
+
+def _sparse(
+    x: SparseTensor,
+    rank: Any,
+    mask: Any,
+    tol: float | None,
+    method: str,
+    init: Any,
+    max_iter: int,
+    improvement_tol: float,
+    seed: int,
+    progress: bool | Callable[[int, float], Any],
+) -> TR:
+    """TR completion of a SparseTensor from its listed entries (:mod:`tr_sparse`)."""
+    check_for_fit(x, mask)
+    tr_sparse.check_options(x, rank)
+    if method != "als":
+        raise ValueError(
+            f"method must be 'als' for a SparseTensor (TR-SVD needs every entry), got {method!r}"
+        )
+    if not (isinstance(init, str) and init in INITS):
+        raise ValueError(
+            f"init must be one of {INITS} for a SparseTensor (its start is random), got {init!r}"
+        )
+    ranks = _check_rank(rank, x.shape)
+    cm.check_tol(tol)
+    cm.check_positive_int(max_iter, "max_iter")
+    checks.check_real(improvement_tol, "improvement_tol", low=0)
+    seed = checks.check_seed(seed)
+    return tr_sparse.complete(x, ranks, tol, max_iter, improvement_tol, seed, progress)
 
 
 def _c_layout(x: Any) -> tuple[Any, bool]:
