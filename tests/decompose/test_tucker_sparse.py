@@ -24,11 +24,11 @@ def _held_out_error(fit, x, mask):
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_completion_recovers_an_exact_tucker_tensor_from_seven_percent(seed):
-    # 2,940 of 42,000 entries for 352 parameters; at 5 % seven of these eight seeds recover
+def test_completion_recovers_an_exact_tucker_tensor_from_five_percent(seed):
+    # 2,100 of 42,000 entries for 352 parameters (all eight seeds recover from 3 % too)
     rng = np.random.default_rng(seed)
     x = _tucker_tensor(rng, (30, 35, 40), (3, 4, 3))
-    sp, mask = _observed(rng, x, 0.07)
+    sp, mask = _observed(rng, x, 0.05)
     fit = tk.tucker(sp, rank=[3, 4, 3], max_iter=200, stop_tol=1e-12, seed=seed)
     assert fit.rank == (3, 4, 3) and fit.options["unlisted"] == "missing"
     assert not fit.options["interrupted"] and fit.history[-1] < 1e-10

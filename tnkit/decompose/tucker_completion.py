@@ -9,7 +9,9 @@ model at entry ``e`` is ``x̂_e = Σ_a U_k[i_{e,k}, a] w_e[a]`` for every mode `
 * the core ``G``: least squares over all entries in the features ``f_e`` — the normal
   equations ``(Σ_e conj(f_e) f_eᵀ) g = Σ_e conj(f_e) v_e`` when ``Π r_j <= DIRECT_CORE``,
   else ``CORE_CG_STEPS`` conjugate-gradient steps warm-started from the current core, each
-  one matrix-free pass over the entries;
+  one matrix-free pass over the entries (the model at the entries, then a scatter-add as in
+  sparse HOOI). The normal equations cost ``nnz (Π r_j)²``: at ``100³``, ranks 5 (125 core
+  entries) both take about as long, at ranks 10 (1000) the CG steps are 3× faster;
 * each factor ``U_k``: every row solves its own ``r_k × r_k`` normal equations over the
   entries in that row, ``(Σ_e conj(w_e) w_eᵀ + λ I) u = Σ_e conj(w_e) v_e + λ u_old``, batched
   as in CP completion (:class:`tnkit.decompose.cp_sparse.Entries`,
@@ -17,11 +19,21 @@ model at entry ``e`` is ``x̂_e = Σ_a U_k[i_{e,k}, a] w_e[a]`` for every mode `
   updated ``U_k = Q R`` is then orthonormalised and ``R`` pushed into the core
   (``G ← G ×_k R``, the model unchanged), so the features stay well scaled.
 
+With few entries per parameter ALS from the start often stalls in a poor fit; the first
+sweeps therefore solve the factor rows with a ridge towards zero, ``μ_t · mean diag(Σ_e
+conj(w_e) w_eᵀ)`` added to the row's matrix, ``μ_t = DAMPING · DAMPING_DECAY^t`` until it
+falls below ``DAMPING_OFF`` (then plain ALS: the fit is not biased in the end). On an exact
+``30 × 35 × 40`` rank-(3, 4, 3) tensor this lifts the recoveries from 3 % of the entries
+from 4 to 8 of 8 seeds, at 5 % from 7 to 8 (a few sweeps more at 10 %).
+
 The error, ``||v - x̂|| / ||v||`` on the listed entries, comes from the last factor update
 (``x̂_e = U_{N-1}[i_e] · w_e``) at no extra cost. The start is spectral
 (:func:`tnkit.decompose.cp_sparse.sketched_start`): each ``U_k`` spans the leading
 eigenvectors of the unfolding's Gram matrix over pairs of entries sharing their other indices
 (the debiased start of Montanari & Sun, CPAM 2018), and the first core step fits the core.
+On the ``30 × 35 × 40`` example (8 seeds, 300 sweeps at most) it recovers 8, 8, 8 of 8 from
+3, 5, 10 % of the entries, where sparse HOOI of the entries scaled by ``1 / density`` recovers
+3, 8, 8 and a random orthonormal start 0, 7, 8.
 """
 
 from __future__ import annotations
@@ -38,6 +50,9 @@ from .tucker_sparse import core_from, kron_rows, unfolded_projection
 
 DIRECT_CORE = 256  # most core entries (Π r_j) solved by normal equations; above: CG steps
 CORE_CG_STEPS = 3  # conjugate-gradient steps of one core update
+DAMPING = 1.0  # first sweep's ridge on the factor rows, relative to each row's Gram diagonal
+DAMPING_DECAY = 0.5  # the ridge's factor per sweep
+DAMPING_OFF = 1e-4  # the ridge is dropped once below this
 
 
 def complete(
@@ -56,9 +71,7 @@ def complete(
     xp = backend.namespace(x.values)
     core = xp.zeros(tuple(ranks), dtype=x.values.dtype, **backend.device_kwargs(x.values))
     gain = -math.inf if stop_tol is None else stop_tol
-    fit = cm.Sweeps(
-        lambda model: _sweep(entries, *model), max_iter, gain, None, progress, "Tucker completion"
-    )
+    fit = cm.Sweeps(_Sweep(entries), max_iter, gain, None, progress, "Tucker completion")
     try:
         (core, factors), history = fit.run([core, factors])
     finally:
@@ -66,23 +79,41 @@ def complete(
     return core, factors, history, fit.interrupted
 
 
-def _sweep(entries: Entries, core: Any, factors: list[Any]) -> tuple[list[Any], float]:
-    """The core, then every factor (module docstring); returns ``[core, factors]`` and the
-    relative error on the listed entries."""
-    xp = backend.namespace(core)
-    factors = list(factors)
-    core = _core_step(entries, core, factors)
-    for k in range(len(factors)):
-        w = _mode_features(entries, core, factors, k)
-        grams = entries.row_grams(w, k)
-        rhs = entries.sums[k](entries.v[:, None] * _conj(w))
-        u = _row_solve(grams, rhs, factors[k])
-        if k == len(factors) - 1:
-            model = xp.sum(xp.take(u, entries.idx[k], axis=0) * w, axis=1)
-        factors[k], r = linalg.qr(u)
-        core = cm.mode_product(core, r, k)
-    err = float(xp.linalg.vector_norm(entries.v - model)) / math.sqrt(entries.norm2)
-    return [core, factors], err
+class _Sweep:
+    """One sweep as a ``sweep([core, factors]) -> ([core, factors], error)`` callable for
+    :class:`tnkit.decompose._common.Sweeps`, holding the decaying ridge (module docstring)."""
+
+    def __init__(self, entries: Entries) -> None:
+        self.e, self.damping = entries, DAMPING
+
+    def __call__(self, model: list[Any]) -> tuple[list[Any], float]:
+        core, factors = model[0], list(model[1])
+        xp = backend.namespace(core)
+        core = _core_step(self.e, core, factors)
+        for k in range(len(factors)):
+            w = _mode_features(self.e, core, factors, k)
+            u = self._rows(w, k, factors[k])
+            if k == len(factors) - 1:
+                values = xp.sum(xp.take(u, self.e.idx[k], axis=0) * w, axis=1)
+            factors[k], r = linalg.qr(u)
+            core = cm.mode_product(core, r, k)
+        decayed = self.damping * DAMPING_DECAY
+        self.damping = decayed if decayed >= DAMPING_OFF else 0.0
+        err = float(xp.linalg.vector_norm(self.e.v - values)) / math.sqrt(self.e.norm2)
+        return [core, factors], err
+
+    def _rows(self, w: Any, mode: int, u: Any) -> Any:
+        """``U_mode`` with every row solved from its entries' normal equations, with the
+        ridge ``damping × mean diag(G_i)`` towards zero while it lasts."""
+        xp = backend.namespace(w)
+        grams = self.e.row_grams(w, mode)
+        rhs = self.e.sums[mode](self.e.v[:, None] * _conj(w))
+        if not self.damping:
+            return _row_solve(grams, rhs, u)
+        rank = int(w.shape[1])
+        scale = xp.sum(xp.linalg.diagonal(grams), axis=1) * (self.damping / rank)
+        eye = xp.eye(rank, dtype=grams.dtype, **backend.device_kwargs(grams))
+        return _row_solve(grams + scale[:, None, None] * eye, rhs, xp.zeros_like(u))
 
 
 def _mode_features(entries: Entries, core: Any, factors: list[Any], mode: int) -> Any:
