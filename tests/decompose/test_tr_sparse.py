@@ -48,6 +48,18 @@ def test_recovers_uneven_ranks_from_fifteen_percent():
     assert fit.rank == (3, 2, 3, 2) and _held_error(fit, idx, vals) < 1e-6
 
 
+def test_restarts_leave_a_local_minimum():
+    rng = np.random.default_rng(212)
+    _, seen, idx, vals = _sampled_tr(rng, (7, 7, 7, 7), (2, 2, 2, 2), 0.2, held=200)
+    stuck = tk.tr(seen, 2, tol=1e-8, max_iter=100)
+    assert stuck.history[-1] > 0.1 and stuck.options["starts"] == 1
+    fit = tk.tr(seen, 2, tol=1e-8, max_iter=100, restarts=3)
+    assert fit.options["starts"] == 2 and fit.options["restarts"] == 3
+    assert fit.history[-1] <= 1e-8 and _held_error(fit, idx, vals) < 1e-6
+    with pytest.raises(ValueError, match="restarts applies to the completion of a SparseTensor"):
+        tk.tr(np.ones((3, 4, 5)), 2, restarts=2)
+
+
 def test_agrees_with_dense_masked_tr_als_on_the_same_entries():
     rng = np.random.default_rng(102)
     x, seen, idx, vals = _sampled_tr(rng, (8, 9, 10), (2, 2, 2), 0.5, held=100)
@@ -121,6 +133,7 @@ def test_zero_entries_give_the_zero_ring():
         ({"rank": 2, "init": "bogus"}, ValueError, "init"),
         ({"rank": 2, "max_iter": 0}, ValueError, "max_iter"),
         ({"rank": 2, "tol": 2.0}, ValueError, "tol"),
+        ({"rank": 2, "restarts": 0}, ValueError, "restarts"),
         ({"rank": 2, "mask": np.ones((5, 6, 7), bool)}, TypeError, "mask= is for dense x"),
     ],
 )

@@ -55,6 +55,7 @@ def tr(
     max_iter: int = 50,
     improvement_tol: float = 1e-8,
     seed: int = 0,
+    restarts: int = 1,
     progress: bool | Callable[[int, float], Any] = False,
 ) -> TR:
     """Tensor ring decomposition of ``x``.
@@ -109,6 +110,12 @@ def tr(
         ALS stops when a sweep lowers the relative error by less than this.
     seed : int
         Seed of the random sketches, draws and random initialisation.
+    restarts : int
+        SparseTensor only: at most this many random starts (seeds ``seed``, ``seed + 1``,
+        ...), stopping at the first whose error on the listed entries reaches ``tol``; the
+        lowest-error ring is returned (``options["starts"]``: how many ran). A start settles in
+        a poor local minimum now and then at low sampling, so ``restarts=3`` with a ``tol`` is
+        worth its cost there.
     progress : bool or callable
         ``True`` for a tqdm bar, or a callable ``f(sweep, error)``.
 
@@ -124,7 +131,7 @@ def tr(
         zero tensor (zero on the observed entries) gives zero cores. For a SparseTensor
         ``history`` is the relative error on the listed entries and ``options`` holds the
         ``rank`` caps, ``tol``, ``max_iter``, ``seed``, ``masked=True``, ``nnz``, ``unlisted``,
-        ``observed`` (the listed fraction) and ``interrupted``.
+        ``observed`` (the listed fraction), ``interrupted``, ``restarts`` and ``starts``.
 
     Examples
     --------
@@ -141,7 +148,11 @@ def tr(
     True
     """
     if isinstance(x, SparseTensor):
-        return _sparse(x, rank, mask, tol, method, init, max_iter, improvement_tol, seed, progress)
+        return _sparse(
+            x, rank, mask, tol, method, init, max_iter, improvement_tol, seed, restarts, progress
+        )
+    if restarts != 1:
+        raise ValueError("restarts applies to the completion of a SparseTensor only")
     x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -225,6 +236,7 @@ def _sparse(
     max_iter: int,
     improvement_tol: float,
     seed: int,
+    restarts: int,
     progress: bool | Callable[[int, float], Any],
 ) -> TR:
     """TR completion of a SparseTensor from its listed entries (:mod:`tr_sparse`)."""
@@ -243,7 +255,8 @@ def _sparse(
     cm.check_positive_int(max_iter, "max_iter")
     checks.check_real(improvement_tol, "improvement_tol", low=0)
     seed = checks.check_seed(seed)
-    return tr_sparse.complete(x, ranks, tol, max_iter, improvement_tol, seed, progress)
+    restarts = checks.check_int(restarts, "restarts")
+    return tr_sparse.complete(x, ranks, tol, max_iter, improvement_tol, seed, progress, restarts)
 
 
 def _c_layout(x: Any) -> tuple[Any, bool]:

@@ -54,19 +54,46 @@ def complete(
     improvement_tol: float,
     seed: int,
     progress: bool | Callable[[int, float], Any],
+    restarts: int = 1,
 ) -> TR:
-    """Rank-adaptive TR completion up to bond ranks ``caps`` (module docstring)."""
+    """Rank-adaptive TR completion up to bond ranks ``caps`` (module docstring): up to
+    ``restarts`` random starts (seeds ``seed, seed + 1, ...``), stopping at the first whose
+    error reaches ``tol``; the lowest-error fit is returned."""
     entries = Entries(x)
     options = {"rank": list(caps), "tol": tol, "max_iter": max_iter, "masked": True, "seed": seed}
-    options.update(nnz=x.nnz, unlisted=x.unlisted, observed=x.density, interrupted=False)
+    options.update(nnz=x.nnz, unlisted=x.unlisted, observed=x.density, restarts=restarts)
     if entries.norm2 == 0.0:  # zero on every listed entry: the zero ring
         zeros = [
             backend.asarray_like(np.zeros((caps[k - 1], n, caps[k])), x.values)
             for k, n in enumerate(x.shape)
         ]
-        return TR(zeros, history=[0.0], options=options)
+        return TR(zeros, history=[0.0], options={**options, "interrupted": False, "starts": 0})
+    best: tuple[list[Any], list[float]] | None = None
+    for start in range(restarts):
+        cores, history, interrupted = _one_start(
+            entries, caps, tol, max_iter, improvement_tol, seed + start, progress
+        )
+        if history and (best is None or history[-1] < best[1][-1]):
+            best = (cores, history)
+        if interrupted or (tol is not None and history and history[-1] <= tol):
+            break
+    cores, history = best if best is not None else (cores, history)
+    options.update(interrupted=interrupted, starts=start + 1)
+    return TR(cores, history=history, options=options)
+
+
+def _one_start(
+    entries: Entries,
+    caps: tuple[int, ...],
+    tol: float | None,
+    max_iter: int,
+    improvement_tol: float,
+    seed: int,
+    progress: bool | Callable[[int, float], Any],
+) -> tuple[list[Any], list[float], bool]:
+    """One random start grown to the caps: its cores, history and whether Ctrl-C ended it."""
     rng = np.random.default_rng(seed)
-    cores = [backend.random_normal((1, n, 1), x.values, rng) for n in x.shape]
+    cores = [backend.random_normal((1, n, 1), entries.v, rng) for n in entries.x.shape]
     fit = cm.Sweeps(
         lambda cs: _sweep(entries, cs), max_iter, improvement_tol, tol, progress, "TR completion"
     )
@@ -82,8 +109,7 @@ def complete(
             cores = _grow(cores, caps, rng)
     finally:
         fit.bar.close()
-    options["interrupted"] = fit.interrupted
-    return TR(cores, history=history, options=options)
+    return cores, history, fit.interrupted
 
 
 def _ranks(cores: list[Any]) -> list[int]:
