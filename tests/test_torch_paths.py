@@ -384,6 +384,12 @@ SWEEPS = {  # name: run(n_sweeps); each sweep may bring one scalar (its error) t
     "tucker-sparse": lambda x, n: tk.tucker(
         SparseTensor.from_dense(x), rank=2, max_iter=n, stop_tol=None
     ),
+    "tucker-sparse-missing": lambda x, n: tk.tucker(
+        SparseTensor.from_dense(x, mask=_t(_MASK)), rank=2, max_iter=n, stop_tol=None
+    ),
+    "tr-sparse": lambda x, n: tk.tr(
+        SparseTensor.from_dense(x, mask=_t(_MASK)), rank=1, max_iter=n, improvement_tol=0.0
+    ),
     "fit_network-masked": lambda x, n: tk.fit_network(
         x, _RING.to_network(SHAPE, 0), max_iter=n, tol=0, stall=0, mask=_t(_MASK)
     ),

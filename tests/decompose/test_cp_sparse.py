@@ -206,12 +206,9 @@ def test_save_load_and_the_cli_fit_a_sparse_file(tmp_path, capsys):
     held = ~mask
     fit = tk.load(out).to_tensor()
     assert np.linalg.norm((fit - x)[held]) <= 1e-5 * np.linalg.norm(x[held])
-    assert main(["decompose", str(path), "--format", "tr", "--rank", "2"]) == 2
-    assert "--format tr does not fit one" in capsys.readouterr().err
-    assert main(["decompose", str(path), "--format", "tt", "--rank", "2,2", "--quiet"]) == 0
-    assert "tt of" in capsys.readouterr().out
-    assert main(["decompose", str(path), "--format", "tucker", "--rank", "2,2,2"]) == 2
-    assert "needs unlisted='zero'" in capsys.readouterr().err
+    for fmt, rank in (("tr", "2"), ("tt", "2,2"), ("tucker", "2,2,2")):
+        assert main(["decompose", str(path), "--format", fmt, "--rank", rank, "--quiet"]) == 0
+        assert f"{fmt} of" in capsys.readouterr().out
     SparseTensor.from_dense(np.where(mask, x, 0.0)).save(path)  # zeros unlisted now
     assert main(["decompose", str(path), "--format", "tucker", "--rank", "2,2,2", "--quiet"]) == 0
     assert "tucker of" in capsys.readouterr().out
@@ -263,8 +260,8 @@ def test_sparse_tucker_refuses_what_it_cannot_do():
     rng = np.random.default_rng(13)
     x = rng.standard_normal((5, 6, 7))
     zero, (missing, mask) = SparseTensor.from_dense(x), _observed(rng, x, 0.5)
-    with pytest.raises(ValueError, match="needs unlisted='zero'"):
-        tk.tucker(missing, [2, 2, 2])
+    with pytest.raises(ValueError, match="needs rank=, not tol="):
+        tk.tucker(missing, tol=0.1)
     with pytest.raises(ValueError, match="needs rank=, not tol="):
         tk.tucker(zero, tol=0.1)
     with pytest.raises(ValueError, match="method must be 'hooi'"):
@@ -305,11 +302,11 @@ def test_sparse_tt_completion_recovers_held_out_entries():
 
 
 def test_sparse_tt_completion_restarts_from_a_local_minimum():
-    seen, idx, vals = _sampled_tt(np.random.default_rng(205), (7, 7, 7, 7), (3, 4, 3), 0.25)
+    seen, idx, vals = _sampled_tt(np.random.default_rng(202), (7, 7, 7, 7), (3, 4, 3), 0.2)
     stuck = tk.tt(seen, rank=[3, 4, 3], tol=1e-8, max_iter=100)
     assert stuck.history[-1] > 0.1 and stuck.options["starts"] == 1
     fit = tk.tt(seen, rank=[3, 4, 3], tol=1e-8, max_iter=100, restarts=3)
-    assert fit.options["starts"] == 3 and fit.history[-1] <= 1e-8
+    assert fit.options["starts"] == 2 and fit.history[-1] <= 1e-8
     assert np.linalg.norm(_tt_values(fit, idx) - vals) <= 1e-6 * np.linalg.norm(vals)
     with pytest.raises(ValueError, match="restarts"):
         tk.tt(seen, rank=2, restarts=0)

@@ -11,6 +11,7 @@ import pytest
 
 import tnkit as tk
 from tnkit import backend, contract
+from tnkit.sparse import SparseTensor
 
 pytestmark = pytest.mark.gpu
 
@@ -76,8 +77,6 @@ def test_cp_on_device_matches_numpy(device, cases):
 @pytest.mark.parametrize("unlisted", ["zero", "missing"])
 def test_sparse_cp_on_device_matches_numpy(device, cases, unlisted):
     """The scatter-adds (cupyx sparse matrices, torch index_add_) on the device."""
-    from tnkit.sparse import SparseTensor
-
     x = cases.low_rank_ring()
     mask = np.random.default_rng(3).random(x.shape) < 0.5
     keep = None if unlisted == "zero" else mask
@@ -87,17 +86,21 @@ def test_sparse_cp_on_device_matches_numpy(device, cases, unlisted):
     cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=RTOL)
 
 
-@pytest.mark.parametrize("fmt", ["tucker", "tt"])
-def test_sparse_tucker_and_tt_on_device_match_numpy(device, cases, fmt):
-    from tnkit.sparse import SparseTensor
+SPARSE_FITS = {  # fit(x, mask) of a sparse tensor made from dense data
+    "tucker": lambda d, m: tk.tucker(SparseTensor.from_dense(d * m), [2, 2, 2], max_iter=4),
+    "tucker-missing": lambda d, m: tk.tucker(
+        SparseTensor.from_dense(d, mask=m), [2, 2, 2], max_iter=4
+    ),
+    "tt": lambda d, m: tk.tt(SparseTensor.from_dense(d, mask=m), rank=2, max_iter=4),
+    "tr": lambda d, m: tk.tr(SparseTensor.from_dense(d, mask=m), rank=2, max_iter=4),
+}
 
+
+@pytest.mark.parametrize("fmt", sorted(SPARSE_FITS))
+def test_sparse_tucker_tt_and_tr_on_device_match_numpy(device, cases, fmt):
     x = cases.low_rank_ring()
     mask = np.random.default_rng(4).random(x.shape) < 0.5
-    if fmt == "tucker":
-        fit = lambda d: tk.tucker(SparseTensor.from_dense(d * mask), [2, 2, 2], max_iter=4)  # noqa: E731
-    else:
-        fit = lambda d: tk.tt(SparseTensor.from_dense(d, mask=mask), rank=2, max_iter=4)  # noqa: E731
-    ref, out = fit(x), fit(device.put(x))
+    ref, out = SPARSE_FITS[fmt](x, mask), SPARSE_FITS[fmt](device.put(x), mask)
     assert device.holds(out.arrays)
     cases.assert_close(ref.to_tensor(), out.to_tensor(), rtol=RTOL)
 
@@ -211,6 +214,8 @@ def test_ttn_bug_step_on_device(device, cases):
         "cp-sparse-missing",
         "tt-sparse",
         "tucker-sparse",
+        "tucker-sparse-missing",
+        "tr-sparse",
         "fit_network",
         "tucker-hooi",
         "tucker-nonnegative",

@@ -55,10 +55,13 @@ def complete(
     seed: int,
     progress: bool | Callable[[int, float], Any],
     restarts: int = 1,
+    desc: str = "TR completion",
 ) -> TR:
     """Rank-adaptive TR completion up to bond ranks ``caps`` (module docstring): up to
     ``restarts`` random starts (seeds ``seed, seed + 1, ...``), stopping at the first whose
-    error reaches ``tol``; the lowest-error fit is returned."""
+    error reaches ``tol``; the lowest-error fit is returned. A cap of 1 on the closing bond
+    ``N-1`` makes it TT completion (:mod:`tnkit.decompose.tt_sparse`); ``desc`` labels the
+    progress bar."""
     entries = Entries(x)
     options = {"rank": list(caps), "tol": tol, "max_iter": max_iter, "masked": True, "seed": seed}
     options.update(nnz=x.nnz, unlisted=x.unlisted, observed=x.density, restarts=restarts)
@@ -71,7 +74,7 @@ def complete(
     best: tuple[list[Any], list[float]] | None = None
     for start in range(restarts):
         cores, history, interrupted = _one_start(
-            entries, caps, tol, max_iter, improvement_tol, seed + start, progress
+            entries, caps, tol, max_iter, improvement_tol, seed + start, progress, desc
         )
         if history and (best is None or history[-1] < best[1][-1]):
             best = (cores, history)
@@ -90,13 +93,12 @@ def _one_start(
     improvement_tol: float,
     seed: int,
     progress: bool | Callable[[int, float], Any],
+    desc: str,
 ) -> tuple[list[Any], list[float], bool]:
     """One random start grown to the caps: its cores, history and whether Ctrl-C ended it."""
     rng = np.random.default_rng(seed)
     cores = [backend.random_normal((1, n, 1), entries.v, rng) for n in entries.x.shape]
-    fit = cm.Sweeps(
-        lambda cs: _sweep(entries, cs), max_iter, improvement_tol, tol, progress, "TR completion"
-    )
+    fit = cm.Sweeps(lambda cs: _sweep(entries, cs), max_iter, improvement_tol, tol, progress, desc)
     history: list[float] = []
     try:
         while len(history) < max_iter and not fit.interrupted:

@@ -68,8 +68,8 @@ def tt(
     restarts : sparse completion only: at most this many random starts (seeds ``seed``,
         ``seed + 1``, ...), stopping at the first whose observed error reaches ``tol``; the
         lowest-error fit is returned (``options["starts"]``: how many ran). A start settles in
-        a local minimum now and then at low sampling (about one in five at 5 % of an
-        ``8^6`` tensor), so ``restarts=3`` with a ``tol`` is worth its cost there.
+        a local minimum now and then at low sampling (2 of 24 at 5 % of an ``8^6`` tensor),
+        so ``restarts=3`` with a ``tol`` is worth its cost there.
     progress : with a mask, ``True`` for a progress bar or a callable ``(sweep, error)``.
 
     Returns
