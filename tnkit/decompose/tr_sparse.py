@@ -209,12 +209,12 @@ def _grow(cores: list[Any], caps: tuple[int, ...], rng: np.random.Generator) -> 
     return cores
 
 
-def check_options(x: SparseTensor, rank: Any) -> None:
-    """What :func:`tnkit.tr` needs of a SparseTensor."""
+def check_options(x: SparseTensor, rank: Any, fmt: str = "tr") -> None:
+    """What :func:`tnkit.tr` (and :func:`tnkit.tt`, ``fmt="tt"``) needs of a SparseTensor."""
     if x.unlisted != "missing":
         raise ValueError(
-            "tr of a SparseTensor completes missing entries (unlisted='missing'); for sparse "
-            "data with zeros unlisted use tnkit.cp or tnkit.tucker"
+            f"{fmt} of a SparseTensor completes missing entries (unlisted='missing'); for "
+            "sparse data with zeros unlisted use tnkit.cp or tnkit.tucker"
         )
     if rank is None:
-        raise ValueError("tr of a SparseTensor needs rank= (the bond ranks to fit)")
+        raise ValueError(f"{fmt} of a SparseTensor needs rank= (the bond ranks to fit)")

@@ -30,7 +30,7 @@ from .. import backend, checks, linalg
 from ..formats.tt import TT
 from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
-from . import tt_sparse
+from . import tr_sparse, tt_sparse
 from .network import MaskedSweep
 
 
@@ -95,7 +95,7 @@ def tt(
     sparse = isinstance(x, SparseTensor)
     if sparse:
         check_for_fit(x, mask)
-        tt_sparse.check_options(x, rank)
+        tr_sparse.check_options(x, rank, "tt")
         w = None
     else:
         x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)

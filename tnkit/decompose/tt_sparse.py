@@ -33,14 +33,3 @@ def complete(
         x, (*caps, 1), tol, max_iter, improvement_tol, seed, progress, restarts, "TT completion"
     )
     return TT(ring.cores, history=ring.history, options={**ring.options, "rank": list(caps)})
-
-
-def check_options(x: SparseTensor, rank: Any) -> None:
-    """What :func:`tnkit.tt` needs of a SparseTensor."""
-    if x.unlisted != "missing":
-        raise ValueError(
-            "tt of a SparseTensor completes missing entries (unlisted='missing'); for sparse "
-            "data with zeros unlisted use tnkit.cp or tnkit.tucker"
-        )
-    if rank is None:
-        raise ValueError("tt of a SparseTensor needs rank= (the bond ranks to fit)")
