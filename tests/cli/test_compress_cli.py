@@ -124,3 +124,17 @@ def test_input_shape_and_output_folder_are_checked(tmp_path, factory, capsys):
         assert main(base + extra) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
+
+
+def test_checkpoint_and_resume(tmp_path, factory, capsys):
+    path, saved = tmp_path / "w.pt", tmp_path / "fits.pt"
+    torch.save(factory().state_dict(), path)
+    args = ["compress", str(path), "--factory", "tiny_arch:build", "--ratio", "0.5"]
+    assert main([*args, "--checkpoint", str(saved)]) == 0
+    first = capsys.readouterr().out
+    assert saved.exists() and "resumed" not in first
+    assert main([*args, "--checkpoint", str(saved), "--resume"]) == 0
+    again = capsys.readouterr().out
+    assert f"resumed: 2 factorization(s) read from {saved}" in again
+    assert main([*args, "--checkpoint", str(tmp_path / "no" / "f.pt")]) == 2
+    assert "the folder" in capsys.readouterr().err

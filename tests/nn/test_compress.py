@@ -216,3 +216,60 @@ def test_bad_factorize_and_report_arguments_are_named(call, exc, match):
 def test_factorize_accepts_an_int_rank():
     new, err = tnn.factorize(_mlp()[0], "svd", 6)
     assert err < 1e-6 and isinstance(new, nn.Module)
+
+
+def _cp_model():
+    torch.manual_seed(2)
+    return nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3))
+
+
+def _counted_decompositions(monkeypatch, stop_at=None):
+    """Record the decompositions compress runs; Ctrl-C at call number ``stop_at``."""
+    from tnkit.nn import convert, factorizations
+
+    calls, real = [], convert.decompose
+
+    def counted(layer, method, ranks, **fit):
+        if len(calls) + 1 == stop_at:
+            raise KeyboardInterrupt
+        calls.append((method, ranks))
+        return real(layer, method, ranks, **fit)
+
+    monkeypatch.setattr(factorizations, "decompose", counted)
+    return calls
+
+
+def test_an_interrupted_compression_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    path, x = tmp_path / "compress.pt", torch.randn(2, 4, 6, 6)
+    opts = dict(method="cp", ratio=0.3, max_iter=20, calibration=x)
+    calls = _counted_decompositions(monkeypatch)
+    whole, _ = tnn.compress(_cp_model(), **opts)
+    total = len(calls)  # the trial fits planning the global budget, then the final ones
+    _counted_decompositions(monkeypatch, stop_at=7)  # Ctrl-C while planning
+    with pytest.raises(KeyboardInterrupt):
+        tnn.compress(_cp_model(), checkpoint=path, **opts)
+    calls = _counted_decompositions(monkeypatch)
+    small, report = tnn.compress(_cp_model(), checkpoint=path, resume=True, **opts)
+    assert len(calls) == total - 6  # only what the first run had not done
+    assert f"resumed: 6 factorization(s) read from {path}" in report.notes
+    assert torch.equal(small(x), whole(x))
+    calls.clear()  # the finished run's file: nothing left to fit
+    again, _ = tnn.compress(_cp_model(), checkpoint=path, resume=True, **opts)
+    assert calls == [] and torch.equal(again(x), whole(x))
+
+
+def test_a_compress_checkpoint_of_other_options_or_weights(tmp_path, monkeypatch):
+    path, model = tmp_path / "compress.pt", _cp_model()
+    tnn.compress(model, "svd", ranks=2, checkpoint=path)
+    with pytest.raises(ValueError, match="other fit options"):
+        tnn.compress(model, "svd", ranks=2, checkpoint=path, resume=True, seed=1)
+    with torch.no_grad():
+        model[2].weight.mul_(2.0)  # its saved factorization no longer applies
+    calls = _counted_decompositions(monkeypatch)
+    _, report = tnn.compress(model, "svd", ranks=2, checkpoint=path, resume=True)
+    assert calls == [("svd", (2,))] and "resumed: 1 factorization(s)" in report.notes[-1]
+    torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not a compress checkpoint"):
+        tnn.compress(model, "svd", ranks=2, checkpoint=tmp_path / "other.pt", resume=True)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint="):
+        tnn.compress(model, "svd", ranks=2, resume=True)

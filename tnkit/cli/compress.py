@@ -31,6 +31,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--input-shape", help="example input shape, e.g. 1,3,32,32 (MACs, saving)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="save every layer factorization to FILE as it is done (no pickled objects)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="take the factorizations already in the --checkpoint file from it",
+    )
+    p.add_argument(
         "-o",
         "--output",
         help="save the compressed model (.pt2: torch.export, otherwise TorchScript)",
@@ -48,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_output(args.output, "-o")
     check_output(args.report, "--report")
+    check_output(args.checkpoint, "--checkpoint")
     model, example = load_model(args.model, args.factory)
     if args.input_shape:
         try:
@@ -56,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--input-shape must be integers like 1,3,32,32: {err}") from err
         if any(n < 1 for n in shape):
             raise ValueError(f"--input-shape must be positive integers, got {args.input_shape}")
-        example = (torch.randn(shape),)
+        example = (torch.randn(shape, generator=torch.Generator().manual_seed(args.seed)),)
     layers = args.layers.split(",") if args.layers else None
     small, report = compress(
         model,
@@ -67,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         calibration=None if example is None else example[0],
         seed=args.seed,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
     )
     print(report)
     if example is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -13,7 +14,8 @@ from torch import nn
 from .. import checks
 from . import ranks as rk
 from ._checks import check_module, check_progress, check_tensor, user_data
-from .convert import check_layer_ranks, dense_weight, effective_method, factorize
+from .convert import check_layer_ranks, dense_weight, effective_method
+from .factorizations import Factorizations
 from .geometry import LayerInfo, layer_info
 from .report import CompressionReport, LayerReport, count_macs, count_params
 
@@ -39,6 +41,8 @@ def compress(
     max_iter: int | None = None,
     seed: int = 0,
     progress: bool | Callable[[int, int, str], None] = False,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> tuple[nn.Module, CompressionReport]:
     """Compress the Linear and ConvNd layers of ``model`` by low-rank factorization.
 
@@ -68,6 +72,13 @@ def compress(
     max_iter : sweeps of the CP fits (default: :func:`tnkit.cp`'s).
     seed : seed of the randomized parts of the decompositions.
     progress : ``True`` for a progress bar, or a callable ``(i, n, name)``.
+    checkpoint : file that every factorization (the final ones and the trial fits that plan
+        a global budget or a CP tolerance) is written to as soon as it is done
+        (:mod:`tnkit.nn.factorizations`; no pickled objects).
+    resume : take the factorizations in ``checkpoint`` from it instead of fitting them again
+        (a missing file starts afresh): the same call then ends with the model an
+        uninterrupted run gives. A file written with other ``stable``/``seed``/``max_iter``
+        is refused; entries of layers whose weights changed are not used.
 
     Returns
     -------
@@ -79,6 +90,7 @@ def compress(
     seed = checks.check_seed(seed)
     max_iter = checks.check_int(max_iter, "max_iter", 1, optional=True)
     check_progress(progress)
+    checks.check_checkpoint(checkpoint, resume)
     work = copy.deepcopy(model)
     report = CompressionReport()
     chosen = _select(work, layers, report.notes)
@@ -89,17 +101,21 @@ def compress(
         inputs, reference = _capture(work, [m for _, m in chosen], x)
     infos = [layer_info(m, None if x is None else tuple(inputs[m].shape)) for _, m in chosen]
     methods = [effective_method(m, method) for _, m in chosen]
-    fit = {"stable": stable, "seed": seed, "max_iter": max_iter}
-    plan = _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fit)
+    fits = Factorizations(
+        {"stable": stable, "seed": seed, "max_iter": max_iter}, checkpoint, resume
+    )
+    plan = _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fits)
     tick = _ticker(progress, len(chosen))
     try:
         for i, ((name, layer), meth, r) in enumerate(zip(chosen, methods, plan)):
             tick(i, name)
-            new, err = factorize(layer, meth, r, **fit)
+            new, err = fits.module(name, layer, meth, r)
             report.layers.append(_row(name, layer, new, meth, r, err, inputs.get(layer)))
             work = new if not name else _replace(work, name, new)
     except KeyboardInterrupt:
         report.notes.append(f"interrupted: {len(chosen) - len(report.layers)} layer(s) left dense")
+    if fits.reused:
+        report.notes.append(f"resumed: {len(fits.reused)} factorization(s) read from {checkpoint}")
     if x is not None:
         report.output_error = _rel_error(reference, _forward(work, x))
     return work, report
@@ -211,7 +227,7 @@ def _layer_ranks(ranks, name: str, info: LayerInfo, method: str) -> tuple[int, .
     return check_layer_ranks(value, info, method, f"ranks for {name!r}")
 
 
-def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fit):
+def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fits):
     """The ranks of every selected layer."""
     if ranks is not None and ranks != "evbmf":
         return [_layer_ranks(ranks, n, info, m) for (n, _), info, m in zip(chosen, infos, methods)]
@@ -220,15 +236,15 @@ def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, 
         return [rk.evbmf_ranks(w, i, m, weakening) for w, i, m in zip(weights, infos, methods)]
     if tol is not None:
         return [
-            _cp_tol(layer, m, info, tol, fit)
+            _cp_tol(fits, name, layer, m, info, tol)
             if m in ("cp", "cp4")
             else rk.tol_ranks(w, info, m, tol)
-            for (_, layer), w, info, m in zip(chosen, weights, infos, methods)
+            for (name, layer), w, info, m in zip(chosen, weights, infos, methods)
         ]
     if budget == "per_layer":
         return [rk.fraction_ranks(info, m, ratio, target) for info, m in zip(infos, methods)]
     rungs, curves = [], []
-    for (_, layer), w, info, m in zip(chosen, weights, infos, methods):
+    for (name, layer), w, info, m in zip(chosen, weights, infos, methods):
         ladder = rk.ladder(info, m, target)
         if m in ("cp", "cp4"):
             # fits at a few spread rungs and at the per-layer share, so the global plan is
@@ -238,7 +254,7 @@ def _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, 
                 {*_spread(ladder, CP_CURVE_POINTS), share},
                 key=lambda r: rk.cost(info, m, r, target),
             )
-            errors = np.array([factorize(layer, m, r, **fit)[1] ** 2 for r in ladder])
+            errors = np.array([fits.error(name, layer, m, r) ** 2 for r in ladder])
         else:
             errors = rk.error_curve(w, info, m, ladder)
         costs = np.array([rk.cost(info, m, r, target) for r in ladder], dtype=float)
@@ -255,13 +271,13 @@ def _spread(ladder: list, n: int) -> list:
     return [ladder[i] for i in idx]
 
 
-def _cp_tol(layer, method: str, info: LayerInfo, tol: float, fit: dict):
+def _cp_tol(fits: Factorizations, name: str, layer, method: str, info: LayerInfo, tol: float):
     """Smallest CP rank on the ladder whose fit meets ``tol`` (bisection on the ladder)."""
     ladder = rk.ladder(info, method)
     lo, hi = 0, len(ladder) - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        if factorize(layer, method, ladder[mid], **fit)[1] <= tol:
+        if fits.error(name, layer, method, ladder[mid]) <= tol:
             hi = mid
         else:
             lo = mid + 1

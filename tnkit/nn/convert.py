@@ -49,9 +49,8 @@ def _split_svd(matrix: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
 def _svd(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], **_: Any) -> tuple:
     a, b = _split_svd(w.reshape(w.shape[0], -1), ranks[0])
     if isinstance(layer, nn.Linear):
-        return layers.linear_svd(layer, a, b), b @ a
-    kernel = a.reshape(a.shape[0], *w.shape[1:])
-    return layers.conv_svd(layer, kernel, b), (b @ a).reshape(w.shape)
+        return [a, b], b @ a
+    return [a.reshape(a.shape[0], *w.shape[1:]), b], (b @ a).reshape(w.shape)
 
 
 def _tucker(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], **_: Any) -> tuple:
@@ -63,7 +62,7 @@ def _tucker(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], **_: Any) -
     for axis, f in enumerate(spatial):  # fold the (full-rank) spatial factors into the core
         core = np.moveaxis(np.tensordot(f, core, axes=(1, axis + 2)), 0, axis + 2)
     approx = np.einsum("ab...,ta,sb->ts...", core, u_out, u_in)
-    return layers.conv_tucker2(layer, u_in, core, u_out), approx
+    return [u_in, core, u_out], approx
 
 
 def _cp(
@@ -83,7 +82,7 @@ def _cp(
     fit = cp(x, ranks[0], stable=stable, seed=seed, **opts)
     weights, (f_out, f_in, *spatial) = np.asarray(fit.weights), list(fit.factors)
     approx = np.asarray(fit.to_tensor()).reshape(w.shape)
-    return layers.conv_cp(layer, weights, f_out, f_in, spatial), approx
+    return [weights, f_out, f_in, *spatial], approx
 
 
 def _tt_cores(x: np.ndarray, ranks: tuple[int, ...]) -> list[np.ndarray]:
@@ -95,7 +94,7 @@ def _tt_cores(x: np.ndarray, ranks: tuple[int, ...]) -> list[np.ndarray]:
 def _tt(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], info: LayerInfo, **_: Any):
     cores = _tt_cores(tt_tensor(w, info, "tt"), ranks)
     approx = _tt_full(cores)
-    return layers.conv_tt(layer, cores), np.moveaxis(approx, -1, 0)
+    return cores, np.moveaxis(approx, -1, 0)
 
 
 def _ttm(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], info: LayerInfo, **_: Any):
@@ -105,7 +104,7 @@ def _ttm(layer: nn.Module, w: np.ndarray, ranks: tuple[int, ...], info: LayerInf
     approx = _tt_full(cores).reshape([d for pair in zip(outs, ins) for d in pair])
     approx = np.transpose(approx, [*range(0, 2 * n, 2), *range(1, 2 * n, 2)]).reshape(w.shape)
     cores = [c.reshape(c.shape[0], o, i, c.shape[2]) for c, o, i in zip(cores, outs, ins)]
-    return layers.linear_tt(layer, cores), approx
+    return cores, approx
 
 
 def _tt_full(cores: list[np.ndarray]) -> np.ndarray:
@@ -117,6 +116,16 @@ def _tt_full(cores: list[np.ndarray]) -> np.ndarray:
 
 _CONVERTERS = {"svd": _svd, "tucker": _tucker, "tt": _tt, "ttm": _ttm}
 METHODS = (*_CONVERTERS, "cp", "cp4")
+_BUILDERS = {  # method -> (layer, factor arrays) -> the factorized module
+    "svd": lambda layer, a: (
+        layers.linear_svd if isinstance(layer, nn.Linear) else layers.conv_svd
+    )(layer, *a),
+    "tucker": lambda layer, a: layers.conv_tucker2(layer, *a),
+    "cp": lambda layer, a: layers.conv_cp(layer, a[0], a[1], a[2], list(a[3:])),
+    "cp4": lambda layer, a: layers.conv_cp(layer, a[0], a[1], a[2], list(a[3:])),
+    "tt": lambda layer, a: layers.conv_tt(layer, list(a)),
+    "ttm": lambda layer, a: layers.linear_tt(layer, list(a)),
+}
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
@@ -151,6 +160,21 @@ def factorize(
     ``"tucker"``, ``"cp"`` (CP-3), ``"cp4"`` (CP-(2+d)), ``"tt"`` or ``"ttm"``. ``ranks``: one
     int or a tuple of the ranks ``method`` needs, each at most the layer's full rank.
     """
+    arrays, error = decompose(layer, method, ranks, stable=stable, seed=seed, max_iter=max_iter)
+    return build(layer, method, arrays), error
+
+
+def decompose(
+    layer: nn.Module,
+    method: str,
+    ranks: tuple[int, ...],
+    *,
+    stable: bool = True,
+    seed: int = 0,
+    max_iter: int | None = None,
+) -> tuple[list[np.ndarray], float]:
+    """The factor arrays of :func:`factorize` (in the order :func:`build` takes them) and the
+    relative weight error, without building the module."""
     check_module(layer, "layer")
     if not isinstance(layer, LAYERS):
         raise TypeError(f"layer must be a Linear or Conv1d/2d/3d, got {type(layer).__name__}")
@@ -162,7 +186,7 @@ def factorize(
     if not np.isfinite(w).all():
         raise ValueError("layer has NaN or Inf weights")
     if method in ("cp", "cp4"):
-        module, approx = _cp(
+        arrays, approx = _cp(
             layer,
             w,
             ranks,
@@ -172,7 +196,14 @@ def factorize(
             max_iter=max_iter,
         )
     else:
-        module, approx = _CONVERTERS[method](layer, w, ranks, info=info)
+        arrays, approx = _CONVERTERS[method](layer, w, ranks, info=info)
     norm = float(np.linalg.norm(w)) or 1.0
+    return arrays, float(np.linalg.norm(w - approx) / norm)
+
+
+def build(layer: nn.Module, method: str, arrays: list[np.ndarray]) -> nn.Module:
+    """The factorized module of ``layer`` from the factor arrays :func:`decompose` gave, in
+    ``layer``'s dtype, device and train/eval mode."""
+    module = _BUILDERS[method](layer, arrays)
     module.train(layer.training)
-    return module, float(np.linalg.norm(w - approx) / norm)
+    return module
