@@ -22,10 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backend, checks, contract, display, linalg
-
-SPLIT_METHODS = ("svd", "qr")
-ABSORB = ("both", "left", "right", None)
+from . import backend, contract, display
 
 
 class TensorNetwork:
@@ -55,7 +52,7 @@ class TensorNetwork:
             raise TypeError(f"node name must be a non-empty string, got {name!r}")
         if name in self._arrays:
             raise ValueError(f"a node named {name!r} already exists")
-        legs = _label_tuple(legs, f"legs of node {name!r}")
+        legs = label_tuple(legs, f"legs of node {name!r}")
         data = self._as_node(data, name)
         self._check_legs(name, data, legs)
         self._arrays[name] = data
@@ -240,7 +237,7 @@ class TensorNetwork:
     # ------------------------------------------------------------------ contraction
     def equation(self, output: Iterable[str] | None = None) -> str:
         """The einsum equation of the contraction (one symbol per label)."""
-        output = self.open_legs if output is None else _label_tuple(output, "output")
+        output = self.open_legs if output is None else label_tuple(output, "output")
         labels = set(self._ordered_labels())
         unknown = [g for g in output if g not in labels]
         if unknown:
@@ -266,7 +263,7 @@ class TensorNetwork:
         contract.check_optimize(optimize)
         if memory_limit is not None:
             memory_limit = contract.parse_bytes(memory_limit)
-        key = (None if output is None else _label_tuple(output, "output"), optimize)
+        key = (None if output is None else label_tuple(output, "output"), optimize)
         if memory_limit is None:
             expr = self._plans.get(key)
             if expr is None:
@@ -399,174 +396,37 @@ class TensorNetwork:
     # ------------------------------------------------------------------ graph changes
     def rename_legs(self, mapping: Mapping[str, str]) -> TensorNetwork:
         """A plain network with labels renamed by ``mapping`` (unknown labels raise)."""
-        if not isinstance(mapping, Mapping):
-            raise TypeError(f"mapping must be a dict of old -> new labels, got {mapping!r}")
-        _label_tuple(mapping.values(), "mapping values")
-        labels = set(self._ordered_labels())
-        unknown = [g for g in mapping if g not in labels]
-        if unknown:
-            raise KeyError(f"no legs named {unknown}; legs are {sorted(labels)}")
-        net = TensorNetwork()
-        for name, legs in self._legs.items():
-            net.add_node(name, self._arrays[name], [mapping.get(g, g) for g in legs])
-        return net
+        from . import network_ops
+
+        return network_ops.rename_legs(self, mapping)
 
     def contract_nodes(self, a: str, b: str, name: str | None = None) -> TensorNetwork:
-        """A plain network where nodes ``a`` and ``b`` are replaced by their contraction.
+        """A plain network where nodes ``a`` and ``b`` are replaced by their contraction
+        (:func:`tnkit.network_ops.contract_nodes`)."""
+        from . import network_ops
 
-        Labels shared only by ``a`` and ``b`` are summed; all others are kept. The merged node
-        takes the position of ``a`` and the name ``name`` (default ``a``).
-        """
-        self._require_node(a)
-        self._require_node(b)
-        if a == b:
-            raise ValueError("contract_nodes needs two different nodes")
-        if name is not None:
-            if not isinstance(name, str) or not name:
-                raise TypeError(f"name must be a non-empty string, got {name!r}")
-            if name in self._arrays and name not in (a, b):
-                raise ValueError(f"name {name!r} is already a node of the network")
-        total, _ = self._label_counts()
-        la, lb = self._legs[a], self._legs[b]
-        pair = Counter(la) + Counter(lb)
-        kept = tuple(g for g in dict.fromkeys(la + lb) if total[g] > pair[g] or pair[g] == 1)
-        sub = TensorNetwork()
-        sub.add_node(a, self._arrays[a], la)
-        sub.add_node(b, self._arrays[b], lb)
-        merged = sub.contract(output=kept)
-        net = TensorNetwork()
-        for n, legs in self._legs.items():
-            if n == a:
-                net.add_node(name or a, merged, kept)
-            elif n != b:
-                net.add_node(n, self._arrays[n], legs)
-        return net
+        return network_ops.contract_nodes(self, a, b, name)
 
     def split_node(
         self,
         name: str,
         left_legs: Iterable[str],
         right_legs: Iterable[str] | None = None,
-        *,
-        rank: int | None = None,
-        tol: float | None = None,
-        method: str = "svd",
-        absorb: str | None = "both",
-        bond: str | None = None,
-        names: tuple[str, str] | None = None,
-        return_error: bool = False,
+        **options: Any,
     ) -> TensorNetwork | tuple[TensorNetwork, float]:
-        """Split a node in two by a (truncated) SVD or a QR of its matricisation.
+        """Split a node in two by a (truncated) SVD or a QR of its matricisation; ``options``
+        are ``rank``, ``tol``, ``method``, ``absorb``, ``bond``, ``names`` and
+        ``return_error`` (:func:`tnkit.network_ops.split_node`)."""
+        from . import network_ops
 
-        The node ``A[left, right]`` is reshaped to a matrix and factored: with ``"svd"``,
-        ``A ≈ U diag(s) Vᴴ`` truncated by ``rank``/``tol`` (:func:`tnkit.linalg.truncated_svd`),
-        the singular values absorbed to the ``"left"``, ``"right"``, ``"both"`` (square roots)
-        or kept as a separate diagonal node ``{name}_S`` (``absorb=None``); with ``"qr"``,
-        ``A = Q R`` exactly. The new nodes are ``names`` (default ``{name}_L``, ``{name}_R``),
-        joined by the new label ``bond``. With ``return_error=True`` also returns the Frobenius
-        norm of the discarded singular values.
-        """
-        self._require_node(name)
-        if method not in SPLIT_METHODS:
-            raise ValueError(f"method must be one of {SPLIT_METHODS}, got {method!r}")
-        if absorb not in ABSORB:
-            raise ValueError(f"absorb must be one of {ABSORB}, got {absorb!r}")
-        if method == "qr" and (rank is not None or tol is not None):
-            raise ValueError("method='qr' does not truncate: drop rank= and tol=")
-        rank = checks.check_int(rank, "rank", 1, optional=True)
-        tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
-        legs = self._legs[name]
-        left = _label_tuple(left_legs, "left_legs")
-        right = (
-            tuple(g for g in legs if g not in left)
-            if right_legs is None
-            else _label_tuple(right_legs, "right_legs")
-        )
-        if sorted(left + right) != sorted(legs) or not left or not right:
-            raise ValueError(
-                f"left_legs {left} and right_legs {right} must partition the legs {legs} "
-                f"of node {name!r} into two non-empty groups"
-            )
-        lname, rname = self._split_names(name, names)
-        if bond is None:
-            bond = _fresh_label(self._ordered_labels(), f"{name}_bond")
-        elif not isinstance(bond, str) or not bond:
-            raise TypeError(f"bond must be a non-empty string, got {bond!r}")
-        elif bond in self._ordered_labels():
-            raise ValueError(f"bond {bond!r} is already a leg of the network")
-        a = self._arrays[name]
-        xp = backend.namespace(a)
-        dims = dict(zip(legs, a.shape))
-        perm = [legs.index(g) for g in left + right]
-        lshape, rshape = [dims[g] for g in left], [dims[g] for g in right]
-        mat = xp.reshape(
-            xp.permute_dims(a, tuple(perm)), (int(np.prod(lshape)), int(np.prod(rshape)))
-        )
-        lmat, rmat, middle, error = linalg.split_matrix(mat, method, rank, tol, absorb)
-        k = int(lmat.shape[1])
-        rbond = bond
-        if middle is not None:
-            rbond = _fresh_label(self._ordered_labels() + (bond,), f"{bond}_r")
-        net = TensorNetwork()
-        for n, lg in self._legs.items():
-            if n != name:
-                net.add_node(n, self._arrays[n], lg)
-                continue
-            net.add_node(lname, xp.reshape(lmat, (*lshape, k)), (*left, bond))
-            if middle is not None:
-                net.add_node(f"{name}_S", middle, (bond, rbond))
-            net.add_node(rname, xp.reshape(rmat, (k, *rshape)), (rbond, *right))
-        return (net, float(error)) if return_error else net
-
-    def _split_names(self, name: str, names: Any) -> tuple[str, str]:
-        if names is None:
-            return f"{name}_L", f"{name}_R"
-        pair = _label_tuple(names, "names")
-        if len(pair) != 2 or pair[0] == pair[1]:
-            raise ValueError(f"names must be two different node names, got {names!r}")
-        taken = [n for n in pair if n in self._arrays and n != name]
-        if taken:
-            raise ValueError(f"names {taken} are already nodes of the network")
-        return pair
+        return network_ops.split_node(self, name, left_legs, right_legs, **options)
 
     def fuse_legs(self, legs: Iterable[str], new_label: str) -> TensorNetwork:
-        """A plain network where the labels ``legs`` are merged into one label ``new_label``.
+        """A plain network where the labels ``legs`` are merged into one label ``new_label``
+        (:func:`tnkit.network_ops.fuse_legs`)."""
+        from . import network_ops
 
-        Every node carrying any of ``legs`` must carry all of them; on each such node the axes
-        are moved together (in the given order) and reshaped into one of the product dimension.
-        """
-        legs = _label_tuple(legs, "legs")
-        if not legs or len(set(legs)) != len(legs):
-            raise ValueError(f"legs must be one or more different labels, got {legs}")
-        if not isinstance(new_label, str) or not new_label:
-            raise TypeError(f"new_label must be a non-empty string, got {new_label!r}")
-        labels = set(self._ordered_labels())
-        unknown = [g for g in legs if g not in labels]
-        if unknown:
-            raise KeyError(f"no legs named {unknown}")
-        if new_label in labels and new_label not in legs:
-            raise ValueError(f"new_label {new_label!r} is already used")
-        net = TensorNetwork()
-        for name, lg in self._legs.items():
-            a = self._arrays[name]
-            present = [g for g in legs if g in lg]
-            if present and len(present) != len(legs):
-                raise ValueError(f"node {name!r} carries only {present} of the legs {legs}")
-            if not present:
-                net.add_node(name, a, lg)
-                continue
-            xp = backend.namespace(a)
-            rest = [g for g in lg if g not in legs]
-            pos = lg.index(legs[0])
-            order = [g for g in lg[:pos] if g in rest] + list(legs)
-            order += [g for g in lg[pos:] if g in rest]
-            moved = xp.permute_dims(a, tuple(lg.index(g) for g in order))
-            i = order.index(legs[0])
-            shape = list(moved.shape)
-            fused = shape[:i] + [int(np.prod(shape[i : i + len(legs)]))] + shape[i + len(legs) :]
-            new_legs = order[:i] + [new_label] + order[i + len(legs) :]
-            net.add_node(name, xp.reshape(moved, tuple(fused)), new_legs)
-        return net
+        return network_ops.fuse_legs(self, legs, new_label)
 
     # ------------------------------------------------------------------ display and io
     def summary(self) -> str:
@@ -598,7 +458,7 @@ class TensorNetwork:
         return plot.draw(self, **kwargs)
 
 
-def _label_tuple(labels: Any, what: str) -> tuple[str, ...]:
+def label_tuple(labels: Any, what: str) -> tuple[str, ...]:
     """``labels`` (an iterable of non-empty strings) as a tuple; ``TypeError`` naming ``what``."""
     try:
         out = tuple(labels)
@@ -622,12 +482,3 @@ def _dtype_name(dtype: Any) -> str:
 
 def _copy_array(a: Any) -> Any:
     return a.clone() if backend.backend_name(a) == "torch" else a.copy()
-
-
-def _fresh_label(existing: Iterable[str], base: str) -> str:
-    existing = set(existing)
-    label, i = base, 0
-    while label in existing:
-        i += 1
-        label = f"{base}{i}"
-    return label
