@@ -119,3 +119,12 @@ def test_a_sparse_file_completes_as_a_tensor_ring(tmp_path, capsys):
     assert np.linalg.norm(tk.load(out).to_tensor() - x) <= 1e-6 * np.linalg.norm(x)
     assert main([*args, "--nonnegative"]) == 2
     assert "--nonnegative applies to cp and tucker, not tr" in capsys.readouterr().err
+    two = main([*args, "--quiet", "--restarts", "2", "--max-iter", "20", "-o", str(out)])
+    assert two == 0 and tk.load(out).options["starts"] == 2  # no tol: both starts run
+    capsys.readouterr()
+    assert main([*args, "--restarts", "2", "--format", "cp", "--rank", "2"]) == 2
+    assert "--restarts applies to tt and tr, not cp" in capsys.readouterr().err
+    np.save(tmp_path / "dense.npy", x)
+    dense = ["decompose", str(tmp_path / "dense.npy"), "--format", "tt", "--rank", "2"]
+    assert main([*dense, "--restarts", "2"]) == 2
+    assert "--restarts applies to tt and tr of a sparse tensor file" in capsys.readouterr().err

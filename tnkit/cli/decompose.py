@@ -31,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-iter", type=int, help="maximum sweeps of iterative methods")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--restarts",
+        type=int,
+        help="tt, tr of a sparse file: fit from this many random starts, keep the best",
+    )
+    p.add_argument(
         "--nan-missing",
         action="store_true",
         help="treat NaN entries as missing and fit the others (tensor completion; needs --rank)",
@@ -91,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
     if sparse.holds_sparse(args.data):
         return _run_sparse(args)
+    if args.restarts is not None:
+        raise ValueError("--restarts applies to tt and tr of a sparse tensor file")
     x = tk.load_tensor(args.data, key=args.key)
     rank = _parse_rank(args.rank)
     kw: dict = {}
@@ -195,6 +202,10 @@ def _run_sparse(args: argparse.Namespace) -> int:
     kw: dict = {"nonnegative": True} if args.nonnegative else {}
     if args.max_iter is not None:
         kw["max_iter"] = args.max_iter
+    if args.restarts is not None:
+        if args.format not in ("tt", "tr"):
+            raise ValueError(f"--restarts applies to tt and tr, not {args.format}")
+        kw["restarts"] = args.restarts
     start = time.perf_counter()
     fit = {"cp": tk.cp, "tucker": tk.tucker, "tt": tk.tt, "tr": tk.tr}[args.format]
     result = fit(x, rank=rank, seed=args.seed, progress=not args.quiet, **kw)
