@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import tnkit as tk
 from tnkit.cli import main
@@ -101,3 +102,34 @@ def test_inspect_sparse_tensor_file(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "sparse tensor" in text and "listed entries 3 of 120 (2.500%)" in text
     assert "missing" in text and "min -2" in text
+
+
+def test_inspect_rank_scan_cross_and_compress_checkpoints(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = tk.CP(None, [rng.standard_normal((n, 2)) for n in (8, 9, 10)]).to_tensor()
+    tk.cp_rank_scan(x, range(1, 4), restarts=1, checkpoint=tmp_path / "scan.npz")
+    assert main(["inspect", str(tmp_path / "scan.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "CP rank scan checkpoint" in text and "| 2 (suggested) |" in text
+    assert "data shape (8, 9, 10)" in text and "restarts=1" in text
+
+    f = lambda i: 1.0 + np.sin(i.sum(axis=1) / 3.0)  # noqa: E731
+    t = tk.tt_cross(f, (6,) * 5, tol=1e-8, checkpoint=tmp_path / "cross.npz")
+    assert main(["inspect", str(tmp_path / "cross.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "TT-cross checkpoint" in text and "grid shape (6, 6, 6, 6, 6)" in text
+    assert f"entries evaluated: {t.options['n_evaluations']:,} of 7.78e+03" in text
+
+    torch = pytest.importorskip("torch")
+    import tnkit.nn as tnn
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 4))
+    tnn.compress(model, "svd", ranks=2, checkpoint=tmp_path / "fits.pt")
+    assert main(["inspect", str(tmp_path / "fits.pt")]) == 0
+    text = capsys.readouterr().out
+    assert "compress checkpoint" in text and "2 factorization(s)" in text
+    assert "  0: svd ranks 2, weight error" in text and "  2: svd ranks 2" in text
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    assert main(["inspect", str(tmp_path / "weights.pt")]) == 2
+    assert "is not a compress checkpoint" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """``tnkit info FILE`` (alias ``tnkit inspect``) — describe what a file holds.
 
 A network saved by tnkit (its nodes, bonds and size; for a decomposition its fit history and
-options; for a structure-search result the search record), a BUG checkpoint, a structure-search
-checkpoint log, or a data tensor. ``--devices`` lists the compute devices.
+options; for a structure-search result the search record), a checkpoint (of a BUG run, a CP
+rank scan, a TT-cross or a layer compression), a structure-search checkpoint log, a sparse
+tensor or a data tensor. ``--devices`` lists the compute devices.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "file",
         nargs="?",
-        help="a network or search result saved by tnkit (.npz), a BUG checkpoint (.npz), a "
-        "search checkpoint (.jsonl) or a data tensor",
+        help="a network or search result saved by tnkit (.npz), a checkpoint (BUG, rank scan, "
+        "TT-cross: .npz; compression: .pt), a search checkpoint (.jsonl) or a data tensor",
     )
     p.add_argument("--key", help="array name inside .npz/.mat/.h5 data files")
     p.add_argument("--devices", action="store_true", help="list the compute devices available")
@@ -49,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
         _describe_network(io.load(args.file), args.file)
     elif kind == "bug checkpoint":
         _describe_bug_checkpoint(args.file)
+    elif kind == "rank scan checkpoint":
+        _describe_rank_scan(args.file)
+    elif kind == "cross checkpoint":
+        _describe_cross(args.file)
+    elif kind == "compress checkpoint":
+        _describe_compress(args.file)
     elif kind == "search log":
         _describe_search_log(args.file)
     elif kind == "sparse tensor":
@@ -62,6 +69,8 @@ def _kind(path: str) -> str:
     """What the file at ``path`` holds, from its first bytes (never unpickling)."""
     if path.endswith(".jsonl") and os.path.isfile(path):
         return "search log"
+    if path.endswith((".pt", ".pth")) and os.path.isfile(path):
+        return "compress checkpoint"
     if not path.endswith(".npz") or not os.path.isfile(path):
         return "tensor"
     try:
@@ -71,8 +80,16 @@ def _kind(path: str) -> str:
         return "tensor"
     if "structure" in files:
         return "network"
-    if "meta" in files and any(f.startswith("state.") for f in files):
-        return "bug checkpoint"
+    if "meta" in files:
+        from ..decompose import cp_rank, tt_cross
+
+        formats = {
+            "tnkit.bug.checkpoint/1": "bug checkpoint",
+            cp_rank.CHECKPOINT_FORMAT: "rank scan checkpoint",
+            tt_cross.CHECKPOINT_FORMAT: "cross checkpoint",
+        }
+        meta, _ = _record(path)
+        return formats.get(meta.get("format"), "tensor")
     from ..sparse import FILE_KEYS
 
     if set(FILE_KEYS) <= files:
@@ -98,10 +115,59 @@ def _describe_network(net: Any, path: str) -> None:
         )
 
 
+def _record(path: str) -> tuple[dict, dict]:
+    """The JSON meta and the arrays of a checkpoint ``.npz`` (never unpickled)."""
+    from .. import io
+
+    return io.load_record(path, "tnkit checkpoint")
+
+
+def _describe_rank_scan(path: str) -> None:
+    from ..decompose.cp_rank import RankScan
+
+    meta, _ = _record(path)
+    scan = RankScan()
+    for row in meta["ranks"]:
+        scan.ranks.append(row["rank"])
+        scan.errors.append(row["error"])
+        scan.consistency.append(row["consistency"])
+        scan.norm_ratio.append(row["norm_ratio"])
+    settings = meta["settings"]
+    print(f"CP rank scan checkpoint {path}: data shape {tuple(settings['shape'])}")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "shape"))
+    print(scan.table())
+    print("resume with cp_rank_scan(..., checkpoint=..., resume=True) or --resume")
+
+
+def _describe_cross(path: str) -> None:
+    meta, arrays = _record(path)
+    values = arrays["values"]
+    shape = tuple(meta["shape"])
+    print(f"TT-cross checkpoint {path}: grid shape {shape}")
+    print(f"entries evaluated: {values.size:,} of {float(np.prod(shape, dtype=float)):.3g}")
+    if values.size:
+        print(f"values: {np.min(np.abs(values)):.4g} <= |f| <= {np.max(np.abs(values)):.4g}")
+    print("resume with tt_cross(..., checkpoint=..., resume=True)")
+
+
+def _describe_compress(path: str) -> None:
+    try:
+        from ..nn.factorizations import read_checkpoint
+    except ImportError:
+        raise ValueError(f"{path}: reading a .pt file needs PyTorch") from None
+    state = read_checkpoint(path)
+    entries = state["entries"]
+    print(f"compress checkpoint {path}: {len(entries)} factorization(s)")
+    print("fit options: " + ", ".join(f"{k}={v}" for k, v in state["fit"].items()))
+    for e in entries:
+        ranks = ",".join(map(str, e["ranks"]))
+        print(f"  {e['name']}: {e['method']} ranks {ranks}, weight error {e['error']:.4g}")
+    print("resume with compress(..., checkpoint=..., resume=True) or --resume")
+
+
 def _describe_bug_checkpoint(path: str) -> None:
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        shapes = {k.split(".", 1)[1]: data[k].shape for k in data.files if k.startswith("state.")}
+    meta, arrays = _record(path)
+    shapes = {k.split(".", 1)[1]: a.shape for k, a in arrays.items() if k.startswith("state.")}
     settings, hist = meta["settings"], meta["history"]
     kind = "low-rank matrix" if meta["kind"] == "matrix" else f"tree {meta['kind']}"
     print(f"BUG checkpoint {path}: {kind}")

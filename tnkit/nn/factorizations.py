@@ -81,12 +81,7 @@ class Factorizations:
 
     def _load(self) -> None:
         where = os.fspath(self.path)
-        try:
-            state = torch.load(where, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any unreadable file is refused the same way
-            raise ValueError(f"{where} is not a compress checkpoint ({err})") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ValueError(f"{where} is not a compress checkpoint")
+        state = read_checkpoint(where)
         if state.get("fit") != self.fit:
             raise ValueError(
                 f"checkpoint {where} was written with other fit options "
@@ -100,6 +95,19 @@ class Factorizations:
                 self.done[(*key, fingerprint)] = (arrays, float(e["error"]))
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ValueError(f"{where} is not a valid compress checkpoint ({err})") from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The contents of a compress checkpoint (``torch.load(..., weights_only=True)``);
+    ``ValueError`` naming the file when it is not one."""
+    where = os.fspath(path)
+    try:
+        state = torch.load(where, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is refused the same way
+        raise ValueError(f"{where} is not a compress checkpoint ({err})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{where} is not a compress checkpoint")
+    return state
 
 
 def _fingerprint(layer: nn.Module) -> tuple[tuple[int, ...], float]:
