@@ -109,6 +109,15 @@ def to_backend(x: Any, name: str, device: str | None = None) -> Any:
         return lib.asarray(to_numpy(x))
 
 
+def qr_r(a: Any) -> Any:
+    """``R`` of the thin QR of the matrix ``a`` (``min(m, n) × n``) without forming ``Q``:
+    LAPACK's ``geqrf`` alone, which the Array API's ``qr`` (always both factors) cannot ask."""
+    name = backend_name(a)
+    if name == "torch":
+        return native("torch").linalg.qr(a, mode="r")[1]
+    return (np if name == "numpy" else native("cupy")).linalg.qr(a, mode="r")
+
+
 def device_kwargs(like: Any) -> dict[str, Any]:
     """``{"device": ...}`` for Array-API creation functions (``xp.eye``, ``xp.zeros``) so that
     they allocate on ``like``'s device; empty for numpy, whose functions take no device before
