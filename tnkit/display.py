@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a run-time import would be circular: network imports this module
     from .network import TensorNetwork
 
 
@@ -37,6 +37,10 @@ def summary_html(net: TensorNetwork) -> str:
 
 def summary_parts(net: TensorNetwork) -> tuple[list[tuple[str, ...]], list[str]]:
     """The summary's rows (a header, then one per node) and its closing lines."""
+    from .network import TensorNetwork
+
+    if not isinstance(net, TensorNetwork):
+        raise TypeError(f"net must be a TensorNetwork, got {type(net).__name__}")
     dims = net.leg_dims
     rows: list[tuple[str, ...]] = [("node", "legs", "shape", "params")]
     for name in net.nodes:

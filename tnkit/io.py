@@ -161,6 +161,8 @@ def save_record(path: str | os.PathLike, meta: dict[str, Any], arrays: dict[str,
     """Write a checkpoint-style ``.npz``: the JSON object ``meta`` (entry ``meta``) and
     ``arrays`` (moved to the host). It goes to a temporary file that then replaces ``path``,
     so an interruption never leaves half a file."""
+    if not isinstance(meta, dict) or not isinstance(arrays, dict):
+        raise TypeError("meta and arrays must be dicts (a JSON object, and name -> array)")
     path = _check_path(path, must_exist=False)
     tmp = f"{path}.tmp"
     with open(tmp, "wb") as fh:

@@ -18,6 +18,8 @@ import numpy as np
 from . import backend, checks
 
 SVD_METHODS = ("auto", "lapack", "gram", "randomized")
+SPLIT_METHODS = ("svd", "qr")
+ABSORB = ("both", "left", "right", None)
 # Gram/eigh squares the condition number; kept singular values below this fraction of the
 # largest would lose digits, so the auto path then falls back to LAPACK.
 _GRAM_SAFE_RATIO = 1e-4
@@ -258,6 +260,8 @@ def split_matrix(
     or, for ``absorb=None``, kept as the diagonal matrix ``M``; ``error`` is the Frobenius
     norm of the discarded part.
     """
+    a = check_matrix(a)
+    check_split(method, rank, tol, absorb)
     if method == "qr":
         q, r = qr(a)
         return q, r, None, 0.0
@@ -276,3 +280,13 @@ def split_matrix(
     idx = xp.arange(n, **backend.device_kwargs(s))
     middle[idx, idx] = s
     return u, vh, middle, error
+
+
+def check_split(method: Any, rank: Any, tol: Any, absorb: Any) -> None:
+    """The options of :func:`split_matrix`; ``ValueError`` naming the bad one."""
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"method must be one of {SPLIT_METHODS}, got {method!r}")
+    if absorb not in ABSORB:
+        raise ValueError(f"absorb must be one of {ABSORB}, got {absorb!r}")
+    if method == "qr" and (rank is not None or tol is not None):
+        raise ValueError("method='qr' does not truncate: drop rank= and tol=")

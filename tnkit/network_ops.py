@@ -13,9 +13,6 @@ import numpy as np
 from . import backend, checks, linalg
 from .network import TensorNetwork, label_tuple
 
-SPLIT_METHODS = ("svd", "qr")
-ABSORB = ("both", "left", "right", None)
-
 
 def rename_legs(net: TensorNetwork, mapping: Mapping[str, str]) -> TensorNetwork:
     """A plain network with labels renamed by ``mapping`` (unknown labels raise)."""
@@ -89,12 +86,7 @@ def split_node(
     norm of the discarded singular values.
     """
     net._require_node(name)
-    if method not in SPLIT_METHODS:
-        raise ValueError(f"method must be one of {SPLIT_METHODS}, got {method!r}")
-    if absorb not in ABSORB:
-        raise ValueError(f"absorb must be one of {ABSORB}, got {absorb!r}")
-    if method == "qr" and (rank is not None or tol is not None):
-        raise ValueError("method='qr' does not truncate: drop rank= and tol=")
+    linalg.check_split(method, rank, tol, absorb)
     rank = checks.check_int(rank, "rank", 1, optional=True)
     tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
     legs = net.legs(name)
