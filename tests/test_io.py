@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import tnkit as tk
+from tnkit import io
 
 
 def _net(dtype=np.float64):
@@ -170,3 +171,18 @@ def test_formats_keep_their_class_when_loaded_in_a_fresh_process(tmp_path):
     code = f"import tnkit as tk; print(type(tk.load({str(path)!r})).__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "TT"
+
+
+def test_save_record_round_trip_and_bad_arguments(tmp_path):
+    path = tmp_path / "rec.npz"
+    io.save_record(path, {"format": "x/1", "n": 3}, {"a": np.arange(4.0)})
+    meta, arrays = io.load_record(path, "record")
+    assert meta == {"format": "x/1", "n": 3} and np.array_equal(arrays["a"], np.arange(4.0))
+    assert not (tmp_path / "rec.npz.tmp").exists()
+    with pytest.raises(TypeError, match="meta and arrays must be dicts"):
+        io.save_record(path, ["x"], {})
+    np.save(tmp_path / "plain.npy", np.ones(3))
+    with pytest.raises(ValueError, match="is not a record"):
+        io.load_record(tmp_path / "plain.npy", "record")
+    with pytest.raises(ValueError, match=r"other settings \(n: saved 3, now 4\)"):
+        io.check_same_settings(meta, {"n": 4}, path)

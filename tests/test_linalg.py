@@ -146,3 +146,27 @@ def test_lists_and_integer_matrices_are_accepted():
     np.testing.assert_allclose(s, [3.0, 1.0])
     _, s_int, _, _ = linalg.truncated_svd(np.eye(3, dtype=int))
     np.testing.assert_allclose(s_int, np.ones(3))
+
+
+def test_split_matrix_and_qr_r_match_the_full_factorisations():
+    a = np.random.default_rng(5).standard_normal((7, 4))
+    r = linalg.qr_r(a)
+    np.testing.assert_allclose(np.abs(r), np.abs(np.linalg.qr(a)[1]), atol=1e-12)
+    left, right, middle, err = linalg.split_matrix(a, "svd", 2, None, None)
+    s = np.linalg.svd(a, compute_uv=False)
+    np.testing.assert_allclose(np.diag(middle), s[:2], rtol=1e-12)
+    assert err == pytest.approx(np.sqrt(np.sum(s[2:] ** 2)), rel=1e-10)
+    np.testing.assert_allclose(left @ middle @ right, _best_rank(a, 2), atol=1e-12)
+    q, rr, none, zero = linalg.split_matrix(a, "qr", None, None, "both")
+    assert none is None and zero == 0.0 and np.allclose(q @ rr, a)
+    with pytest.raises(ValueError, match="method must be one of"):
+        linalg.split_matrix(a, "lu", None, None, "both")
+    with pytest.raises(ValueError, match="absorb must be one of"):
+        linalg.split_matrix(a, "svd", 2, None, "middle")
+    with pytest.raises(ValueError, match="does not truncate"):
+        linalg.split_matrix(a, "qr", 2, None, "both")
+
+
+def _best_rank(a, r):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (u[:, :r] * s[:r]) @ vh[:r]

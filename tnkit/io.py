@@ -176,7 +176,10 @@ def load_record(path: str | os.PathLike, what: str) -> tuple[dict[str, Any], dic
     ``ValueError`` naming the file as not a ``what`` when it is not one."""
     path = _check_path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not hasattr(npz, "files"):  # a .npy file: one bare array
+            raise ValueError("not an .npz archive")
+        with npz:
             meta = json.loads(str(npz["meta"]))
             arrays = {k: npz[k] for k in npz.files if k != "meta"}
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
