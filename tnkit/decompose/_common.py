@@ -151,6 +151,17 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+COMPLETION_SWEEPS = 300  # default max_iter of completion from listed entries (rank growth)
+
+
+def default_sweeps(max_iter: Any, default: int, completion: bool) -> int:
+    """``max_iter`` validated; None gives ``default``, or :data:`COMPLETION_SWEEPS` for the
+    completion of a :class:`tnkit.sparse.SparseTensor`, which needs tens to hundreds."""
+    if max_iter is None:
+        return COMPLETION_SWEEPS if completion else default
+    return check_positive_int(max_iter, "max_iter")
+
+
 def tt_bond_bounds(shape: tuple[int, ...]) -> list[int]:
     """The largest rank of each TT bond of ``shape``: ``min(n_0⋯n_k, n_{k+1}⋯n_{N-1})``."""
     return [

@@ -52,7 +52,7 @@ def tr(
     tol: float | None = None,
     method: str = "als",
     init: str | TR = "svd",
-    max_iter: int = 50,
+    max_iter: int | None = None,
     improvement_tol: float = 1e-8,
     seed: int = 0,
     restarts: int = 1,
@@ -104,8 +104,9 @@ def tr(
         TR-ALS (default) or the direct Kronecker-split TR-SVD.
     init : {"svd", "random"} or TR
         ALS start: the Kronecker-split TR-SVD, random cores, or a given ring.
-    max_iter : int
-        Maximum ALS sweeps (per rank stage when ranks grow; in all for a SparseTensor).
+    max_iter : int, optional
+        Maximum ALS sweeps (per rank stage when ranks grow; in all for a SparseTensor);
+        default 50, and 300 for a SparseTensor.
     improvement_tol : float
         ALS stops when a sweep lowers the relative error by less than this.
     seed : int
@@ -165,7 +166,7 @@ def tr(
     cm.check_tol(tol)
     if method == "svd" and ranks is not None and tol is not None:
         raise ValueError("method='svd' takes rank= or tol=, not both")
-    cm.check_positive_int(max_iter, "max_iter")
+    max_iter = cm.default_sweeps(max_iter, 50, completion=False)
     checks.check_real(improvement_tol, "improvement_tol", low=0)
     seed = checks.check_seed(seed)
     if not (isinstance(init, TR) or init in INITS):
@@ -233,7 +234,7 @@ def _sparse(
     tol: float | None,
     method: str,
     init: Any,
-    max_iter: int,
+    max_iter: int | None,
     improvement_tol: float,
     seed: int,
     restarts: int,
@@ -252,7 +253,7 @@ def _sparse(
         )
     ranks = _check_rank(rank, x.shape)
     cm.check_tol(tol)
-    cm.check_positive_int(max_iter, "max_iter")
+    max_iter = cm.default_sweeps(max_iter, 50, completion=True)
     checks.check_real(improvement_tol, "improvement_tol", low=0)
     seed = checks.check_seed(seed)
     restarts = checks.check_int(restarts, "restarts")

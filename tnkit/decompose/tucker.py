@@ -51,7 +51,7 @@ def tucker(
     tol: float | None = None,
     *,
     method: str = "hooi",
-    max_iter: int = 20,
+    max_iter: int | None = None,
     stop_tol: float | None = 1e-8,
     core_budget: int | None = None,
     mask: Any = None,
@@ -68,12 +68,13 @@ def tucker(
         unlisted, HOOI from its listed entries (:mod:`tnkit.decompose.tucker_sparse`, random
         start); with missing entries unlisted, Tucker completion by ALS from the listed
         entries only (:mod:`tnkit.decompose.tucker_completion`, spectral start; converging to
-        an exact low-rank tensor takes tens of sweeps: raise ``max_iter``).
+        an exact low-rank tensor takes tens to a hundred sweeps).
     rank : multilinear rank, one int per mode (or one int for all); ``rank[k] <= n_k``.
     tol : relative error target in (0, 1): ST-HOSVD picks the ranks so that the error is
         ``<= tol`` (HOOI then only lowers it).
     method : ``"hooi"`` (ST-HOSVD or random start, then HOOI sweeps) or ``"sthosvd"``.
-    max_iter : maximum number of HOOI (or completion ALS) sweeps.
+    max_iter : maximum number of HOOI (or completion ALS) sweeps; default 20, and 300 for
+        the completion of a SparseTensor.
     stop_tol : stop when a sweep lowers the relative error by less than this (None: always
         run ``max_iter`` sweeps).
     core_budget : choose the rank so that ``n_params <= core_budget`` (see module docstring).
@@ -103,7 +104,8 @@ def tucker(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     cm.check_tol(tol)
-    max_iter = cm.check_positive_int(max_iter, "max_iter")
+    completion = sparse and x.unlisted == "missing"
+    max_iter = cm.default_sweeps(max_iter, 20, completion)
     stop_tol = checks.check_real(stop_tol, "stop_tol", optional=True)
     seed = checks.check_seed(seed)
     shape = tuple(int(d) for d in x.shape)
