@@ -147,3 +147,14 @@ def test_refuses_zeros_unlisted():
     x = np.random.default_rng(107).standard_normal((4, 5, 6))
     with pytest.raises(ValueError, match="unlisted='missing'.*tnkit.cp or tnkit.tucker"):
         tk.tr(SparseTensor.from_dense(x), 2)
+
+
+def test_completion_with_the_default_options_converges():
+    rng = np.random.default_rng(0)
+    ring = tk.TR([rng.standard_normal((2, 8, 2)) for _ in range(5)])
+    y = ring.to_tensor()
+    seen = rng.random(y.shape) < 0.1
+    fit = tk.tr(SparseTensor.from_dense(y, mask=seen), 2)  # max_iter 300 for completion
+    assert fit.options["max_iter"] == 300 and len(fit.history) < 300
+    err = np.linalg.norm((fit.to_tensor() - y)[~seen]) / np.linalg.norm(y[~seen])
+    assert err < 1e-6

@@ -37,6 +37,16 @@ def test_completion_recovers_an_exact_tucker_tensor_from_five_percent(seed):
         np.testing.assert_allclose(u.T @ u, np.eye(u.shape[1]), atol=1e-10)
 
 
+def test_completion_with_the_default_options_converges():
+    rng = np.random.default_rng(0)
+    x = _tucker_tensor(rng, (30, 35, 40), (3, 4, 3))
+    sp, mask = _observed(rng, x, 0.05)
+    fit = tk.tucker(sp, rank=[3, 4, 3])  # max_iter: 300 for completion, stopped by stop_tol
+    assert fit.options["max_iter"] == 300 and len(fit.history) < 300
+    assert _held_out_error(fit, x, mask) < 1e-6
+    assert tk.tucker(SparseTensor.from_dense(x), rank=2).options["max_iter"] == 20  # HOOI
+
+
 def test_completion_by_cg_core_steps_for_a_large_core():
     rng = np.random.default_rng(7)
     x = _tucker_tensor(rng, (20, 22, 24), (7, 7, 6))  # 294 core entries: CG core updates
