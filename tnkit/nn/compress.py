@@ -104,16 +104,20 @@ def compress(
     fits = Factorizations(
         {"stable": stable, "seed": seed, "max_iter": max_iter}, checkpoint, resume
     )
-    plan = _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fits)
-    tick = _ticker(progress, len(chosen))
-    try:
-        for i, ((name, layer), meth, r) in enumerate(zip(chosen, methods, plan)):
-            tick(i, name)
-            new, err = fits.module(name, layer, meth, r)
-            report.layers.append(_row(name, layer, new, meth, r, err, inputs.get(layer)))
-            work = new if not name else _replace(work, name, new)
-    except KeyboardInterrupt:
-        report.notes.append(f"interrupted: {len(chosen) - len(report.layers)} layer(s) left dense")
+    try:  # the checkpoint takes every finished factorization, whatever ends the run
+        plan = _plan(chosen, infos, methods, ratio, tol, ranks, budget, target, weakening, fits)
+        tick = _ticker(progress, len(chosen))
+        try:
+            for i, ((name, layer), meth, r) in enumerate(zip(chosen, methods, plan)):
+                tick(i, name)
+                new, err = fits.module(name, layer, meth, r)
+                report.layers.append(_row(name, layer, new, meth, r, err, inputs.get(layer)))
+                work = new if not name else _replace(work, name, new)
+        except KeyboardInterrupt:
+            left = len(chosen) - len(report.layers)
+            report.notes.append(f"interrupted: {left} layer(s) left dense")
+    finally:
+        fits.flush()
     if fits.reused:
         report.notes.append(f"resumed: {len(fits.reused)} factorization(s) read from {checkpoint}")
     if x is not None:

@@ -12,6 +12,7 @@ instead of fitting it again, so it ends with the model an uninterrupted run give
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,12 @@ class Factorizations:
 
     ``fit`` holds the options of the decompositions (``stable``, ``seed``, ``max_iter``); a
     checkpoint written with other options is refused. A saved entry is used only for a layer
-    of the same weight shape and norm.
+    of the same weight shape and norm. The file is rewritten at most every ``SAVE_SECONDS``
+    (a large model's many trial fits would otherwise rewrite it for each) and by
+    :meth:`flush`, which :func:`tnkit.nn.compress` calls when it ends or is interrupted.
     """
+
+    SAVE_SECONDS = 10.0
 
     def __init__(self, fit: dict[str, Any], checkpoint: Any = None, resume: bool = False) -> None:
         self.fit, self.path = dict(fit), checkpoint
@@ -37,7 +42,8 @@ class Factorizations:
         self.reused: set[tuple] = set()
         if resume and os.path.exists(checkpoint):
             self._load()
-        self.saved = set(self.done)
+        self.loaded = set(self.done)
+        self.unsaved, self.saved_at = False, time.monotonic()
 
     def error(self, name: str, layer: nn.Module, method: str, ranks: tuple[int, ...]) -> float:
         """The relative weight error of the factorization."""
@@ -53,13 +59,20 @@ class Factorizations:
     def _get(self, name: str, layer: nn.Module, method: str, ranks: Any) -> tuple:
         key = (name, method, tuple(int(r) for r in np.atleast_1d(ranks)), _fingerprint(layer))
         if key in self.done:
-            if key in self.saved:
+            if key in self.loaded:
                 self.reused.add(key)
             return self.done[key]
         self.done[key] = decompose(layer, method, ranks, **self.fit)
-        if self.path is not None:
-            self._save()
+        self.unsaved = self.path is not None
+        if time.monotonic() - self.saved_at >= self.SAVE_SECONDS:
+            self.flush()
         return self.done[key]
+
+    def flush(self) -> None:
+        """Write the checkpoint if it lacks factorizations done since the last write."""
+        if self.unsaved:
+            self._save()
+            self.unsaved, self.saved_at = False, time.monotonic()
 
     def _save(self) -> None:
         entries = [
