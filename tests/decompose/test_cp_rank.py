@@ -187,3 +187,30 @@ def test_cli_scan_ranks_prints_the_table_and_saves_the_suggested_model(tmp_path,
     assert "resumed 4 ranks from" in capsys.readouterr().out
     assert main(["decompose", str(path), "--format", "cp", "--rank", "2", "--resume"]) == 2
     assert "--checkpoint and --resume apply to --scan-ranks" in capsys.readouterr().err
+
+
+def test_core_consistency_of_listed_entries_equals_the_dense_one():
+    from tnkit.sparse import SparseTensor
+
+    x = _noisy_cp(3, 0.05, 11)
+    mask = np.random.default_rng(12).random(x.shape) < 0.4
+    for rank in (2, 3, 4):
+        model = tk.cp(x, rank, max_iter=100)
+        dense = tk.core_consistency(x, model)
+        assert tk.core_consistency(SparseTensor.from_dense(x), model) == pytest.approx(
+            dense, rel=1e-10, abs=1e-9
+        )
+        masked = tk.core_consistency(np.where(mask, x, np.nan), model, mask=mask)
+        listed = tk.core_consistency(SparseTensor.from_dense(x, mask=mask), model)
+        assert listed == pytest.approx(masked, rel=1e-10, abs=1e-9)
+    with pytest.raises(TypeError, match="mask= is for dense x"):
+        tk.core_consistency(SparseTensor.from_dense(x), model, mask=mask)
+
+
+def test_scan_of_a_sparse_tensor():
+    from tnkit.sparse import SparseTensor
+
+    x = _noisy_cp(3, 0.05, 13)
+    scan = tk.cp_rank_scan(SparseTensor.from_dense(x), range(1, 6), max_iter=200)
+    assert scan.suggested == 3 and scan.errors[2] < 0.06
+    assert scan.model().options["unlisted"] == "zero"

@@ -33,8 +33,11 @@ import numpy as np
 
 from .. import backend, checks, io
 from ..formats.cp import CP
+from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
 from .cp import cp, given_factors
+from .cp_sparse import GRAM_CHUNK, Entries
+from .tucker_sparse import kron_rows
 
 CORE_LIMIT = 2**24  # largest R^N core (entries) core_consistency forms
 CHECKPOINT_FORMAT = "tnkit.cp_rank_scan/1"
@@ -46,37 +49,72 @@ def core_consistency(x: Any, model: CP, *, mask: Any = None) -> float:
 
     Parameters
     ----------
-    x : the data tensor the model was fitted to (numpy, torch or cupy).
+    x : the data tensor the model was fitted to (numpy, torch or cupy), or a
+        :class:`tnkit.sparse.SparseTensor`: the core then comes from the listed entries only
+        (:func:`_entries_core`), equal to the dense computation on the same data.
     model : a :class:`CP` of ``x``'s shape.
     mask : optional boolean array, True where ``x`` is observed; the missing entries are
-        filled in with the model's values (``x`` may hold NaN there).
+        filled in with the model's values (``x`` may hold NaN there). Dense ``x`` only.
 
     Returns
     -------
     float: 100 for a core exactly superdiagonal; lower (possibly negative) the further the
     best Tucker core is from the CP model.
     """
-    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    sparse = isinstance(x, SparseTensor)
+    if sparse:
+        check_for_fit(x, mask)
+    else:
+        x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     if not isinstance(model, CP):
         raise TypeError(f"model must be a tnkit CP, got {type(model).__name__}")
     if model.shape != tuple(int(d) for d in x.shape):
         raise ValueError(f"model has shape {model.shape}, x has shape {tuple(x.shape)}")
-    rank, order = model.rank, x.ndim
+    rank, order = model.rank, len(x.shape)
     if rank**order > CORE_LIMIT:
         raise ValueError(
             f"the core of rank {rank} and order {order} has {rank**order:,} entries "
             f"(more than {CORE_LIMIT:,}): core consistency is for small ranks"
         )
-    xp = backend.namespace(x)
-    factors = given_factors(model, model.shape, rank, x)  # the weights in the last factor
-    data = x if mask is None else cm.impute(x, mask, model.to_tensor())
-    core = cm.mode_products(data, [_pinv(a) for a in factors])
+    like = x.values if sparse else x
+    xp = backend.namespace(like)
+    factors = given_factors(model, model.shape, rank, like)  # the weights in the last factor
+    pinvs = [_pinv(a) for a in factors]
+    if sparse:
+        core = _entries_core(x, factors, pinvs)
+    else:
+        data = x if mask is None else cm.impute(x, mask, model.to_tensor())
+        core = cm.mode_products(data, pinvs)
     flat = xp.reshape(core, (-1,))
     stride = sum(rank**k for k in range(order))  # of the superdiagonal, in C order
     diagonal = flat[::stride]
     # ||G - T||² = ||G||² - 2 Re Σ diag(G) + R
     dist2 = cm.fro(core) ** 2 - 2.0 * float(xp.real(xp.sum(diagonal))) + rank
     return 100.0 * (1.0 - dist2 / rank)
+
+
+def _entries_core(x: SparseTensor, factors: list[Any], pinvs: list[Any]) -> Any:
+    """``G = x̃ ×_k A_k⁺`` from the listed entries: ``Σ_e r_e ⊗_k A_k⁺[:, i_{e,k}]`` with
+    ``r_e = v_e`` when the unlisted entries are zeros. When they are missing, ``x̃`` is the
+    model there (as with a dense mask): ``G = T ×_k (A_k⁺ A_k)`` (``T`` the superdiagonal of
+    ones) plus the same sum over the residuals ``r_e = v_e - x̂_e``."""
+    entries = Entries(x)
+    xp = backend.namespace(entries.v)
+    rank, order = int(factors[0].shape[1]), len(factors)
+    r = entries.v if x.unlisted == "zero" else entries.v - entries.model(factors)
+    rows = [p.T for p in pinvs]  # (n_k, R): the columns of A_k⁺ by index
+    step = max(1, GRAM_CHUNK // rank**order)
+    flat = 0
+    for start in range(0, x.nnz, step):
+        part = slice(start, start + step)
+        flat = flat + r[part] @ kron_rows(entries, rows, list(range(order)), part)
+    core = xp.reshape(flat, (rank,) * order)
+    if x.unlisted == "missing":
+        ones = np.zeros((rank,) * order)
+        ones[(np.arange(rank),) * order] = 1.0
+        ones = backend.asarray_like(ones, entries.v, entries.v.dtype)
+        core = core + cm.mode_products(ones, [p @ a for p, a in zip(pinvs, factors)])
+    return core
 
 
 def _pinv(a: Any) -> Any:
@@ -184,7 +222,8 @@ def cp_rank_scan(
 
     Parameters
     ----------
-    x : N-way data tensor (N >= 2; numpy, torch or cupy).
+    x : N-way data tensor (N >= 2; numpy, torch or cupy), or a
+        :class:`tnkit.sparse.SparseTensor` (fitted and diagnosed from its listed entries).
     ranks : the candidate ranks (positive integers, each at most
         ``prod(shape) / max(shape)``), fitted in increasing order.
     restarts : fits per rank: the SVD start, then ``restarts - 1`` random starts (seeds
@@ -220,11 +259,15 @@ def cp_rank_scan(
     for name in ("init", "seed", "mask", "progress"):
         if name in cp_options:
             raise TypeError(f"cp_rank_scan sets {name}= itself; it cannot be passed on to cp")
-    x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
+    if isinstance(x, SparseTensor):
+        check_for_fit(x, mask)
+    else:
+        x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     settings = _settings(x, mask, restarts, seed, cp_options)
     saved = {}
     if resume and os.path.exists(checkpoint):
-        saved = _load_checkpoint(checkpoint, settings, x)
+        like = x.values if isinstance(x, SparseTensor) else x
+        saved = _load_checkpoint(checkpoint, settings, like)
     scan = RankScan(threshold=threshold, min_gain=min_gain)
     bar = cm.Progress(progress, len(candidates), "CP rank scan")
     try:
@@ -258,14 +301,18 @@ def _fit_rank(x: Any, mask: Any, rank: int, restarts: int, seed: int, options: d
 
 def _settings(x: Any, mask: Any, restarts: int, seed: int, options: dict) -> dict[str, Any]:
     """What a checkpoint must share with the scan that resumes it; the data are identified
-    by shape, dtype, number of observed entries and their norm."""
-    observed = x if mask is None else x * mask
-    count = math.prod(x.shape) if mask is None else float(backend.namespace(mask).sum(mask))
+    by shape, dtype, number of observed (listed) entries and their norm."""
+    if isinstance(x, SparseTensor):
+        like, count, norm = x.values, x.nnz, x.norm()
+    else:
+        like = x
+        count = math.prod(x.shape) if mask is None else float(backend.namespace(mask).sum(mask))
+        norm = cm.fro(x if mask is None else x * mask)
     return {
         "shape": [int(d) for d in x.shape],
-        "dtype": backend.dtype_name(x),
+        "dtype": backend.dtype_name(like),
         "observed": int(count),
-        "norm": float(f"{cm.fro(observed):.12g}"),  # 12 digits: the same data on any backend
+        "norm": float(f"{norm:.12g}"),  # 12 digits: the same data on any backend
         "restarts": restarts,
         "seed": seed,
         "cp_options": json.loads(json.dumps(options, sort_keys=True, default=str)),
