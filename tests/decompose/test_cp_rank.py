@@ -214,3 +214,37 @@ def test_scan_of_a_sparse_tensor():
     scan = tk.cp_rank_scan(SparseTensor.from_dense(x), range(1, 6), max_iter=200)
     assert scan.suggested == 3 and scan.errors[2] < 0.06
     assert scan.model().options["unlisted"] == "zero"
+
+
+def test_with_missing_entries_the_gain_is_measured_on_held_out_entries(tmp_path):
+    from tnkit.sparse import SparseTensor
+
+    x = _noisy_cp(3, 0.05, 0)
+    mask = np.random.default_rng(1).random(x.shape) < 0.3
+    seen = SparseTensor.from_dense(x, mask=mask)
+    path = tmp_path / "scan.npz"
+    scan = tk.cp_rank_scan(seen, range(1, 6), max_iter=200, checkpoint=path)
+    assert scan.suggested == 3 and len(scan.validation) == 5
+    assert min(scan.validation) == scan.validation[2]  # fitting noise does not pay there
+    assert "held-out error" in scan.table()
+    again = tk.cp_rank_scan(seen, range(1, 6), max_iter=200, checkpoint=path, resume=True)
+    assert again.resumed == [1, 2, 3, 4, 5] and again.validation == scan.validation
+    fitted = tk.cp_rank_scan(seen, range(1, 6), max_iter=200, holdout=0)
+    assert fitted.validation == [] and fitted.errors[4] < fitted.errors[2]
+    masked = tk.cp_rank_scan(np.where(mask, x, np.nan), range(1, 6), mask=mask, max_iter=200)
+    assert masked.suggested == 3 and len(masked.validation) == 5
+    with pytest.raises(ValueError, match="holdout"):
+        tk.cp_rank_scan(seen, [1, 2], holdout=1.0)
+
+
+def test_held_out_scan_on_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    x = _noisy_cp(2, 0.0, 3)
+    mask = np.random.default_rng(4).random(x.shape) < 0.3
+    data = np.where(mask, x, 0.0)
+    a = tk.cp_rank_scan(data, range(1, 4), mask=mask, max_iter=30, restarts=1)
+    b = tk.cp_rank_scan(
+        torch.tensor(data), range(1, 4), mask=torch.tensor(mask), max_iter=30, restarts=1
+    )
+    np.testing.assert_allclose(b.validation, a.validation, rtol=1e-8)
+    assert a.suggested == b.suggested == 2 and b.model().backend == "torch"

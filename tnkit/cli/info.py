@@ -132,6 +132,8 @@ def _describe_rank_scan(path: str) -> None:
         scan.errors.append(row["error"])
         scan.consistency.append(row["consistency"])
         scan.norm_ratio.append(row["norm_ratio"])
+        if row.get("held_out") is not None:
+            scan.validation.append(row["held_out"])
     settings = meta["settings"]
     print(f"CP rank scan checkpoint {path}: data shape {tuple(settings['shape'])}")
     print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "shape"))

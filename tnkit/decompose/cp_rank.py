@@ -41,7 +41,8 @@ from .tucker_sparse import kron_rows
 
 CORE_LIMIT = 2**24  # largest R^N core (entries) core_consistency forms
 CHECKPOINT_FORMAT = "tnkit.cp_rank_scan/1"
-Row = tuple[float, float, float, CP]  # error, core consistency, norm ratio, model
+# error, core consistency, norm ratio, held-out error (None without a hold-out), model
+Row = tuple[float, float, float, "float | None", CP]
 
 
 def core_consistency(x: Any, model: CP, *, mask: Any = None) -> float:
@@ -135,15 +136,18 @@ class RankScan:
     core consistency in percent, ``norm_ratio`` CP's degeneracy diagnostic
     (``||λ||₂ / ||x̂||``, 1 for orthogonal terms), ``models`` the best fit of each rank and
     ``suggested`` the suggested rank (None when no rank was fitted): a component beyond it
-    must both keep the core consistent and lower the error by ``min_gain``. ``interrupted`` is True
-    when Ctrl-C ended the scan early (the ranks fitted before are kept); ``resumed`` lists the
-    ranks taken from a checkpoint.
+    must both keep the core consistent and lower the error by ``min_gain``. With entries
+    missing, ``validation`` holds each model's relative error on the held-out observed
+    entries, and the gain is measured on it. ``interrupted`` is True when Ctrl-C ended the
+    scan early (the ranks fitted before are kept); ``resumed`` lists the ranks taken from a
+    checkpoint.
     """
 
     ranks: list[int] = field(default_factory=list)
     errors: list[float] = field(default_factory=list)
     consistency: list[float] = field(default_factory=list)
     norm_ratio: list[float] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)
     models: list[CP] = field(default_factory=list)
     threshold: float = 80.0
     min_gain: float = 0.05
@@ -151,20 +155,23 @@ class RankScan:
     resumed: list[int] = field(default_factory=list)
 
     def add(self, rank: int, row: Row) -> None:
-        """Append the fit of one more rank: its error, consistency, norm ratio and model."""
-        error, consistency, norm_ratio, model = row
+        """Append the fit of one more rank (its :data:`Row`)."""
+        error, consistency, norm_ratio, held_out, model = row
         self.ranks.append(rank)
         self.errors.append(error)
         self.consistency.append(consistency)
         self.norm_ratio.append(norm_ratio)
+        if held_out is not None:
+            self.validation.append(held_out)
         self.models.append(model)
 
     @property
     def suggested(self) -> int | None:
-        """The smallest rank whose next scanned rank lowers the error by less than
-        ``min_gain`` (relative), among the ranks before the first whose core consistency is
-        below ``threshold``; the largest of those when every step still gains."""
-        rows = sorted(zip(self.ranks, self.errors, self.consistency))
+        """The smallest rank whose next scanned rank lowers the error (the held-out error when
+        there is one) by less than ``min_gain`` (relative), among the ranks before the first
+        whose core consistency is below ``threshold``; the largest of those when every step
+        still gains."""
+        rows = sorted(zip(self.ranks, self.validation or self.errors, self.consistency))
         keep = []
         for row in rows:
             if row[2] < self.threshold and keep:
@@ -188,13 +195,15 @@ class RankScan:
 
     def table(self) -> str:
         """A Markdown table of the scan, the suggested rank marked."""
-        lines = [
-            "| rank | relative error | core consistency % | norm ratio |",
-            "|---|---|---|---|",
-        ]
-        for r, e, cc, nr in zip(self.ranks, self.errors, self.consistency, self.norm_ratio):
+        held = bool(self.validation)
+        head = "| rank | relative error | " + ("held-out error | " if held else "")
+        lines = [head + "core consistency % | norm ratio |", "|---" * (5 if held else 4) + "|"]
+        for k, r in enumerate(self.ranks):
             mark = " (suggested)" if r == self.suggested else ""
-            lines.append(f"| {r}{mark} | {e:.4g} | {cc:.1f} | {nr:.3g} |")
+            cells = [f"{r}{mark}", f"{self.errors[k]:.4g}"]
+            cells += [f"{self.validation[k]:.4g}"] if held else []
+            cells += [f"{self.consistency[k]:.1f}", f"{self.norm_ratio[k]:.3g}"]
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -211,6 +220,7 @@ def cp_rank_scan(
     restarts: int = 3,
     threshold: float = 80.0,
     min_gain: float = 0.05,
+    holdout: float = 0.1,
     mask: Any = None,
     seed: int = 0,
     progress: bool | Callable[[int, float], Any] = False,
@@ -232,6 +242,11 @@ def cp_rank_scan(
     min_gain : relative error decrease a further component must bring to be suggested
         (an extra component always lowers the error a little by fitting noise, often with a
         consistent core, so the consistency alone does not reveal it).
+    holdout : with entries missing (a ``mask``, or a SparseTensor with
+        ``unlisted="missing"``), the fraction of the observed entries set aside (drawn from
+        ``seed``): every rank is fitted to the others, and the gain of one more component is
+        measured on the held-out ones, where fitting noise does not pay (0: no hold-out, the
+        gain on the fitted entries as for complete data).
     mask : optional boolean array, True where ``x`` is observed (as in :func:`tnkit.cp`).
     seed : seed of the random starts.
     progress : True for a progress bar over the ranks, or a callable
@@ -259,11 +274,14 @@ def cp_rank_scan(
     for name in ("init", "seed", "mask", "progress"):
         if name in cp_options:
             raise TypeError(f"cp_rank_scan sets {name}= itself; it cannot be passed on to cp")
+    holdout = checks.check_real(holdout, "holdout", low=0, high=1, open_high=True)
     if isinstance(x, SparseTensor):
         check_for_fit(x, mask)
     else:
         x, mask = cm.check_masked_data(x, mask, "x", min_ndim=2)
     settings = _settings(x, mask, restarts, seed, cp_options)
+    x, mask, held = _hold_out(x, mask, holdout, seed)
+    settings["holdout"] = 0.0 if held is None else holdout
     saved = {}
     if resume and os.path.exists(checkpoint):
         like = x.values if isinstance(x, SparseTensor) else x
@@ -275,7 +293,7 @@ def cp_rank_scan(
             if rank in saved:
                 scan.resumed.append(rank)
             else:
-                saved[rank] = _fit_rank(x, mask, rank, restarts, seed, cp_options)
+                saved[rank] = _fit_rank(x, mask, held, rank, restarts, seed, cp_options)
                 if checkpoint is not None:
                     _save_checkpoint(checkpoint, settings, saved)
             scan.add(rank, saved[rank])
@@ -287,8 +305,11 @@ def cp_rank_scan(
     return scan
 
 
-def _fit_rank(x: Any, mask: Any, rank: int, restarts: int, seed: int, options: dict) -> Row:
-    """The best of ``restarts`` fits of ``rank`` and its diagnostics."""
+def _fit_rank(
+    x: Any, mask: Any, held: Any, rank: int, restarts: int, seed: int, options: dict
+) -> Row:
+    """The best of ``restarts`` fits of ``rank`` and its diagnostics (the error on the
+    held-out entries ``held`` too, when there are some)."""
     best = None
     for k in range(restarts):
         init = "svd" if k == 0 else "random"
@@ -296,7 +317,54 @@ def _fit_rank(x: Any, mask: Any, rank: int, restarts: int, seed: int, options: d
         if best is None or fit.history[-1] < best.history[-1]:
             best = fit
     consistency = core_consistency(x, best, mask=mask)
-    return best.history[-1], consistency, best.options["diagnostics"]["norm_ratio"], best
+    held_out = None if held is None else _held_out_error(best, held)
+    return best.history[-1], consistency, best.options["diagnostics"]["norm_ratio"], held_out, best
+
+
+def _hold_out(x: Any, mask: Any, fraction: float, seed: int) -> tuple[Any, Any, Any]:
+    """``(x, mask, held)``: with entries missing, ``fraction`` of the observed ones (drawn from
+    ``seed``) move from the data to ``held``, a SparseTensor of them; else ``held`` is None."""
+    sparse = isinstance(x, SparseTensor)
+    if fraction == 0 or (mask is None and not (sparse and x.unlisted == "missing")):
+        return x, mask, None
+    rng = np.random.default_rng(seed)
+    like = x.values if sparse else x
+    xp = backend.namespace(like)
+    if sparse:
+        rows = np.zeros(x.nnz, dtype=bool)
+    else:
+        observed = np.flatnonzero(backend.to_numpy(mask))
+        rows = np.zeros(observed.size, dtype=bool)
+    if rows.size < 2:
+        raise ValueError("holdout needs at least 2 observed entries (or holdout=0)")
+    rows[rng.choice(rows.size, size=max(1, round(fraction * rows.size)), replace=False)] = True
+
+    def pick(a: Any, which: np.ndarray) -> Any:
+        return xp.take(a, backend.asarray_like(np.flatnonzero(which), a, xp.int64), axis=0)
+
+    if sparse:
+        fit = SparseTensor(pick(x.indices, ~rows), pick(x.values, ~rows), x.shape, "missing")
+        return (
+            fit,
+            None,
+            SparseTensor(pick(x.indices, rows), pick(x.values, rows), x.shape, "missing"),
+        )
+    ids = observed[rows]
+    fit_mask = backend.to_numpy(mask).astype(bool)
+    fit_mask.reshape(-1)[ids] = False
+    index = backend.asarray_like(np.stack(np.unravel_index(ids, x.shape), axis=1), x, xp.int64)
+    values = xp.take(xp.reshape(x, (-1,)), backend.asarray_like(ids, x, xp.int64))
+    held = SparseTensor(index, values, x.shape, "missing")
+    return x, backend.asarray_like(fit_mask, x, xp.bool), held
+
+
+def _held_out_error(model: CP, held: SparseTensor) -> float:
+    """The relative error of ``model`` on the entries of ``held``."""
+    entries = Entries(held)
+    xp = backend.namespace(entries.v)
+    factors = given_factors(model, model.shape, model.rank, entries.v)
+    diff = entries.v - entries.model(factors)
+    return float(xp.linalg.vector_norm(diff)) / math.sqrt(entries.norm2)
 
 
 def _settings(x: Any, mask: Any, restarts: int, seed: int, options: dict) -> dict[str, Any]:
@@ -323,11 +391,11 @@ def _save_checkpoint(path: Any, settings: dict[str, Any], rows: dict[int, Row]) 
     meta: dict[str, Any] = {"format": CHECKPOINT_FORMAT, "settings": settings, "ranks": []}
     arrays = {}
     for rank in sorted(rows):
-        error, consistency, norm_ratio, model = rows[rank]
+        error, consistency, norm_ratio, held_out, model = rows[rank]
         record, nodes = io.network_record(model)
         meta["ranks"].append(
             {"rank": rank, "error": error, "consistency": consistency,
-             "norm_ratio": norm_ratio, "model": record}
+             "norm_ratio": norm_ratio, "held_out": held_out, "model": record}
         )  # fmt: skip
         arrays.update({f"rank{rank}/{key}": a for key, a in nodes.items()})
     io.save_record(path, meta, arrays)
@@ -351,7 +419,8 @@ def _load_checkpoint(path: Any, settings: dict[str, Any], like: Any) -> dict[int
                 raise ValueError(f"its rank-{rank} model is not a CP of that rank")
             model = model.to(backend.backend_name(like), backend.device(like))
             diagnostics = (float(entry[k]) for k in ("error", "consistency", "norm_ratio"))
-            rows[rank] = (*diagnostics, model)
+            held_out = None if entry["held_out"] is None else float(entry["held_out"])
+            rows[rank] = (*diagnostics, held_out, model)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(
             f"{os.fspath(path)} is not a valid CP rank scan checkpoint: {err}"
