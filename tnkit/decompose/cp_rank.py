@@ -246,7 +246,8 @@ def cp_rank_scan(
         ``unlisted="missing"``), the fraction of the observed entries set aside (drawn from
         ``seed``): every rank is fitted to the others, and the gain of one more component is
         measured on the held-out ones, where fitting noise does not pay (0: no hold-out, the
-        gain on the fitted entries as for complete data).
+        gain on the fitted entries as for complete data). The models are then those of the
+        fitted part: refit the chosen rank to every observed entry with :func:`tnkit.cp`.
     mask : optional boolean array, True where ``x`` is observed (as in :func:`tnkit.cp`).
     seed : seed of the random starts.
     progress : True for a progress bar over the ranks, or a callable
