@@ -71,6 +71,12 @@ def _parse_rank(text: str | None) -> int | list[int] | None:
     return ranks[0] if len(ranks) == 1 else ranks
 
 
+def _only_for(flag: str, formats: tuple[str, ...], fmt: str) -> None:
+    """``ValueError`` unless the option ``flag`` applies to the format ``fmt``."""
+    if fmt not in formats:
+        raise ValueError(f"{flag} applies to {' and '.join(formats)}, not {fmt}")
+
+
 def _parse_span(text: str) -> range:
     try:
         low, high = (int(t) for t in text.split("-"))
@@ -104,12 +110,10 @@ def run(args: argparse.Namespace) -> int:
     if args.max_iter is not None:
         kw["max_iter"] = args.max_iter
     if args.method is not None:
-        if args.format not in ("tucker", "tr"):
-            raise ValueError(f"--method applies to tucker and tr, not {args.format}")
+        _only_for("--method", ("tucker", "tr"), args.format)
         kw["method"] = args.method
     if args.nonnegative:
-        if args.format not in ("cp", "tucker"):
-            raise ValueError(f"--nonnegative applies to cp and tucker, not {args.format}")
+        _only_for("--nonnegative", ("cp", "tucker"), args.format)
         kw["nonnegative"] = True
     progress = not args.quiet
     observed = None
@@ -122,8 +126,7 @@ def run(args: argparse.Namespace) -> int:
         kw["mask"] = observed
     start = time.perf_counter()
     if args.scan_ranks is not None:
-        if args.format != "cp":
-            raise ValueError(f"--scan-ranks applies to cp, not {args.format}")
+        _only_for("--scan-ranks", ("cp",), args.format)
         scan = tk.cp_rank_scan(
             x,
             _parse_span(args.scan_ranks),
@@ -189,8 +192,8 @@ def _run_sparse(args: argparse.Namespace) -> int:
     from tnkit import sparse
 
     x = sparse.load(args.data)
-    if args.nonnegative and args.format in ("tt", "tr"):
-        raise ValueError(f"--nonnegative applies to cp and tucker, not {args.format}")
+    if args.nonnegative:
+        _only_for("--nonnegative", ("cp", "tucker"), args.format)
     for flag, given in (("--tol", args.tol), ("--scan-ranks", args.scan_ranks)):
         if given is not None:
             raise ValueError(f"{flag} does not apply to a sparse tensor (give --rank)")
@@ -203,8 +206,7 @@ def _run_sparse(args: argparse.Namespace) -> int:
     if args.max_iter is not None:
         kw["max_iter"] = args.max_iter
     if args.restarts is not None:
-        if args.format not in ("tt", "tr"):
-            raise ValueError(f"--restarts applies to tt and tr, not {args.format}")
+        _only_for("--restarts", ("tt", "tr"), args.format)
         kw["restarts"] = args.restarts
     start = time.perf_counter()
     fit = {"cp": tk.cp, "tucker": tk.tucker, "tt": tk.tt, "tr": tk.tr}[args.format]
