@@ -256,8 +256,8 @@ def cp_rank_scan(
         far, their models included; never pickled).
     resume : take the ranks already in ``checkpoint`` from it instead of fitting them again
         (a missing file starts a new scan). The file must come from a scan of the same data
-        with the same ``restarts``, ``seed`` and ``cp_options``; its ranks outside ``ranks``
-        stay in the file, so a scan can be resumed over a wider range.
+        with the same ``restarts``, ``seed``, ``holdout`` and ``cp_options``; its ranks
+        outside ``ranks`` stay in the file, so a scan can be resumed over a wider range.
     **cp_options : passed on to :func:`tnkit.cp` (``max_iter``, ``tol``, ``nonnegative`` ...).
 
     Returns
