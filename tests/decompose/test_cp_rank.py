@@ -248,3 +248,19 @@ def test_held_out_scan_on_torch_matches_numpy():
     )
     np.testing.assert_allclose(b.validation, a.validation, rtol=1e-8)
     assert a.suggested == b.suggested == 2 and b.model().backend == "torch"
+
+
+def test_cli_scans_a_sparse_file(tmp_path, capsys):
+    from tnkit.sparse import SparseTensor
+
+    x = _noisy_cp(3, 0.02, 9)
+    mask = np.random.default_rng(10).random(x.shape) < 0.5
+    path, out = tmp_path / "seen.npz", tmp_path / "cp.npz"
+    SparseTensor.from_dense(x, mask=mask).save(path)
+    args = ["decompose", str(path), "--format", "cp", "--scan-ranks", "2-5", "--quiet"]
+    assert main([*args, "--checkpoint", str(tmp_path / "scan.npz"), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| 3 (suggested) |" in text and "held-out error" in text and "listed entries" in text
+    assert tk.load(out).rank == 3
+    assert main([*args, "--checkpoint", str(tmp_path / "scan.npz"), "--resume"]) == 0
+    assert "resumed 4 ranks from" in capsys.readouterr().out

@@ -126,20 +126,7 @@ def run(args: argparse.Namespace) -> int:
         kw["mask"] = observed
     start = time.perf_counter()
     if args.scan_ranks is not None:
-        _only_for("--scan-ranks", ("cp",), args.format)
-        scan = tk.cp_rank_scan(
-            x,
-            _parse_span(args.scan_ranks),
-            seed=args.seed,
-            progress=progress,
-            checkpoint=args.checkpoint,
-            resume=args.resume,
-            **kw,
-        )
-        if scan.resumed:
-            print(f"resumed {len(scan.resumed)} ranks from {args.checkpoint}")
-        print(scan.table())
-        result = scan.model()
+        result = _scan(args, x, progress, kw)
     elif args.format == "cp":
         if rank is None or isinstance(rank, list):
             raise ValueError("--format cp needs one integer --rank")
@@ -185,6 +172,26 @@ def _finish(args: argparse.Namespace, result: Any, size: int, elapsed: float) ->
     return 0
 
 
+def _scan(args: argparse.Namespace, x: Any, progress: bool, kw: dict) -> Any:
+    """``--scan-ranks``: the CP rank scan's table, and its suggested model."""
+    import tnkit as tk
+
+    _only_for("--scan-ranks", ("cp",), args.format)
+    scan = tk.cp_rank_scan(
+        x,
+        _parse_span(args.scan_ranks),
+        seed=args.seed,
+        progress=progress,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        **kw,
+    )
+    if scan.resumed:
+        print(f"resumed {len(scan.resumed)} ranks from {args.checkpoint}")
+    print(scan.table())
+    return scan.model()
+
+
 def _run_sparse(args: argparse.Namespace) -> int:
     """CP, Tucker, TT or TR of a sparse tensor file (``SparseTensor.save``), from its listed
     entries."""
@@ -194,9 +201,8 @@ def _run_sparse(args: argparse.Namespace) -> int:
     x = sparse.load(args.data)
     if args.nonnegative:
         _only_for("--nonnegative", ("cp", "tucker"), args.format)
-    for flag, given in (("--tol", args.tol), ("--scan-ranks", args.scan_ranks)):
-        if given is not None:
-            raise ValueError(f"{flag} does not apply to a sparse tensor (give --rank)")
+    if args.tol is not None:
+        raise ValueError("--tol does not apply to a sparse tensor (give --rank)")
     if args.nan_missing or args.method is not None:
         raise ValueError("--nan-missing and --method do not apply to a sparse tensor")
     rank = _parse_rank(args.rank)
@@ -209,8 +215,11 @@ def _run_sparse(args: argparse.Namespace) -> int:
         _only_for("--restarts", ("tt", "tr"), args.format)
         kw["restarts"] = args.restarts
     start = time.perf_counter()
-    fit = {"cp": tk.cp, "tucker": tk.tucker, "tt": tk.tt, "tr": tk.tr}[args.format]
-    result = fit(x, rank=rank, seed=args.seed, progress=not args.quiet, **kw)
+    if args.scan_ranks is not None:
+        result = _scan(args, x, not args.quiet, kw)
+    else:
+        fit = {"cp": tk.cp, "tucker": tk.tucker, "tt": tk.tt, "tr": tk.tr}[args.format]
+        result = fit(x, rank=rank, seed=args.seed, progress=not args.quiet, **kw)
     elapsed = time.perf_counter() - start
     where = "the listed entries" if x.unlisted == "missing" else "the whole tensor"
     print(f"{args.format} of {args.data}: shape {x.shape}, rank {result.rank}")
