@@ -393,40 +393,49 @@ class _Oracle:
             self.values = np.concatenate([self.values.astype(dtype), vals])[order]
         return self.values[np.searchsorted(self.keys, keys)]
 
-    def rows(self) -> np.ndarray:
-        """The multi-indices of the known entries, in the order of ``values``."""
+    def columns(self) -> np.ndarray:
+        """The known entries as linear indices within each group of modes,
+        ``(m, n_groups)``, in the order of ``values``: the compact form a checkpoint stores
+        (one int64 per entry below ``2^62`` grid entries, instead of one per mode)."""
         if len(self.groups) == 1:
-            return np.stack(np.unravel_index(self.keys, self.shape), axis=1).astype(np.int64)
-        out = np.zeros((self.values.size, len(self.shape)), dtype=np.int64)
+            return self.keys[:, None].copy()
+        out = np.empty((self.values.size, len(self.groups)), dtype=np.int64)
         cols = np.frombuffer(b"".join(self.table), dtype=np.int64).reshape(-1, len(self.groups))
-        at = np.fromiter(self.table.values(), dtype=np.int64, count=len(self.table))
+        out[np.fromiter(self.table.values(), dtype=np.int64, count=len(self.table))] = cols
+        return out
+
+    def rows_of(self, columns: np.ndarray) -> np.ndarray:
+        """The multi-indices ``(m, N)`` of entries given by their group ``columns``."""
+        out = np.zeros((columns.shape[0], len(self.shape)), dtype=np.int64)
         for j, (g, _) in enumerate(self.groups):
-            parts = np.unravel_index(cols[:, j], [self.shape[k] for k in g])
-            out[np.ix_(at, g)] = np.stack(parts, axis=1)
+            parts = np.unravel_index(columns[:, j], [self.shape[k] for k in g])
+            out[:, g] = np.stack(parts, axis=1)
         return out
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the known entries to the checkpoint ``path``."""
         meta = {"format": CHECKPOINT_FORMAT, "shape": list(self.shape)}
-        io.save_record(path, meta, {"rows": self.rows(), "values": self.values})
+        io.save_record(path, meta, {"columns": self.columns(), "values": self.values})
 
     def load(self, path: str | os.PathLike) -> None:
         """Take the entries of the checkpoint ``path`` as known (``ValueError`` naming the
         file when it is not a tt_cross checkpoint of this grid)."""
         meta, arrays = io.load_record(path, "tt_cross checkpoint")
         where = os.fspath(path)
-        if meta.get("format") != CHECKPOINT_FORMAT or set(arrays) != {"rows", "values"}:
+        if meta.get("format") != CHECKPOINT_FORMAT or set(arrays) != {"columns", "values"}:
             raise ValueError(f"{where} is not a tt_cross checkpoint")
         if meta.get("shape") != list(self.shape):
             saved = meta.get("shape")
             raise ValueError(f"{where} holds entries of shape {saved}, not {list(self.shape)}")
-        rows, values = arrays["rows"], arrays["values"]
-        ok = rows.ndim == 2 and rows.shape == (values.size, len(self.shape))
-        ok = ok and rows.dtype.kind == "i" and values.dtype.kind in "fc" and values.ndim == 1
-        if not ok or (rows.size and (rows.min() < 0 or np.any(rows >= np.array(self.shape)))):
+        columns, values = arrays["columns"], arrays["values"]
+        sizes = np.array([math.prod(self.shape[k] for k in g) for g, _ in self.groups])
+        ok = columns.ndim == 2 and columns.shape == (values.size, len(self.groups))
+        ok = ok and columns.dtype.kind == "i" and values.dtype.kind in "fc" and values.ndim == 1
+        if not ok or (columns.size and (columns.min() < 0 or np.any(columns >= sizes))):
             raise ValueError(f"{where} is not a valid tt_cross checkpoint (malformed entries)")
         if not np.all(np.isfinite(values)):
             raise ValueError(f"{where} is not a valid tt_cross checkpoint (NaN or Inf values)")
+        rows = self.rows_of(columns)
         self._lookup(rows, lambda idx: _values_at(rows, values, idx))
 
     def _lookup_dict(self, idx: np.ndarray, evaluate: Callable[[np.ndarray], Any]) -> Any:
