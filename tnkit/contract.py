@@ -183,16 +183,16 @@ def einsum(
     expr = expression(eq, *shapes, optimize=optimize)
     if limit is None or math.isinf(limit):
         return expr(*operands)
-    itemsize = _itemsize(operands[0])
+    size = itemsize(operands[0])
     info = path_info(eq, *shapes, optimize=optimize)
-    if info.largest_intermediate * itemsize <= limit:
+    if info.largest_intermediate * size <= limit:
         return expr(*operands)
     if on_exceed == "raise":
         raise MemoryError(
-            f"largest intermediate needs {_fmt_bytes(info.largest_intermediate * itemsize)}, "
+            f"largest intermediate needs {_fmt_bytes(info.largest_intermediate * size)}, "
             f"above memory_limit={_fmt_bytes(limit)}"
         )
-    return _sliced_einsum(eq, operands, optimize, limit, itemsize)
+    return _sliced_einsum(eq, operands, optimize, limit, size)
 
 
 def _check_operands(operands: tuple) -> tuple:
@@ -213,7 +213,8 @@ def _check_operands(operands: tuple) -> tuple:
     return tuple(ops)
 
 
-def _itemsize(x: Any) -> int:
+def itemsize(x: Any) -> int:
+    """Bytes per entry of the array ``x``."""
     name = backend.dtype_name(x)
     return {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}.get(name, 8)
 

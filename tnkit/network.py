@@ -285,6 +285,25 @@ class TensorNetwork:
             raise ValueError("an empty network has no contraction path")
         return contract.path_info(self.equation(output), *self._shapes(), optimize=optimize)
 
+    def entries(self, indices: Any, *, memory_limit: int | float | str = 2**28) -> Any:
+        """Values of the represented tensor at listed multi-indices, without forming it.
+
+        ``indices`` is an ``(m, N)`` integer array (one multi-index per row, over
+        :attr:`open_legs`) or a tuple of ``N`` index arrays as in numpy's ``x[tuple]``; the
+        result is a 1-D array of ``m`` values on the network's library and device. Entries
+        are evaluated in chunks of at most ``memory_limit`` bytes; see :mod:`tnkit.entries`.
+
+        Examples
+        --------
+        >>> import numpy as np, tnkit as tk
+        >>> tt = tk.tt(np.arange(24.0).reshape(2, 3, 4), rank=3)
+        >>> tt.entries([[0, 0, 1], [1, 2, 3]]).round(6)
+        array([ 1., 23.])
+        """
+        from .entries import entries
+
+        return entries(self, indices, memory_limit)
+
     # ------------------------------------------------------------------ copies
     def _clone(self, arrays: Mapping[str, Any] | None = None) -> TensorNetwork:
         new = _copy.copy(self)

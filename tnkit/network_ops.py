@@ -103,7 +103,7 @@ def split_node(
         )
     lname, rname = _split_names(net, name, names)
     if bond is None:
-        bond = _fresh_label(tuple(net.leg_dims), f"{name}_bond")
+        bond = fresh_label(tuple(net.leg_dims), f"{name}_bond")
     elif not isinstance(bond, str) or not bond:
         raise TypeError(f"bond must be a non-empty string, got {bond!r}")
     elif bond in tuple(net.leg_dims):
@@ -118,7 +118,7 @@ def split_node(
     k = int(lmat.shape[1])
     rbond = bond
     if middle is not None:
-        rbond = _fresh_label(tuple(net.leg_dims) + (bond,), f"{bond}_r")
+        rbond = fresh_label(tuple(net.leg_dims) + (bond,), f"{bond}_r")
     out = TensorNetwork()
     for n, lg in _nodes(net):
         if n != name:
@@ -183,7 +183,7 @@ def fuse_legs(net: TensorNetwork, legs: Iterable[str], new_label: str) -> Tensor
     return out
 
 
-def _fresh_label(existing: Iterable[str], base: str) -> str:
+def fresh_label(existing: Iterable[str], base: str) -> str:
     existing = set(existing)
     label, i = base, 0
     while label in existing:

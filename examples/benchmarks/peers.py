@@ -18,7 +18,10 @@ offer on dense data and on tensor trains (matrix product states), at equal error
    torch's bundled LAPACK factors these 128-256 x 64 blocks faster than numpy's OpenBLAS.
 5. Inner product of two TTs (40 sites, mode size 4, ranks 64): ``a.dot(b)``, quimb
    ``a.H @ b``, ``tntorch.dot(a, b)``.
-6. Contraction of a closed 6 x 6 grid of random tensors (bond dimension 4) to a scalar, warm:
+6. Entries of a TT at 10⁵ random multi-indices (30 sites of mode size 10, ranks 8; 10 sites
+   of mode size 10, ranks 30): ``tt.entries(rows)`` against tntorch's ``t[rows]`` (quimb has
+   no batched evaluation); tnkit on numpy and, in one more row, on torch.
+7. Contraction of a closed 6 x 6 grid of random tensors (bond dimension 4) to a scalar, warm:
    ``net.contract()`` and quimb ``tn.contract(all, optimize="auto-hq")`` (3x the repeats: a
    millisecond each).
 
@@ -247,6 +250,33 @@ def bench_dot(sites: int, n: int, r: int, repeats: int) -> list[dict]:
     return rows
 
 
+def bench_entries(sites: int, n: int, r: int, m: int, repeats: int) -> list[dict]:
+    """Values of a random TT at ``m`` random multi-indices; the "error" is the largest
+    distance from the dense tensor's values (from tnkit's values when the TT is too large to
+    form), relative to their largest magnitude."""
+    torch, tntorch, _ = _peers()
+    cores = random_tt_cores(sites, n, r, 5)
+    tt, on_torch = tk.TT(cores), tk.TT([torch.from_numpy(c) for c in cores])
+    peer = tntorch.Tensor([torch.from_numpy(c) for c in cores])
+    rows = np.random.default_rng(6).integers(0, n, size=(m, sites))
+    rows_t = torch.from_numpy(rows)
+    fns = {
+        "tnkit": lambda: tt.entries(rows),
+        "tnkit on torch": lambda: on_torch.entries(rows_t).numpy(),
+        "tntorch": lambda: peer[rows_t].numpy(),
+    }
+    res = warm_timed(fns, repeats)
+    ref = tt.to_tensor()[tuple(rows.T)] if n**sites <= 10**7 else res["tnkit"][1]
+    scale = float(np.abs(ref).max())
+    errors = {k: float(np.abs(v[1] - ref).max()) / scale for k, v in res.items()}
+    case = f"TT entries {sites} sites n{n} r{r}, {m:,} entries"
+    out = _rows(case, res, errors, peers=("tntorch",))
+    out += _rows(f"{case}, both on torch", res, errors, "tnkit on torch", ("tntorch",))
+    for row in out:
+        row["same"] = max(row["err_tnkit"], row["err_peer"]) <= 1e-10
+    return out
+
+
 def grid_network(qtn: Any, side: int, bond: int) -> tuple[tk.TensorNetwork, Any]:
     """The same closed ``side`` x ``side`` grid network (random tensors, bond dimension
     ``bond``) as a tnkit and as a quimb network."""
@@ -305,6 +335,8 @@ def main() -> None:
     rows += bench_cp(*((50, 5) if q else (150, 10)), repeats)
     rows += bench_rounding(*((10, 4, 8) if q else (40, 4, 32)), repeats)
     rows += bench_dot(*((10, 4, 8) if q else (40, 4, 64)), repeats)
+    rows += bench_entries(*((8, 10, 6, 10**4) if q else (30, 10, 8, 10**5)), repeats)
+    rows += bench_entries(*((6, 10, 10, 10**4) if q else (10, 10, 30, 10**5)), repeats)
     rows += bench_grid(*((4, 3) if q else (6, 4)), repeats if q else 3 * repeats)
     print("\n| case | peer | tnkit s | peer s | speed-up | error tnkit | error peer | same |")
     print("|---|---|---|---|---|---|---|---|")

@@ -140,6 +140,20 @@ def test_tt_algebra_on_device(device, cases):
     cases.assert_close(a.dot(b), da.dot(db), rtol=RTOL)
 
 
+def test_entries_on_device(device, cases):
+    """Values at device-held indices come back on the device; the only copies to the host
+    are the range check's two scalars per open leg."""
+    tt = tk.tt(cases.low_rank_ring(9), rank=3)
+    rows = np.stack([np.arange(40) % n for n in tt.shape], axis=1)
+    on_device = tt.to(device.backend, device.device)
+    idx = device.put(rows)
+    with backend.watch_transfers() as log:
+        values = on_device.entries(idx, memory_limit=4000)  # several chunks
+    assert device.holds([values])
+    assert log.summary() == {"d2h_scalars": 2 * tt.ndim, "d2h_arrays": 0, "h2d": 0}
+    cases.assert_close(tt.entries(rows), values, rtol=RTOL)
+
+
 def test_fit_network_from_a_network_on_device(device, cases):
     x = cases.low_rank_ring(4)
     net = cases.Structure.topology("ring", [2, 2, 2]).to_network(x.shape, 0)

@@ -361,11 +361,9 @@ def _hold_out(x: Any, mask: Any, fraction: float, seed: int) -> tuple[Any, Any, 
 
 def _held_out_error(model: CP, held: SparseTensor) -> float:
     """The relative error of ``model`` on the entries of ``held``."""
-    entries = Entries(held)
-    xp = backend.namespace(entries.v)
-    factors = given_factors(model, model.shape, model.rank, entries.v)
-    diff = entries.v - entries.model(factors)
-    return float(xp.linalg.vector_norm(diff)) / math.sqrt(entries.norm2)
+    xp = backend.namespace(held.values)
+    diff = held.values - model.entries(held.indices)
+    return float(xp.linalg.vector_norm(diff) / xp.linalg.vector_norm(held.values))
 
 
 def _settings(x: Any, mask: Any, restarts: int, seed: int, options: dict) -> dict[str, Any]:
