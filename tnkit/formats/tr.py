@@ -8,6 +8,9 @@ A tensor ring with cores ``G_k`` of shape ``(r_{k-1}, n_k, r_k)`` (indices mod `
 Bond ``k`` (label ``"b{k}"``, dimension ``rank[k]``) joins core ``k`` and core ``k+1 mod N``;
 the open legs are ``"i0" ... "i{N-1}"``. The ring is invariant under the gauge
 ``G_k -> G_k A``, ``G_{k+1} -> A^{-1} G_{k+1}`` on every bond.
+
+Arithmetic (``+``, ``-``, ``*`` by a scalar or Hadamard, :meth:`TR.dot`) is shared with TT
+(:mod:`tnkit.formats._arith`); a TT operand counts as a ring with closing bond 1.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, checks, io, linalg
-from ._base import Format, as_arrays, mode_legs
+from .. import backend, checks, io
+from ._arith import CoreChain, block_diag_core, right_gauges, round_chain
+from ._base import as_arrays, mode_legs
+from .tt import TT
 
 
 @io.register
-class TR(Format):
+class TR(CoreChain):
     """A tensor ring (see the module docstring).
 
     Parameters
@@ -51,12 +56,27 @@ class TR(Format):
         options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        cores = _check_cores(cores)
+        self._set_cores(_check_cores(cores), self.add_node)
+        self._init_extras(history, options)
+
+    def _set_cores(self, cores: list[Any], put: Any) -> None:
+        """Store ``cores`` as nodes ``core{k}`` with legs ``(b{k-1 mod N}, i{k}, b{k})``."""
         n = len(cores)
         legs = mode_legs(n)
         for k, g in enumerate(cores):
-            self.add_node(f"core{k}", g, (f"b{(k - 1) % n}", legs[k], f"b{k}"))
-        self._init_extras(history, options)
+            put(f"core{k}", g, (f"b{(k - 1) % n}", legs[k], f"b{k}"))
+
+    @classmethod
+    def _coerce(cls, other: CoreChain) -> TR | None:
+        """A TR as itself, a TT as the ring with closing bond 1 (the same cores)."""
+        if isinstance(other, TT):
+            return cls._made(other.cores)
+        return super()._coerce(other)
+
+    @staticmethod
+    def _sum_cores(a: list[Any], b: list[Any]) -> list[Any]:
+        xp = backend.namespace(a[0], b[0])
+        return [block_diag_core(xp, ca, cb) for ca, cb in zip(a, b)]
 
     def _rebuild(self) -> TR:
         return TR(self.cores)
@@ -84,8 +104,6 @@ class TR(Format):
         ``TT_k[(a, b), i, (a', b')] = delta_{a a'} G_k[b, i, b']``, so the TT ranks are
         ``rank[N-1] * rank[k]`` (round the result to compress it).
         """
-        from .tt import TT
-
         cores = self.cores
         n = len(cores)
         rc = self.rank[-1]
@@ -123,24 +141,25 @@ class TR(Format):
 
         Guarantee and method: cutting the closing bond ``c`` leaves an open chain ``C`` with
         ``self = sum_a C[a, ..., a]``, hence ``||self - trace C'|| <= sqrt(r_c) ||C - C'||``
-        (Cauchy-Schwarz). The chain is TT-rounded (Oseledets 2011: left-orthogonalise, then
-        truncated SVDs right to left, ``||C - C'||^2 <= sum of the squared discarded parts``).
-        Pass 1 closes the ring at bond ``N-1`` and truncates bonds ``0 .. N-2`` with the error
-        budget ``tol ||self|| (N-1)/N``; pass 2 closes it at bond ``0`` and truncates bond
-        ``N-1`` with the budget ``tol ||self|| / N``. The bound is sufficient, not tight, so the
-        ranks may stay above the smallest ones that meet ``tol``.
+        (Cauchy-Schwarz). The chain is TT-rounded from the right (:func:`_round_from_right`,
+        ``||C - C'||^2 <= sum of the squared discarded parts``, Oseledets 2011). Pass 1 closes
+        the ring at bond ``N-1`` and truncates bonds ``0 .. N-2`` with the error budget
+        ``tol ||self|| (N-1)/N``; pass 2 closes it at bond ``0`` and truncates bond ``N-1``
+        with the budget ``tol ||self|| / N``. The bound is sufficient, not tight, so the ranks
+        may stay above the smallest ones that meet ``tol``; in particular a cut sees the
+        ranks of the two terms of a sum add (the closing bond is block-diagonal), so rounding
+        ``a + b`` removes only what each cut finds redundant.
         """
         tol = checks.check_real(tol, "tol", low=0, high=1, open_low=True, open_high=True)
         n = len(self)
         budget = float(tol) * self.norm()
         cores = self.cores
-        delta1 = budget * (n - 1) / n / math.sqrt(cores[-1].shape[2] * (n - 1))
-        cores = _round_chain(cores, delta1, n - 1)
-        rotated = cores[1:] + cores[:1]
-        delta2 = budget / n / math.sqrt(rotated[0].shape[0])
-        rotated = _round_chain(rotated, delta2, 1)
+        delta1 = budget * (n - 1) / n / math.sqrt(int(cores[-1].shape[2]) * (n - 1))
+        cores = _round_from_right(cores, delta1, n - 1)
+        delta2 = budget / n / math.sqrt(int(cores[0].shape[2]))
+        rotated = _round_from_right(cores[1:] + cores[:1], delta2, 1)
         options = {**self.options, "round_tol": float(tol)}
-        return TR(rotated[-1:] + rotated[:-1], history=self.history, options=options)
+        return self._made(rotated[-1:] + rotated[:-1], self.history, options)
 
 
 def dense(cores: Sequence[Any]) -> Any:
@@ -187,28 +206,15 @@ def _check_cores(cores: Sequence[Any]) -> list[Any]:
     return cores
 
 
-def _round_chain(cores: list[Any], delta: float, n_bonds: int) -> list[Any]:
-    """TT-round an open chain (free boundary bonds): truncate its last ``n_bonds`` bonds.
+def _round_from_right(cores: list[Any], delta: float, n_bonds: int) -> list[Any]:
+    """TT-round an open chain (free boundary bonds): truncate its last ``n_bonds`` bonds from
+    the right, each by a truncated SVD dropping at most ``delta`` in Frobenius norm.
 
-    Cores ``0 .. m-2`` are left-orthogonalised by QR, then the bonds are truncated from the
-    right, each by a truncated SVD dropping at most ``delta`` in Frobenius norm.
+    This is :func:`round_chain` on the chain read backwards (cores ``G_k`` transposed to
+    ``(r_k, n_k, r_{k-1})``): its unfoldings are the transposes of the chain's, with the same
+    singular values, and the QR factors of the other side come from ``geqrf`` alone.
     """
-    cores = list(cores)
-    m = len(cores)
     xp = backend.namespace(*cores)
-    for k in range(m - 1):
-        r0, n, r1 = (int(d) for d in cores[k].shape)
-        q, r = linalg.qr(xp.reshape(cores[k], (r0 * n, r1)))
-        cores[k] = xp.reshape(q, (r0, n, -1))
-        nxt = cores[k + 1]
-        cores[k + 1] = xp.reshape(r @ xp.reshape(nxt, (r1, -1)), (-1, *nxt.shape[1:]))
-    for k in range(m - 1, m - 1 - n_bonds, -1):
-        r0, n, r1 = (int(d) for d in cores[k].shape)
-        u, s, vh, _ = linalg.truncated_svd(
-            xp.reshape(cores[k], (r0, n * r1)), max_error=delta, method="lapack"
-        )
-        cores[k] = xp.reshape(vh, (-1, n, r1))
-        us = u * xp.astype(s, u.dtype)[None, :] if backend.is_complex(u) else u * s[None, :]
-        prev = cores[k - 1]
-        cores[k - 1] = xp.reshape(xp.reshape(prev, (-1, r0)) @ us, (*prev.shape[:2], -1))
-    return cores
+    rev = [xp.permute_dims(g, (2, 1, 0)) for g in reversed(cores)]
+    rev = round_chain(rev, right_gauges(rev), delta, [None] * n_bonds, "lapack")
+    return [xp.permute_dims(g, (2, 1, 0)) for g in reversed(rev)]
