@@ -237,6 +237,32 @@ def test_with_missing_entries_the_gain_is_measured_on_held_out_entries(tmp_path)
         tk.cp_rank_scan(seen, [1, 2], holdout=1.0)
 
 
+def test_refit_on_every_observed_entry_comes_closer_to_the_truth():
+    """The scan's models saw 90 % of the observed entries; refitting the suggested rank to
+    all of them lowers the error against the noise-free tensor (to 0.92, 0.84 and 0.80 of
+    it on these three draws; sparse, dense with a mask, sparse)."""
+    from tnkit.sparse import SparseTensor
+
+    ratios = []
+    for seed in (1, 2, 3):
+        rng = np.random.default_rng(seed)
+        clean = CP(None, [rng.standard_normal((n, 3)) for n in (12, 14, 16)]).to_tensor()
+        noise = 0.05 * np.linalg.norm(clean) / np.sqrt(clean.size)
+        x = clean + noise * rng.standard_normal(clean.shape)
+        mask = rng.random(clean.shape) < 0.3
+        kw = {"mask": mask} if seed == 2 else {}
+        data = np.where(mask, x, np.nan) if kw else SparseTensor.from_dense(x, mask=mask)
+        scan = tk.cp_rank_scan(data, range(3, 5), restarts=2, **kw)
+        refit = scan.refit(data, **kw)
+        assert refit.rank == scan.suggested == 3
+        error = [np.linalg.norm(m.to_tensor() - clean) for m in (scan.model(), refit)]
+        ratios.append(error[1] / error[0])
+    assert np.mean(ratios) < 0.95, ratios
+    assert scan.refit(data, 4, max_iter=3).rank == 4
+    with pytest.raises(ValueError, match="rank 6 was not scanned"):
+        scan.refit(data, 6)
+
+
 def test_held_out_scan_on_torch_matches_numpy():
     torch = pytest.importorskip("torch")
     x = _noisy_cp(2, 0.0, 3)
@@ -261,6 +287,7 @@ def test_cli_scans_a_sparse_file(tmp_path, capsys):
     assert main([*args, "--checkpoint", str(tmp_path / "scan.npz"), "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "| 3 (suggested) |" in text and "held-out error" in text and "listed entries" in text
+    assert "refitting rank 3 to every observed entry" in text
     assert tk.load(out).rank == 3
     assert main([*args, "--checkpoint", str(tmp_path / "scan.npz"), "--resume"]) == 0
     assert "resumed 4 ranks from" in capsys.readouterr().out

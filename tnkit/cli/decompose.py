@@ -189,7 +189,10 @@ def _scan(args: argparse.Namespace, x: Any, progress: bool, kw: dict) -> Any:
     if scan.resumed:
         print(f"resumed {len(scan.resumed)} ranks from {args.checkpoint}")
     print(scan.table())
-    return scan.model()
+    if not scan.validation:
+        return scan.model()
+    print(f"refitting rank {scan.suggested} to every observed entry (the scan held some out)")
+    return scan.refit(x, **kw)
 
 
 def _run_sparse(args: argparse.Namespace) -> int:

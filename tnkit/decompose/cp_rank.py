@@ -193,6 +193,14 @@ class RankScan:
             raise ValueError(f"rank {rank} was not scanned (scanned: {self.ranks})")
         return self.models[self.ranks.index(rank)]
 
+    def refit(self, x: Any, rank: int | None = None, *, mask: Any = None, **cp_options: Any) -> CP:
+        """The fit of ``rank`` (default: the suggested rank) refitted to every observed entry
+        of ``x`` by :func:`tnkit.cp`, starting from the scan's model: after a scan with a
+        hold-out the models saw only part of the observed entries. ``x`` and ``mask`` are
+        the scan's data; ``cp_options`` go on to :func:`tnkit.cp`."""
+        start = self.model(rank)
+        return cp(x, start.rank, init=start, mask=mask, **cp_options)
+
     def table(self) -> str:
         """A Markdown table of the scan, the suggested rank marked."""
         held = bool(self.validation)
