@@ -107,10 +107,15 @@ def tltorch_compress(model, factorization, ratio):
     return small
 
 
-def tnkit_compress(model, method, ratio, budget, calib, ranks=None):
-    """tnkit's compression at ``ratio`` (``budget`` per layer or global), or at ``ranks``."""
+def tnkit_compress(model, method, ratio, budget, calib, ranks=None, multiple=1):
+    """tnkit's compression at ``ratio`` (``budget`` per layer or global, ranks multiples of
+    ``multiple``), or at ``ranks``."""
     extra = {"max_iter": CP_SWEEPS} if method in ("cp", "cp4") else {}
-    size = {"ratio": ratio, "budget": budget} if ranks is None else {"ranks": ranks}
+    size = (
+        {"ratio": ratio, "budget": budget, "rank_multiple": multiple}
+        if ranks is None
+        else {"ranks": ranks}
+    )
     small, _ = tnn.compress(model, method, layers=LAYERS, calibration=calib, **size, **extra)
     return small
 
@@ -224,7 +229,9 @@ def run_compression(args, train_set, test_set):
                     continue  # its TensorLy-Torch row did not run
                 t = time.perf_counter()
                 if lib == "tnkit":
-                    small = tnkit_compress(model, method, ratio, budget, x256)
+                    small = tnkit_compress(
+                        model, method, ratio, budget, x256, multiple=args.rank_multiple
+                    )
                 elif lib == "tltorch":
                     small = tltorch_compress(model, method, ratio)
                     peer_ranks[label] = tltorch_ranks(small)
@@ -434,6 +441,9 @@ def main(argv=None):
         "--conv-format", default="both", help="DLRT conv formats: tucker, matrix or both"
     )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument(
+        "--rank-multiple", type=int, default=1, help="tnkit's ranks are multiples of this"
+    )
     args = p.parse_args(argv)
     args.epochs = 8 if args.quick else 15
     denominators = args.ratios or ("8,32" if args.quick else "4,8,16,32")

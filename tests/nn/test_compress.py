@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import tnkit.nn as tnn  # noqa: E402
+from tnkit.nn import geometry  # noqa: E402
 
 
 def _model():
@@ -67,6 +68,43 @@ def test_global_budget_favours_compressible_layers():
 def test_tol_keeps_error_below_tolerance():
     _, report = tnn.compress(_model(), "tucker", tol=0.2)
     assert all(r.weight_error <= 0.2 + 1e-9 for r in report.layers)
+
+
+def _multiple_or_full(ranks, full, multiple):
+    return all(r < multiple or r % multiple == 0 or r == f for r, f in zip(ranks, full))
+
+
+@pytest.mark.parametrize("method", ["svd", "tucker", "cp", "tt"])
+@pytest.mark.parametrize("budget", ["global", "per_layer"])
+def test_rank_multiple_keeps_the_budget(method, budget):
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(24, 48, 3, padding=1), nn.ReLU(), nn.Conv2d(48, 40, 3))
+    kw = {"max_iter": 5} if method == "cp" else {}
+    _, report = tnn.compress(model, method, ratio=0.3, budget=budget, rank_multiple=8, **kw)
+    assert report.params_after <= 0.3 * report.params_before
+    for row, layer in zip(report.layers, (model[0], model[2])):
+        full = geometry.full_ranks(geometry.layer_info(layer), method)
+        assert _multiple_or_full(row.ranks, full, 8)
+
+
+def test_rank_multiple_rounds_tol_ranks_up():
+    model = _model()
+    _, plain = tnn.compress(model, "tucker", tol=0.3)
+    _, rounded = tnn.compress(model, "tucker", tol=0.3, rank_multiple=8)
+    for a, b in zip(plain.layers, rounded.layers):
+        assert all(rb >= ra for ra, rb in zip(a.ranks, b.ranks))
+        assert b.weight_error <= a.weight_error + 1e-12 and b.weight_error <= 0.3
+    assert rounded.layers[1].ranks == (24, 16)  # (T, S) = (24, 16): 17..24 -> 24, 9..16 -> 16
+
+
+def test_rank_multiple_capped_at_full_rank_is_exact():
+    """A layer whose full ranks are below the multiple keeps them and is reproduced exactly."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(5, 6, 3))
+    _, report = tnn.compress(model, "tucker", tol=1e-3, rank_multiple=16)
+    assert report.layers[0].ranks == (6, 5) and report.layers[0].weight_error < 1e-6
+    _, report = tnn.compress(model, "svd", ranks="evbmf", weakening=0.0, rank_multiple=4)
+    assert report.layers[0].ranks == (6,) and report.layers[0].weight_error < 1e-6
 
 
 def test_explicit_ranks_and_report_table():
@@ -175,6 +213,9 @@ def _mlp():
         (dict(ratio=0.5, calibration=torch.full((2, 8), float("nan"))), ValueError, "calibration"),
         (dict(ratio=0.5, calibration=[]), ValueError, "calibration"),
         (dict(ratio=0.5, calibration="a"), TypeError, "calibration"),
+        (dict(ratio=0.5, rank_multiple=0), ValueError, "rank_multiple"),
+        (dict(ratio=0.5, rank_multiple=2.0), ValueError, "rank_multiple"),
+        (dict(ratio=0.5, rank_multiple=True), ValueError, "rank_multiple"),
     ],
 )
 def test_bad_compress_arguments_are_named(kwargs, exc, match):

@@ -5,6 +5,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from tnkit.nn import geometry  # noqa: E402
 from tnkit.nn import ranks as rk  # noqa: E402
 from tnkit.nn.evbmf import evbmf_rank, weakened_rank  # noqa: E402
 from tnkit.nn.geometry import LayerInfo, factor_int, params  # noqa: E402
@@ -23,6 +24,35 @@ def test_ladder_is_increasing_and_fraction_fits(method):
         nxt = rungs.index(r) + 1
         if nxt < len(rungs):  # the next rung would not fit
             assert params(CONV, method, rungs[nxt]) > f * params(CONV, "dense", ())
+
+
+def test_round_ranks():
+    assert rk.round_ranks((5, 9), CONV, "tucker", 8) == (5, 16)  # below one block: kept
+    assert rk.round_ranks((17, 32), CONV, "tucker", 16) == (32, 32)
+    assert rk.round_ranks((63, 31), CONV, "tucker", 16) == (64, 32)  # capped at (64, 32)
+    assert rk.round_ranks((63, 31), CONV, "tucker", 48) == (64, 31)
+    assert rk.round_ranks((7, 13), CONV, "tucker", 1) == (7, 13)
+
+
+@pytest.mark.parametrize("method", ["svd", "tucker", "cp", "cp4", "tt"])
+@pytest.mark.parametrize("multiple", [8, 16])
+def test_ladder_with_multiple(method, multiple):
+    full = geometry.full_ranks(CONV, method)
+    rungs = rk.ladder(CONV, method, multiple=multiple)
+    assert all(r < multiple or r % multiple == 0 or r == f for g in rungs for r, f in zip(g, full))
+    costs = [params(CONV, method, r) for r in rungs]
+    assert costs == sorted(costs) and len(set(rungs)) == len(rungs)
+    for f in (1 / 4, 1 / 8, 1 / 16):
+        r = rk.fraction_ranks(CONV, method, f, multiple=multiple)
+        assert r in rungs and params(CONV, method, r) <= f * params(CONV, "dense", ())
+
+
+def test_fraction_ranks_with_multiple_on_a_known_layer():
+    """conv 32 -> 64, 3x3 at 1/8: CP-3 21 -> 16; Tucker-2 (14, 7) stays below one block."""
+    assert rk.fraction_ranks(CONV, "cp", 1 / 8) == (21,)
+    assert rk.fraction_ranks(CONV, "cp", 1 / 8, multiple=16) == (16,)
+    assert rk.fraction_ranks(CONV, "tucker", 1 / 8, multiple=16) == (14, 7)
+    assert rk.fraction_ranks(CONV, "svd", 1 / 2, multiple=16) == (16,)  # 26 -> 16 (32 too big)
 
 
 def test_allocate_prefers_cheap_error():

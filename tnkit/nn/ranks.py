@@ -15,6 +15,12 @@ Rules (each returns the ranks of :mod:`tnkit.nn.geometry` for one method):
 
 A *ladder* is the list of rank tuples a method is tried at, cheapest first: one rank for SVD and
 CP, and for multi-rank methods every rank scaled together, ``r_j(m) = ⌈m·full_j / M⌉``.
+
+Every rule takes a ``multiple``: each rank it returns of at least ``multiple`` is rounded *up*
+to a multiple of it, capped at the full rank (:func:`round_ranks`), and a ladder keeps only
+such rungs, so a budget is still met by picking among them. oneDNN's CPU convolutions compute
+output channels in blocks of 16 (AVX-512), so a rank of 17 costs nearly as much time as 32,
+and any rank up to 16 as much as 16.
 """
 
 from __future__ import annotations
@@ -64,13 +70,29 @@ def cost(info: LayerInfo, method: str, ranks: tuple[int, ...], target: str = "pa
     return (geometry.params if target == "params" else geometry.macs)(info, method, ranks)
 
 
-def ladder(info: LayerInfo, method: str, target: str = "params") -> list[tuple[int, ...]]:
-    """Rank tuples cheaper than the dense layer, cheapest first (at least the lowest rung)."""
+def round_ranks(
+    ranks: tuple[int, ...], info: LayerInfo, method: str, multiple: int = 1
+) -> tuple[int, ...]:
+    """Each rank of at least ``multiple`` rounded up to a multiple of it, but at most the full
+    rank (smaller ranks are kept: they fill one block of ``multiple`` channels anyway)."""
+    full = geometry.full_ranks(info, method)
+    return tuple(
+        min(f, r if r < multiple else multiple * math.ceil(r / multiple))
+        for r, f in zip(ranks, full)
+    )
+
+
+def ladder(
+    info: LayerInfo, method: str, target: str = "params", multiple: int = 1
+) -> list[tuple[int, ...]]:
+    """Rank tuples cheaper than the dense layer, cheapest first (at least the lowest rung),
+    each rank a multiple of ``multiple`` or the full rank."""
     full = geometry.full_ranks(info, method)
     top = max(full)
     rungs: list[tuple[int, ...]] = []
     for m in range(1, top + 1):
-        ranks = tuple(max(1, min(f, math.ceil(m * f / top))) for f in full)
+        scaled = tuple(max(1, min(f, math.ceil(m * f / top))) for f in full)
+        ranks = round_ranks(scaled, info, method, multiple)
         if not rungs or ranks != rungs[-1]:
             rungs.append(ranks)
     dense = cost(info, "dense", (), target)
@@ -79,31 +101,35 @@ def ladder(info: LayerInfo, method: str, target: str = "params") -> list[tuple[i
 
 
 def fraction_ranks(
-    info: LayerInfo, method: str, fraction: float, target: str = "params"
+    info: LayerInfo, method: str, fraction: float, target: str = "params", multiple: int = 1
 ) -> tuple[int, ...]:
     """Largest rung whose cost is at most ``fraction`` × the dense cost (else the lowest)."""
     budget = fraction * cost(info, "dense", (), target)
-    rungs = ladder(info, method, target)
+    rungs = ladder(info, method, target, multiple)
     fits = [r for r in rungs if cost(info, method, r, target) <= budget]
     return fits[-1] if fits else rungs[0]
 
 
-def tol_ranks(weight: np.ndarray, info: LayerInfo, method: str, tol: float) -> tuple[int, ...]:
+def tol_ranks(
+    weight: np.ndarray, info: LayerInfo, method: str, tol: float, multiple: int = 1
+) -> tuple[int, ...]:
     """Ranks that keep the relative weight error ≤ ``tol`` (SVD, Tucker-2 and TT bounds)."""
     spectra = _spectra(weight, info, method)
     share = tol / math.sqrt(len(spectra))
-    return tuple(linalg.rank_from_tol(s, share) for s in spectra)
+    ranks = tuple(linalg.rank_from_tol(s, share) for s in spectra)
+    return round_ranks(ranks, info, method, multiple)
 
 
 def evbmf_ranks(
-    weight: np.ndarray, info: LayerInfo, method: str, weakening: float = 1.0
+    weight: np.ndarray, info: LayerInfo, method: str, weakening: float = 1.0, multiple: int = 1
 ) -> tuple[int, ...]:
     """EVBMF rank of each unfolding, weakened towards full rank; CP takes the largest."""
     ranks = []
     for m in unfoldings(weight, info, method):
         s = np.linalg.svd(m, compute_uv=False)
         ranks.append(weakened_rank(min(m.shape), evbmf_rank(s, m.shape), weakening))
-    return (max(ranks),) if method in ("cp", "cp4") else tuple(ranks)
+    found = (max(ranks),) if method in ("cp", "cp4") else tuple(ranks)
+    return round_ranks(found, info, method, multiple)
 
 
 def error_curve(weight: np.ndarray, info: LayerInfo, method: str, rungs: list) -> np.ndarray:
