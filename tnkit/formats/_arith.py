@@ -111,9 +111,10 @@ class CoreChain(Format):
             cores = self.cores
             return self._made([cores[0] * other, *cores[1:]])
         a, b = self._operands(other, "*")
-        xp = backend.namespace(a.cores[0])
+        cores_a, cores_b = a.cores, b.cores
+        xp = backend.namespace(cores_a[0])
         out = []
-        for ca, cb in zip(a.cores, b.cores):
+        for ca, cb in zip(cores_a, cores_b):
             c = ca[:, None, :, :, None] * cb[None, :, :, None, :]
             r1, r2, m, s1, s2 = c.shape
             out.append(xp.reshape(c, (r1 * r2, m, s1 * s2)))
@@ -133,17 +134,18 @@ class CoreChain(Format):
         ``c_A c_B n r_A r_B`` numbers; forming the ``E_k`` would cost ``O(r^6)`` a core.
         """
         a, b = self._operands(other, "dot")
-        xp = backend.namespace(a.cores[0])
-        first_a, first_b = a.cores[0], b.cores[0]
-        p = int(first_a.shape[0]) * int(first_b.shape[0])
-        dtype = xp.result_type(first_a.dtype, first_b.dtype)
-        env = xp.eye(p, dtype=dtype, **backend.device_kwargs(first_a))
-        for ca, cb in zip(a.cores, b.cores):
-            ra, m, sa = (int(d) for d in ca.shape)
-            rb, _, sb = (int(d) for d in cb.shape)
+        cores_a, cores_b = a.cores, b.cores
+        xp = backend.namespace(cores_a[0])
+        p = int(cores_a[0].shape[0]) * int(cores_b[0].shape[0])
+        dtype = xp.result_type(cores_a[0].dtype, cores_b[0].dtype)
+        env = xp.eye(p, dtype=dtype, **backend.device_kwargs(cores_a[0]))
+        for ca, cb in zip(cores_a, cores_b):
+            ra, m, sa = ca.shape
+            rb, _, sb = cb.shape
             ca = xp.conj(ca) if backend.is_complex(ca) else ca
             t = xp.reshape(env, (-1, ra)) @ xp.reshape(ca, (ra, m * sa))  # (p rb, m sa)
-            env = xp.reshape(cb, (rb * m, sb)).T @ xp.reshape(t, (p, rb * m, sa))  # (p, sb, sa)
+            t = xp.reshape(t, (p, rb * m, sa) if p > 1 else (rb * m, sa))  # TT: no batch
+            env = xp.reshape(cb, (rb * m, sb)).T @ t  # (p, sb, sa)
         return xp.linalg.trace(xp.reshape(env, (p, p)))
 
     def inner(self, other: Any) -> Any:
