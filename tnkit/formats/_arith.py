@@ -90,19 +90,19 @@ class CoreChain(Format):
             return self, b
         return other._coerce(self), other
 
-    def __add__(self, other: CoreChain) -> Any:
+    def __add__(self, other: CoreChain) -> CoreChain:
         """Sum; the bond ranks add (block-diagonal cores). Round afterwards."""
         a, b = self._operands(other, "+")
         return a._made(a._sum_cores(a.cores, b.cores))
 
-    def __sub__(self, other: CoreChain) -> Any:
+    def __sub__(self, other: CoreChain) -> CoreChain:
         a, b = self._operands(other, "-")
         return a + (-b)
 
-    def __neg__(self) -> Any:
+    def __neg__(self) -> CoreChain:
         return self * -1.0
 
-    def __mul__(self, other: Any) -> Any:
+    def __mul__(self, other: Any) -> CoreChain:
         """Scalar multiple (``x * 2.0``, first core scaled) or Hadamard product with a TT/TR
         (slices Kronecker-multiplied, ranks multiply)."""
         if isinstance(other, (int, float, complex, np.number)) and not isinstance(other, bool):
