@@ -1,5 +1,7 @@
 """compress(): ranks meet the budget, the input model is untouched, bad inputs are clear."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -314,3 +316,20 @@ def test_a_compress_checkpoint_of_other_options_or_weights(tmp_path, monkeypatch
         tnn.compress(model, "svd", ranks=2, checkpoint=tmp_path / "other.pt", resume=True)
     with pytest.raises(ValueError, match="resume=True needs checkpoint="):
         tnn.compress(model, "svd", ranks=2, resume=True)
+
+
+def test_cli_rank_multiple(tmp_path, capsys):
+    from tnkit.cli import main
+
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(24, 48, 3, padding=1)).eval()
+    x = torch.randn(2, 24, 6, 6)
+    path = tmp_path / "m.pt2"
+    torch.export.save(torch.export.export(model, (x,)), str(path))
+    report = tmp_path / "r.json"
+    args = ["compress", str(path), "--method", "cp", "--ratio", "0.3", "--report", str(report)]
+    assert main([*args, "--rank-multiple", "16"]) == 0
+    ranks = json.loads(report.read_text())["layers"][0]["ranks"]
+    assert ranks == [32]  # rank 37 without the multiple
+    assert main([*args, "--rank-multiple", "0"]) == 2
+    assert "rank_multiple" in capsys.readouterr().err

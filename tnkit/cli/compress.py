@@ -26,6 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     size.add_argument("--ratio", type=float, help="fraction of the layers' parameters kept")
     size.add_argument("--tol", type=float, help="relative weight-error tolerance per layer")
     p.add_argument("--budget", choices=("global", "per_layer"), default="global")
+    p.add_argument(
+        "--rank-multiple",
+        type=int,
+        default=1,
+        metavar="M",
+        help="every rank of at least M is a multiple of M (16 suits oneDNN's AVX-512 CPU "
+        "convolutions, which compute output channels in blocks of 16)",
+    )
     p.add_argument("--layers", help="comma-separated layer names (default: all Linear/Conv)")
     p.add_argument("--factory", help="package.module:function building the architecture")
     p.add_argument("--input-shape", help="example input shape, e.g. 1,3,32,32 (MACs, saving)")
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         tol=args.tol,
         layers=layers,
         budget=args.budget,
+        rank_multiple=args.rank_multiple,
         calibration=None if example is None else example[0],
         seed=args.seed,
         checkpoint=args.checkpoint,
