@@ -141,8 +141,9 @@ def test_tt_algebra_on_device(device, cases):
 
 
 def test_entries_on_device(device, cases):
-    """Values at device-held indices come back on the device; the only copies to the host
-    are the range check's two scalars per open leg."""
+    """Values at device-held indices come back on the device; on a GPU the only copies to
+    the host are the range check's two scalars per open leg (on the CPU, entries sharing an
+    index value are grouped on the host)."""
     tt = tk.tt(cases.low_rank_ring(9), rank=3)
     rows = np.stack([np.arange(40) % n for n in tt.shape], axis=1)
     on_device = tt.to(device.backend, device.device)
@@ -150,7 +151,8 @@ def test_entries_on_device(device, cases):
     with backend.watch_transfers() as log:
         values = on_device.entries(idx, memory_limit=4000)  # several chunks
     assert device.holds([values])
-    assert log.summary() == {"d2h_scalars": 2 * tt.ndim, "d2h_arrays": 0, "h2d": 0}
+    if device.real_gpu:
+        assert log.summary() == {"d2h_scalars": 2 * tt.ndim, "d2h_arrays": 0, "h2d": 0}
     cases.assert_close(tt.entries(rows), values, rtol=RTOL)
 
 
