@@ -5,7 +5,9 @@ trained on the bundled 8×8 digits (Adam, 70/30 stratified split). Its two 32/64
 convolutions are compressed to 1/4, 1/8, 1/16 and 1/32 of their parameters by
 
 * tnkit: truncated SVD per layer (the plain baseline), SVD with the global budget, Tucker-2
-  (per layer and global), CP-3 and CP-4 with the stable norm correction, TT;
+  (per layer and global), CP-3 and CP-4 with the stable norm correction, TT; and Tucker-2
+  (global), CP-3 and CP-4 with ``rank_multiple=16`` (ranks of at least 16 are multiples of 16,
+  the output-channel block of oneDNN's AVX-512 convolutions);
 * TensorLy-Torch: ``FactorizedConv.from_conv(..., implementation="factorized")`` with Tucker
   (``fixed_rank_modes="spatial"``, i.e. Tucker-2) and CP, ``rank=ratio``;
 
@@ -108,7 +110,7 @@ def tltorch_compress(model, factorization, ratio):
 
 
 def tnkit_compress(model, method, ratio, budget, calib, ranks=None, multiple=1):
-    """tnkit's compression at ``ratio`` (``budget`` per layer or global, ranks multiples of
+    """tnkit's compression at ``ratio`` (``budget`` per layer or global, ``rank_multiple``
     ``multiple``), or at ``ranks``."""
     extra = {"max_iter": CP_SWEEPS} if method in ("cp", "cp4") else {}
     size = (
@@ -172,20 +174,30 @@ def speedups(dense, small, x, repeats):
     return (*out, ma / mb, ta)
 
 
-METHODS = {
-    "tnkit svd (plain truncated SVD)": ("tnkit", "svd", "per_layer"),
-    "tnkit svd, global budget": ("tnkit", "svd", "global"),
-    "tnkit tucker2": ("tnkit", "tucker", "per_layer"),
-    "tnkit tucker2, global budget": ("tnkit", "tucker", "global"),
-    "tnkit cp3 (stable)": ("tnkit", "cp", "per_layer"),
-    "tnkit cp4 (stable)": ("tnkit", "cp4", "per_layer"),
-    "tnkit tt": ("tnkit", "tt", "per_layer"),
-    "tltorch tucker (spatial fixed)": ("tltorch", "tucker", None),
-    "tltorch cp": ("tltorch", "cp", None),
+METHODS = {  # label -> (library, method, budget, rank_multiple)
+    "tnkit svd (plain truncated SVD)": ("tnkit", "svd", "per_layer", 1),
+    "tnkit svd, global budget": ("tnkit", "svd", "global", 1),
+    "tnkit tucker2": ("tnkit", "tucker", "per_layer", 1),
+    "tnkit tucker2, global budget": ("tnkit", "tucker", "global", 1),
+    "tnkit cp3 (stable)": ("tnkit", "cp", "per_layer", 1),
+    "tnkit cp4 (stable)": ("tnkit", "cp4", "per_layer", 1),
+    "tnkit tt": ("tnkit", "tt", "per_layer", 1),
+    # ranks of at least 16 are multiples of 16: oneDNN's AVX-512 convolutions compute output
+    # channels in blocks of 16
+    "tnkit tucker2, global budget, rank_multiple=16": ("tnkit", "tucker", "global", 16),
+    "tnkit cp3 (stable), rank_multiple=16": ("tnkit", "cp", "per_layer", 16),
+    "tnkit cp4 (stable), rank_multiple=16": ("tnkit", "cp4", "per_layer", 16),
+    "tltorch tucker (spatial fixed)": ("tltorch", "tucker", None, None),
+    "tltorch cp": ("tltorch", "cp", None, None),
     # TensorLy-Torch rounds its ranks up and keeps more than the budget: the same
     # factorizations at exactly its ranks (hence its parameter count), fitted by tnkit.
-    "tnkit tucker2 at tltorch's ranks": ("matched", "tucker", "tltorch tucker (spatial fixed)"),
-    "tnkit cp4 at tltorch's ranks": ("matched", "cp4", "tltorch cp"),
+    "tnkit tucker2 at tltorch's ranks": (
+        "matched",
+        "tucker",
+        "tltorch tucker (spatial fixed)",
+        None,
+    ),
+    "tnkit cp4 at tltorch's ranks": ("matched", "cp4", "tltorch cp", None),
 }
 
 
@@ -222,16 +234,14 @@ def run_compression(args, train_set, test_set):
         )
         for ratio in args.ratios:
             peer_ranks = {}  # label of a tltorch row -> its ranks per layer, for matched rows
-            for label, (lib, method, budget) in METHODS.items():
+            for label, (lib, method, budget, multiple) in METHODS.items():
                 if args.only and not any(k in label for k in args.only):
                     continue
                 if lib == "matched" and budget not in peer_ranks:
                     continue  # its TensorLy-Torch row did not run
                 t = time.perf_counter()
                 if lib == "tnkit":
-                    small = tnkit_compress(
-                        model, method, ratio, budget, x256, multiple=args.rank_multiple
-                    )
+                    small = tnkit_compress(model, method, ratio, budget, x256, multiple=multiple)
                 elif lib == "tltorch":
                     small = tltorch_compress(model, method, ratio)
                     peer_ranks[label] = tltorch_ranks(small)
@@ -441,14 +451,12 @@ def main(argv=None):
         "--conv-format", default="both", help="DLRT conv formats: tucker, matrix or both"
     )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument(
-        "--rank-multiple", type=int, default=1, help="tnkit's ranks are multiples of this"
-    )
+    p.add_argument("--repeats", type=int, help="timed runs per latency median (default 9)")
     args = p.parse_args(argv)
     args.epochs = 8 if args.quick else 15
     denominators = args.ratios or ("8,32" if args.quick else "4,8,16,32")
     args.ratios = [1 / int(d) for d in denominators.split(",")]
-    args.repeats = 5 if args.quick else 9
+    args.repeats = args.repeats or (5 if args.quick else 9)
     taus = args.taus or ("0.3" if args.quick else "0.25,0.3,0.35")
     args.taus = [float(t) for t in taus.split(",")]
     args.dlrt_seeds = args.seeds = args.seeds or (1 if args.quick else 3)
