@@ -91,6 +91,12 @@ def to_backend(x: Any, name: str, device: str | None = None) -> Any:
     lib = native(name)
     on_gpu = device_of_kind(x) == "cuda"
     if name == "torch":
+        try:
+            lib.device(device or "cpu")
+        except RuntimeError:
+            raise ValueError(
+                f"device must be None, 'cpu', 'cuda' or 'cuda:N', got {device!r}"
+            ) from None
         if src == "torch":
             return x.to(device)
         if on_gpu:  # cupy -> torch without a host copy

@@ -89,3 +89,17 @@ def check_checkpoint(checkpoint: Any, resume: Any) -> None:
         raise TypeError(f"resume must be True or False, got {resume!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint= (the file to resume from)")
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a ``bool`` (numpy bools accepted); ``TypeError`` naming ``name`` for
+    anything else (``1``, ``"yes"`` ...)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_progress(progress: Any) -> None:
+    """``progress`` must be a bool, ``None`` or a callable; ``TypeError`` naming it."""
+    if progress is not None and not callable(progress) and not isinstance(progress, bool):
+        raise TypeError(f"progress must be a bool or a callable, got {progress!r}")

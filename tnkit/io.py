@@ -121,16 +121,17 @@ def _read_network_file(path: str) -> tuple[Any, dict[str, np.ndarray]]:
     """The JSON record (None when unreadable) and the node arrays of a network file, read
     without unpickling."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ValueError(f"{path} is not a tnkit network file (not an .npz archive)")
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):  # a .npy file: one bare array
+            raise ValueError(f"{path} is not a tnkit network file (not an .npz archive)")
+        with data:
             if "structure" not in data.files:
                 raise ValueError(f"{path} is not a tnkit network file (no 'structure' entry)")
             text = data["structure"]
             arrays = {k: data[k] for k in data.files if k.startswith("node/")}
     except ValueError as err:
         if "pickle" in str(err):
-            raise ValueError(f"{path} needs pickle to load, which tnkit refuses") from err
+            raise ValueError(_pickle_refusal(path, err)) from err
         raise
     except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path} is not a tnkit network file ({err})") from None
@@ -139,6 +140,13 @@ def _read_network_file(path: str) -> tuple[Any, dict[str, np.ndarray]]:
     except json.JSONDecodeError:
         record = None
     return record, arrays
+
+
+def _pickle_refusal(path: str, err: ValueError) -> str:
+    """The message for a file that numpy could read only by unpickling (``err`` is numpy's)."""
+    if "Object arrays" in str(err):
+        return f"{path} holds objects that need pickle, which tnkit refuses"
+    return f"{path} is neither an .npy nor an .npz file (numpy would unpickle it; tnkit refuses)"
 
 
 def _check_record(record: Any, where: str) -> None:
@@ -232,24 +240,31 @@ def _read_tensor(path: str, key: str | None) -> np.ndarray:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         except ValueError as err:
-            if "allow_pickle" in str(err) or "pickle" in str(err):
-                msg = f"{path} holds objects that need pickle, which tnkit refuses"
-                raise ValueError(msg) from err
+            if "pickle" in str(err):
+                raise ValueError(_pickle_refusal(path, err)) from err
             raise ValueError(f"{path} is not a valid {suffix} file: {err}") from None
         except (OSError, EOFError, zipfile.BadZipFile) as err:
             raise ValueError(f"{path} is not a valid {suffix} file ({err})") from None
         return _pick(path, arrays, key)
     if suffix == ".mat":
         from scipy.io import loadmat
+        from scipy.io.matlab import MatReadError
 
-        data = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+        try:
+            data = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+        except (OSError, ValueError, MatReadError) as err:
+            raise ValueError(f"{path} is not a readable .mat file ({err})") from None
         return _pick(path, data, key)
     if suffix in (".h5", ".hdf5"):
         try:
             import h5py
         except ImportError as err:
             raise ImportError("reading .h5 files needs `pip install h5py`") from err
-        with h5py.File(path, "r") as f:
+        try:
+            f = h5py.File(path, "r")
+        except OSError as err:
+            raise ValueError(f"{path} is not a readable HDF5 file ({err})") from None
+        with f:
             names: list[str] = []
             f.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
             if key is None and len(names) != 1:
@@ -278,6 +293,8 @@ def _pick(path: str, arrays: dict[str, Any], key: str | None) -> np.ndarray:
         if key not in arrays:
             raise KeyError(f"key={key!r}: {path} has no array {key!r}; it has {sorted(arrays)}")
         return np.asarray(arrays[key])
+    if not arrays:
+        raise ValueError(f"{path} holds no arrays")
     if len(arrays) != 1:
         raise ValueError(f"{path} holds arrays {sorted(arrays)}: pass key=")
     return np.asarray(next(iter(arrays.values())))

@@ -56,7 +56,7 @@ def rank_for_error(s: Any, max_error: float) -> int:
     At least rank 1 is kept for a non-zero ``s``.
     """
     checks.check_real(max_error, "max_error", low=0)
-    s2 = backend.to_numpy(s).astype(np.float64) ** 2
+    s2 = _check_values(s) ** 2
     tail = np.sqrt(np.maximum(np.cumsum(s2[::-1])[::-1], 0.0))  # tail[r] = ||s[r:]||
     ok = np.nonzero(tail <= max_error)[0]
     r = int(ok[0]) if ok.size else s2.size

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, NamedTuple
 
-from . import backend, linalg
+from . import backend, checks, linalg
 
 
 class LowRank(NamedTuple):
@@ -73,6 +73,14 @@ def augmented_basis(old: Any, new: Any) -> Any:
     ``old`` itself so that ``Ñ = result[:, r:]`` is exactly orthogonal to it. At most
     ``min(m, 2r)`` columns.
     """
+    for name, a in (("old", old), ("new", new)):
+        if getattr(a, "ndim", None) != 2:
+            raise TypeError(f"{name} must be a matrix (2-D array), got {type(a).__name__}")
+    if old.shape[0] != new.shape[0]:
+        raise ValueError(
+            f"old and new must have the same rows, got shapes {tuple(old.shape)}, "
+            f"{tuple(new.shape)}"
+        )
     xp = backend.namespace(old, new)
     q = orth(xp.concat([old, new], axis=1))
     r = old.shape[1]
@@ -93,6 +101,9 @@ def truncate(
     and ``<= max_error`` (absolute), then clamp ``rank_min <= r1 <= rank_max``.
     Returns ``LowRank(u P_r1, diag(Σ_r1), v Q_r1)`` (the 2-mode case of :func:`tucker_truncate`).
     """
+    if not isinstance(y, LowRank):
+        raise TypeError(f"y must be a LowRank (u, s, v), got {type(y).__name__}")
+    _check_step(y.u, y.s, y.v, {}, tol, max_error, rank_max)
     t = tucker_truncate(
         _as_tucker(y), tol=tol, max_error=max_error, rank_max=rank_max, rank_min=rank_min
     )
@@ -191,7 +202,19 @@ def tucker_truncate(
     ``fᵢ <- fᵢ Pᵢ[:, :rᵢ]`` and ``core <- core ×ᵢ Pᵢ[:, :rᵢ]ᴴ``. A matrix core becomes
     ``diag(Σ_r)``.
     """
+    if not isinstance(y, TuckerLowRank):
+        raise TypeError(f"y must be a TuckerLowRank (core, factors), got {type(y).__name__}")
+    _check_tucker(y.core, y.factors)
+    _check_rules({}, tol, max_error, rank_max)
+    rank_min = checks.check_int(rank_min, "rank_min")
     modes = [i for i, f in enumerate(y.factors) if f is not None]
+    if isinstance(rank_max, (tuple, list)) and modes and len(rank_max) <= modes[-1]:
+        raise ValueError(
+            f"rank_max must give a cap for every factored mode of core, {modes}; "
+            f"got {len(rank_max)} entries"
+        )
+    if isinstance(rank_max, int) and rank_min > rank_max:
+        raise ValueError(f"rank_min must be <= rank_max, got {rank_min} > {rank_max}")
     bases = _mode_bases(y.core, modes)
     core, factors = y.core, list(y.factors)
     split = 1.0 if y.core.ndim == 2 else math.sqrt(len(modes))  # a matrix: one SVD, one drop
@@ -258,6 +281,7 @@ def tucker_bug_step(
     """
     _check_tucker(core, factors)
     _check_rules({"k_step": k_step, "s_step": s_step}, tol, max_error, rank_max)
+    checks.check_bool(augment, "augment")
     modes = [i for i, f in enumerate(factors) if f is not None]
     starts = {i: _k_start(core, factors, i) for i in modes}
     if executor is None:
@@ -309,13 +333,10 @@ def _check_rules(steps: dict, tol: Any, max_error: Any, rank_max: Any) -> None:
     for name, f in steps.items():
         if not callable(f):
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
-    if tol is not None and not 0 < tol < 1:
-        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
-    if max_error is not None and not max_error >= 0:
-        raise ValueError(f"max_error must be >= 0, got {max_error!r}")
+    checks.check_real(tol, "tol", low=0, high=1, open_low=True, open_high=True, optional=True)
+    checks.check_real(max_error, "max_error", low=0, optional=True)
     for cap in rank_max if isinstance(rank_max, (tuple, list)) else [rank_max]:
-        if cap is not None and (int(cap) != cap or cap < 1):
-            raise ValueError(f"rank_max must be a positive integer, got {rank_max!r}")
+        checks.check_int(cap, "rank_max", optional=True)
 
 
 def _check_tucker(core: Any, factors: Any) -> None:

@@ -89,6 +89,7 @@ def split_node(
     linalg.check_split(method, rank, tol, absorb)
     rank = checks.check_int(rank, "rank", 1, optional=True)
     tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
+    return_error = checks.check_bool(return_error, "return_error")
     legs = net.legs(name)
     left = label_tuple(left_legs, "left_legs")
     right = (

@@ -50,7 +50,12 @@ class SparseTensor:
         if values.ndim != 1:
             raise ValueError(f"values must be 1-D (nnz,), got shape {tuple(values.shape)}")
         name = backend.backend_name(values)
-        if backend.backend_name(indices) != name:
+        try:
+            index_lib = backend.backend_name(indices)
+        except TypeError:
+            msg = f"indices must be a numpy, torch or cupy array, got {type(indices).__name__}"
+            raise TypeError(msg) from None
+        if index_lib != name:
             raise TypeError("indices and values must be arrays of the same library")
         host = backend.to_numpy(indices)
         if host.ndim != 2 or host.shape != (int(values.shape[0]), len(dims)):
@@ -72,7 +77,15 @@ class SparseTensor:
         """The nonzero entries of ``x`` (``unlisted="zero"``), or with a boolean ``mask`` the
         entries where it is True (``unlisted="missing"``)."""
         x = backend.as_data_tensor(x, "x")
-        keep = backend.to_numpy(x) != 0 if mask is None else np.asarray(backend.to_numpy(mask))
+        if mask is None:
+            keep = backend.to_numpy(x) != 0
+        else:
+            try:
+                keep = np.asarray(backend.to_numpy(mask))
+            except TypeError:
+                raise TypeError(
+                    f"mask must be a boolean array, got {type(mask).__name__}"
+                ) from None
         if keep.shape != tuple(x.shape) or keep.dtype != bool:
             raise ValueError(f"mask must be a boolean array of shape {tuple(x.shape)}")
         name, dev = backend.backend_name(x), backend.device(x)

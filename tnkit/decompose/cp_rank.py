@@ -246,7 +246,7 @@ def cp_rank_scan(
         ``prod(shape) / max(shape)``), fitted in increasing order.
     restarts : fits per rank: the SVD start, then ``restarts - 1`` random starts (seeds
         ``seed + 1, ...``); the lowest-error fit is kept.
-    threshold : core consistency (percent) below which a rank counts as too many.
+    threshold : core consistency (percent, at most 100) below which a rank counts as too many.
     min_gain : relative error decrease a further component must bring to be suggested
         (an extra component always lowers the error a little by fitting noise, often with a
         consistent core, so the consistency alone does not reveal it).
@@ -276,7 +276,7 @@ def cp_rank_scan(
     """
     candidates = _check_ranks(ranks)
     restarts = cm.check_positive_int(restarts, "restarts")
-    threshold = checks.check_real(threshold, "threshold")
+    threshold = checks.check_real(threshold, "threshold", high=100)
     min_gain = checks.check_real(min_gain, "min_gain", low=0)
     seed = checks.check_seed(seed)
     checks.check_checkpoint(checkpoint, resume)
@@ -444,4 +444,4 @@ def _check_ranks(ranks: Any) -> list[int]:
         raise TypeError(f"ranks must be an iterable of positive integers, got {ranks!r}") from None
     if not values:
         raise ValueError("ranks must hold at least one rank")
-    return sorted({cm.check_positive_int(r, "each rank") for r in values})
+    return sorted({cm.check_positive_int(r, f"ranks[{k}]") for k, r in enumerate(values)})

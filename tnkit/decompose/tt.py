@@ -106,10 +106,11 @@ def tt(
     n = len(shape)
     bounds = cm.tt_bond_bounds(shape)
     caps = cm.check_ranks(rank, bounds, "bond ranks") if rank is not None else bounds
+    cm.check_positive_int(max_iter, "max_iter")
+    checks.check_real(improvement_tol, "improvement_tol", low=0)
+    seed = checks.check_seed(seed)
+    checks.check_progress(progress)
     if sparse:
-        cm.check_positive_int(max_iter, "max_iter")
-        checks.check_real(improvement_tol, "improvement_tol", low=0)
-        seed = checks.check_seed(seed)
         restarts = checks.check_int(restarts, "restarts")
         return tt_sparse.complete(x, caps, tol, max_iter, improvement_tol, seed, progress, restarts)
     if restarts != 1:
@@ -117,8 +118,6 @@ def tt(
     if w is not None:
         if rank is None:
             raise ValueError("tt with mask= needs rank= (the bond ranks to fit)")
-        cm.check_positive_int(max_iter, "max_iter")
-        checks.check_real(improvement_tol, "improvement_tol", low=0)
         return _completion(x, w, caps, tol, max_iter, improvement_tol, progress)
     xp = backend.namespace(x)
     norm = cm.fro(x)

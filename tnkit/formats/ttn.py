@@ -146,6 +146,8 @@ class TTN(Format):
         super().__init__()
         self.tree = normalize_tree(tree)
         info = tree_info(self.tree)
+        if not isinstance(arrays, Mapping):
+            raise TypeError(f"arrays must map node names to arrays, got {type(arrays).__name__}")
         missing = [x for x in info.order if x not in arrays]
         if missing or len(arrays) != len(info.order):
             raise ValueError(f"arrays must have exactly the nodes {list(info.order)}")
@@ -217,6 +219,7 @@ class TTN(Format):
 
     def is_orthonormal(self, atol: float = 1e-10) -> bool:
         """True when every leaf and every non-root ``Mat_0(C_τ)ᵀ`` has orthonormal columns."""
+        atol = checks.check_real(atol, "atol", low=0)
         for x in self.info.order[:-1]:
             m = _mat0(self[x])
             xp = backend.namespace(m)
@@ -244,8 +247,9 @@ class TTN(Format):
         """
         x = backend.as_data_tensor(x, "x", min_ndim=2)
         info = tree_info(normalize_tree(tree, x.ndim))
-        if tol is not None and not 0 < tol < 1:
-            raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+        tol = checks.check_real(
+            tol, "tol", low=0, high=1, open_low=True, open_high=True, optional=True
+        )
         caps = _rank_caps(info, rank)
         xp = backend.namespace(x)
         n_bonds = len(info.order) - 1
@@ -281,7 +285,7 @@ class TTN(Format):
         dtype: str = "float64",
     ) -> TTN:
         """A random Gaussian TTN with every bond ``min(rank, admissible)`` (not orthonormal)."""
-        info = tree_info(normalize_tree(tree, len(dims)))
+        info = tree_info(normalize_tree(tree, _n_modes(dims, "dims", tree)))
         if dtype not in backend.FLOAT_DTYPES:
             raise ValueError(f"dtype must be one of {backend.FLOAT_DTYPES}, got {dtype!r}")
         rank = checks.check_int(rank, "rank")
@@ -316,9 +320,8 @@ class TTN(Format):
         ]
         if any(v.ndim != 1 for v in vecs):
             raise ValueError("local_vectors must be 1-D arrays")
-        info = tree_info(normalize_tree(tree, len(vecs)))
-        if int(rank) != rank or rank < 1:
-            raise ValueError(f"rank must be a positive integer, got {rank!r}")
+        info = tree_info(normalize_tree(tree, _n_modes(vecs, "local_vectors", tree)))
+        rank = checks.check_int(rank, "rank")
         like = vecs[0]
         arrays: dict[str, Any] = {}
         dims: dict[str, int] = {}
@@ -352,6 +355,17 @@ class TTN(Format):
     @classmethod
     def from_tucker(cls, core: Any, factors: Sequence[Any]) -> TTN:
         """The depth-one TTN ``(0, ..., N-1)`` of a Tucker tensor (core, factors)."""
+        if not isinstance(factors, (list, tuple)) or len(factors) < 2:
+            raise TypeError(f"factors must be a list of at least 2 matrices, got {factors!r}")
+        if getattr(core, "shape", None) is None or len(core.shape) != len(factors):
+            got = getattr(core, "shape", type(core).__name__)
+            raise ValueError(f"core must have one axis per factor ({len(factors)}), got {got}")
+        for k, f in enumerate(factors):
+            if len(getattr(f, "shape", ())) != 2 or int(f.shape[1]) != int(core.shape[k]):
+                raise ValueError(
+                    f"factors[{k}] must have shape (n_{k}, {int(core.shape[k])}), "
+                    f"got {getattr(f, 'shape', type(f).__name__)}"
+                )
         arrays = {f"leaf{k}": f for k, f in enumerate(factors)}
         arrays["node"] = core
         return cls(tuple(range(len(factors))), arrays)
@@ -382,10 +396,22 @@ def _rank_caps(info: TreeInfo, rank: Any) -> dict[str, int]:
         items = dict(rank)
     else:
         items = {x: rank for x in info.order[:-1]}
-    for k, r in items.items():
-        if int(r) != r or r < 1:
-            raise ValueError(f"rank of {k!r} must be a positive integer, got {r!r}")
-    return {k: int(r) for k, r in items.items()}
+    return {k: checks.check_int(r, f"rank of {k!r}") for k, r in items.items()}
+
+
+def _n_modes(per_mode: Any, name: str, tree: Any) -> int:
+    """The number of entries of ``per_mode`` (one per mode), checked against ``tree``'s
+    leaves; ``ValueError`` naming ``name`` when they differ."""
+    try:
+        got = len(per_mode)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a sequence, one entry per mode; got {per_mode!r}"
+        ) from None
+    n = len(_leaves(normalize_tree(tree)))
+    if got != n:
+        raise ValueError(f"{name} must have one entry per mode of tree ({n}), got {got}")
+    return n
 
 
 def _outside(info: TreeInfo, name: str, vecs: Sequence[Any]) -> int:
