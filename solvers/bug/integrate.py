@@ -106,7 +106,13 @@ def integrate(
     _check_options(method, tol, substep, dt, t_final, t0, max_rejections, operator)
     _check_checkpoint(checkpoint, checkpoint_seconds, resume)
     state, kind = _as_state(y0, operator)
+    if observables is not None and not isinstance(observables, Mapping):
+        raise TypeError(f"observables must map names to operators, got {observables!r}")
     observables = dict(observables or {})
+    workers = checks.check_int(workers, "workers")
+    checks.check_progress(progress)
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
     _check_rank_max(rank_max, state, kind)
     for name, obs in {"operator": operator, **observables}.items():
         _check_sites(obs, state, kind, name)

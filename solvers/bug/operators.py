@@ -22,7 +22,7 @@ import numpy as np
 import opt_einsum
 import scipy.sparse as sp
 
-from tnkit import backend, contract
+from tnkit import backend, checks, contract
 
 
 class Term(NamedTuple):
@@ -52,13 +52,18 @@ class SumOfProducts:
         *,
         hamiltonian: SumOfProducts | None = None,
     ) -> None:
-        self.dims = tuple(int(d) for d in dims)
-        if not self.dims or any(d < 1 for d in self.dims):
-            raise ValueError(f"dims must be positive integers, got {self.dims}")
+        self.dims = _check_dims(dims)
         self.terms: list[Term] = []
-        for k, (coef, factors) in enumerate(terms):
+        for k, term in enumerate(terms):
+            if not isinstance(term, (tuple, list)) or len(term) != 2:
+                raise TypeError(f"term {k} must be (coef, {{site: matrix}}), got {term!r}")
+            coef, factors = term
             if not isinstance(factors, Mapping) or not factors:
                 raise TypeError(f"term {k} must be (coef, {{site: matrix}}) with >= 1 site")
+            if isinstance(coef, bool) or not isinstance(coef, (int, float, complex, np.number)):
+                raise TypeError(f"term {k}: coef must be a number, got {coef!r}")
+            if not np.isfinite(coef):
+                raise ValueError(f"term {k}: coef must be finite, got {coef!r}")
             sites = tuple(sorted(int(s) for s in factors))
             mats = []
             for s in sites:
@@ -149,7 +154,7 @@ class DenseOperator:
         if not callable(func):
             raise TypeError(f"func must be callable F(t, Y), got {type(func).__name__}")
         self.func = func
-        self.dims = tuple(int(d) for d in dims)
+        self.dims = _check_dims(dims)
         self.linear = bool(linear)
         self.hamiltonian = hamiltonian
 
@@ -201,3 +206,14 @@ class FactorOperator:
         self.hamiltonian = hamiltonian
         self.dims = None
         self.n_sites = 2
+
+
+def _check_dims(dims: Iterable[int]) -> tuple[int, ...]:
+    """``dims`` as a non-empty tuple of positive ints; ``ValueError``/``TypeError`` naming it."""
+    try:
+        values = tuple(dims)
+    except TypeError:
+        raise TypeError(f"dims must be a sequence of positive integers, got {dims!r}") from None
+    if not values:
+        raise ValueError("dims must give at least one site dimension, got ()")
+    return tuple(checks.check_int(d, f"dims[{k}]") for k, d in enumerate(values))

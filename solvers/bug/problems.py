@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg as spla
 
+from tnkit import backend, checks
 from tnkit.formats.ttn import TTN
 from tnkit.lowrank import LowRank
 
@@ -27,9 +28,13 @@ def _schrodinger(dims: tuple[int, ...], terms: list) -> SumOfProducts:
     return op
 
 
-def _check_sites(n_sites: int, least: int = 2) -> None:
-    if int(n_sites) != n_sites or n_sites < least:
-        raise ValueError(f"n_sites must be an integer >= {least}, got {n_sites!r}")
+def _check_sites(n_sites: int, least: int = 2, name: str = "n_sites") -> None:
+    checks.check_int(n_sites, name, least)
+
+
+def _check_reals(**values: float) -> None:
+    for name, value in values.items():
+        checks.check_real(value, name)
 
 
 def transverse_field_ising(n_sites: int, J: float = 1.0, g: float = 1.0) -> SumOfProducts:
@@ -38,6 +43,7 @@ def transverse_field_ising(n_sites: int, J: float = 1.0, g: float = 1.0) -> SumO
     Ceruti, Lubich & Sulz (SINUM 2023), §6. The state may live on any tree.
     """
     _check_sites(n_sites)
+    _check_reals(J=J, g=g)
     terms = [(-J, {k: SIGMA_Z, k + 1: SIGMA_Z}) for k in range(n_sites - 1)]
     terms += [(-g, {k: SIGMA_X}) for k in range(n_sites)]
     return _schrodinger((2,) * n_sites, terms)
@@ -51,6 +57,7 @@ def long_range_ising(
     ``n = diag(1, 0)``; Ceruti, Kusch, Lubich & Sulz (arXiv 2412.00858), §5.1.
     """
     _check_sites(n_sites)
+    _check_reals(omega=omega, delta=delta, nu=nu, alpha=alpha)
     terms = [(omega, {k: SIGMA_X}) for k in range(n_sites)]
     terms += [(delta, {k: NUMBER}) for k in range(n_sites)]
     terms += [
@@ -64,7 +71,7 @@ def long_range_ising(
 def matrix_schrodinger(n: int = 100) -> SumOfProducts:
     """``Ẏ = -i(DY + YD + VYV)``, ``D = ½ tridiag(-1, 2, -1)``, ``V = diag(1 - cos(2πj/n))``,
     ``j = -n/2 .. n/2 - 1`` (Ceruti, Kusch & Lubich, BIT 2022, §5)."""
-    _check_sites(n, least=2)
+    _check_sites(n, least=2, name="n")
     d = 0.5 * (2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1))
     j = np.arange(-(n // 2), n - n // 2)
     v = np.diag(1 - np.cos(2 * np.pi * j / n))
@@ -73,7 +80,11 @@ def matrix_schrodinger(n: int = 100) -> SumOfProducts:
 
 def matrix_initial(n: int = 100, rank: int = 4, seed: int = 0) -> LowRank:
     """``U0 S0 V0ᵀ``: random orthonormal ``U0, V0``, ``S0 = diag(10^-i)`` (i = 1..rank), norm 1."""
-    rng = np.random.default_rng(seed)
+    _check_sites(n, least=1, name="n")
+    checks.check_int(rank, "rank")
+    if rank > n:
+        raise ValueError(f"rank must be at most n = {n}, got {rank}")
+    rng = np.random.default_rng(checks.check_seed(seed))
     u = np.linalg.qr(rng.standard_normal((n, rank)))[0]
     v = np.linalg.qr(rng.standard_normal((n, rank)))[0]
     s = 10.0 ** -np.arange(1, rank + 1)
@@ -104,13 +115,19 @@ def magnetization(n_sites: int, axis: str = "z") -> SumOfProducts:
     """The mean magnetisation ``(1/N) Σ_k σ^(k)`` along ``axis`` ("x" or "z")."""
     if axis not in ("x", "z"):
         raise ValueError(f"axis must be 'x' or 'z', got {axis!r}")
+    _check_sites(n_sites, least=1)
     m = SIGMA_Z if axis == "z" else SIGMA_X
     return SumOfProducts((2,) * n_sites, [(1.0 / n_sites, {k: m}) for k in range(n_sites)])
 
 
 def reference(op: SumOfProducts, y0: Any, t: float) -> np.ndarray:
     """Dense ``exp(t F) y0`` by ``scipy.sparse.linalg.expm_multiply`` (small problems)."""
-    y0 = np.asarray(y0, dtype=complex)
+    if not isinstance(op, SumOfProducts):
+        raise TypeError(f"op must be a SumOfProducts, got {type(op).__name__}")
+    y0 = np.asarray(backend.to_numpy(backend.as_data_tensor(y0, "y0")), dtype=complex)
+    if y0.shape != op.dims:
+        raise ValueError(f"y0 must be a dense array of shape {op.dims}, got {y0.shape}")
+    t = checks.check_real(t, "t")
     out = spla.expm_multiply(t * op.to_sparse(), y0.ravel())
     return out.reshape(y0.shape)
 

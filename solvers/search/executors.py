@@ -64,7 +64,13 @@ class Runner:
                         raise ImportError(
                             "scheduler= needs `pip install dask[distributed]`"
                         ) from err
-                    self._client = Client(self._client)
+                    try:
+                        self._client = Client(self._client)
+                    except (ValueError, OSError, TimeoutError) as err:
+                        raise ValueError(
+                            f"scheduler={self._client!r}: cannot connect to a Dask scheduler "
+                            f"there ({err})"
+                        ) from None
                     self._own_client = True
                 self._pool = self._client.get_executor()
         return self._pool
