@@ -134,6 +134,10 @@ CASES = [
     ),
     (lambda: lowrank.augmented_basis(U, np.ones((5, 2))), ValueError, "old and new must"),
     (lambda: lowrank.augmented_basis(np.ones(6), U), TypeError, "old must be a matrix"),
+    # tnkit.tr, tensorly converters
+    (lambda: tk.tr(X, rank=2, method="svd", init="random"), ValueError, "applies to method='als'"),
+    (lambda: tk.CP.from_tensorly(3), TypeError, "cp_tensor must be a"),
+    (lambda: tk.Tucker.from_tensorly(3), TypeError, "tucker_tensor must be a"),
     # CP rank scan
     (lambda: tk.cp_rank_scan(X, [1, 0]), ValueError, r"ranks\[1\] must be a positive"),
     (lambda: tk.cp_rank_scan(X, [1], threshold=200.0), ValueError, "threshold must be in"),

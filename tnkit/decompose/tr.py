@@ -171,6 +171,8 @@ def tr(
     seed = checks.check_seed(seed)
     if not (isinstance(init, TR) or init in INITS):
         raise ValueError(f"init must be one of {INITS} or a TR, got {init!r}")
+    if method == "svd" and isinstance(init, str) and init != "svd":
+        raise ValueError(f"init={init!r} applies to method='als' only (TR-SVD has no start)")
     if isinstance(init, TR) and (init.shape != shape or (ranks and init.rank != ranks)):
         raise ValueError(
             f"init has shape {init.shape} and rank {init.rank}; expected shape {shape}"

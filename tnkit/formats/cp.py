@@ -86,7 +86,11 @@ class CP(Format):
     @classmethod
     def from_tensorly(cls, cp_tensor: Any) -> CP:
         """Build from a TensorLy ``CPTensor`` or a ``(weights, factors)`` pair."""
-        weights, factors = cp_tensor
+        try:
+            weights, factors = cp_tensor
+        except (TypeError, ValueError):
+            msg = f"cp_tensor must be a (weights, factors) pair, got {type(cp_tensor).__name__}"
+            raise TypeError(msg) from None
         return cls(weights, list(factors))
 
 

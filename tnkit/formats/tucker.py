@@ -77,5 +77,11 @@ class Tucker(Format):
     @classmethod
     def from_tensorly(cls, tucker_tensor: Any) -> Tucker:
         """Build from a TensorLy ``TuckerTensor`` or a ``(core, factors)`` pair."""
-        core, factors = tucker_tensor
+        try:
+            core, factors = tucker_tensor
+        except (TypeError, ValueError):
+            msg = (
+                f"tucker_tensor must be a (core, factors) pair, got {type(tucker_tensor).__name__}"
+            )
+            raise TypeError(msg) from None
         return cls(core, list(factors))
