@@ -33,9 +33,9 @@ def test_error_index_reads_messages(tmp_path):
 
 
 def test_error_index_finds_real_messages():
-    import tnkit.network as network
+    import tnkit.network_ops as network_ops
 
-    rows = error_index.messages(network.__file__)
+    rows = error_index.messages(network_ops.__file__)
     assert ("ValueError", "contract_nodes needs two different nodes") in {r[:2] for r in rows}
 
 
