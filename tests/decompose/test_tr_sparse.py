@@ -61,7 +61,7 @@ def test_restarts_leave_a_local_minimum():
 
 
 def test_agrees_with_dense_masked_tr_als_on_the_same_entries():
-    rng = np.random.default_rng(102)
+    rng = np.random.default_rng(103)
     x, seen, idx, vals = _sampled_tr(rng, (8, 9, 10), (2, 2, 2), 0.5, held=100)
     mask = np.zeros(x.shape, bool)
     mask[tuple(np.asarray(seen.indices).T)] = True

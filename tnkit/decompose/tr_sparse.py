@@ -25,6 +25,15 @@ after ``STAGE_SWEEPS`` sweeps (or an earlier stall) each bond below its cap grow
 new directions Gaussian times ``GROWTH_SCALE``, until the caps are reached. The new directions
 must not be tiny: on exact 8^5 rings of ranks 2 from 10 % of their entries, scale 0.3
 recovered 7 of 8 draws, ``1e-3`` 1 and a start at the full ranks 5 (``docs/formats/tr.md``).
+
+As in Tucker completion (:mod:`tnkit.decompose.tucker_completion`) the slices are first solved
+with a ridge towards zero, ``μ · mean diag(Σ_e conj(h_e) h_eᵀ)`` added to each slice's matrix,
+``μ = DAMPING · DAMPING_DECAY^t`` at sweep ``t`` of a start (across the growth stages) until it
+falls below ``DAMPING_OFF``; ``improvement_tol`` applies from the first plain sweep on. On a
+``10 × 11 × 12 × 9`` ring of ranks 3 from 10 % of its entries this recovers 13 of 24 draws
+against 5 without it (from 15 %: 16 of 16 against 14), at about twice the sweeps on the
+easier problems; ``DAMPING_DECAY`` 0.5, 0.6, 0.7 and 0.9 recovered 3, 4, 3 and 5 of the first
+8 draws (0.8: 5), keeping the ridge while the error falls by 1 or 3 % a sweep 4 and 3.
 """
 
 from __future__ import annotations
@@ -44,6 +53,9 @@ from .tr_als import left_orthogonal
 
 STAGE_SWEEPS = 4  # sweeps at each rank before the bonds grow
 GROWTH_SCALE = 0.3  # entries of the new directions (next to left-orthonormal cores)
+DAMPING = 1.0  # first sweep's ridge on the slices, relative to each slice's Gram diagonal
+DAMPING_DECAY = 0.8  # the ridge's factor per sweep
+DAMPING_OFF = 1e-4  # the ridge is dropped once below this
 
 
 def complete(
@@ -98,7 +110,9 @@ def _one_start(
     """One random start grown to the caps: its cores, history and whether Ctrl-C ended it."""
     rng = np.random.default_rng(seed)
     cores = [backend.random_normal((1, n, 1), entries.v, rng) for n in entries.x.shape]
-    fit = cm.Sweeps(lambda cs: _sweep(entries, cs), max_iter, improvement_tol, tol, progress, desc)
+    sweep = _Sweep(entries, improvement_tol)
+    fit = cm.Sweeps(sweep, max_iter, -math.inf, tol, progress, desc)
+    sweep.fit = fit
     history: list[float] = []
     try:
         while len(history) < max_iter and not fit.interrupted:
@@ -118,9 +132,27 @@ def _ranks(cores: list[Any]) -> list[int]:
     return [int(g.shape[2]) for g in cores]
 
 
-def _sweep(entries: Entries, cores: list[Any]) -> tuple[list[Any], float]:
-    """One ALS sweep over the cores (module docstring); the new cores and the relative error
-    on the listed entries."""
+class _Sweep:
+    """One sweep as a ``sweep(cores) -> (cores, error)`` callable for
+    :class:`tnkit.decompose._common.Sweeps`, holding the decaying ridge (module docstring);
+    the first plain sweep hands ``improvement_tol`` to :attr:`fit` (the Sweeps that runs it)."""
+
+    def __init__(self, entries: Entries, improvement_tol: float) -> None:
+        self.e, self.damping, self.improvement_tol = entries, DAMPING, improvement_tol
+        self.fit: cm.Sweeps | None = None
+
+    def __call__(self, cores: list[Any]) -> tuple[list[Any], float]:
+        if not self.damping and self.fit is not None:
+            self.fit.improvement_tol = self.improvement_tol
+        out = _sweep(self.e, cores, self.damping)
+        decayed = self.damping * DAMPING_DECAY
+        self.damping = decayed if decayed >= DAMPING_OFF else 0.0
+        return out
+
+
+def _sweep(entries: Entries, cores: list[Any], damping: float) -> tuple[list[Any], float]:
+    """One ALS sweep over the cores with the ridge ``damping`` (module docstring); the new
+    cores and the relative error on the listed entries."""
     xp = backend.namespace(entries.v)
     n = len(cores)
     cores = left_orthogonal(cores)
@@ -131,7 +163,7 @@ def _sweep(entries: Entries, cores: list[Any]) -> tuple[list[Any], float]:
     for k in range(n):
         env = _environment(suffix[k + 1], prefix)
         suffix[k + 1] = None  # used once
-        cores[k] = _solve_core(entries, cores[k], k, env)
+        cores[k] = _solve_core(entries, cores[k], k, env, damping)
         prefix = _chain(entries, cores[k], k, prefix, from_left=True)
     model = xp.sum(xp.linalg.diagonal(prefix), axis=1)
     err = float(xp.linalg.vector_norm(entries.v - model)) / math.sqrt(entries.norm2)
@@ -147,9 +179,10 @@ def _environment(suffix: Any, prefix: Any) -> Any:
     return backend.namespace(suffix).matmul(suffix, prefix)
 
 
-def _solve_core(entries: Entries, core: Any, mode: int, env: Any) -> Any:
+def _solve_core(entries: Entries, core: Any, mode: int, env: Any, damping: float) -> Any:
     """Core ``mode`` with every slice solved from its entries' normal equations, given the
-    environments ``env`` (nnz × r_k × r_{k-1}), whose transposes are the slices' features."""
+    environments ``env`` (nnz × r_k × r_{k-1}), whose transposes are the slices' features,
+    with the ridge ``damping × mean diag`` towards zero when ``damping`` is nonzero."""
     xp = backend.namespace(core)
     a, m, b = (int(d) for d in core.shape)
     width = a * b
@@ -166,6 +199,10 @@ def _solve_core(entries: Entries, core: Any, mode: int, env: Any) -> Any:
 
     g = xp.reshape(entries.row_sums(mode, width * width, grams), (m, width, width))
     old = xp.reshape(xp.permute_dims(core, (1, 0, 2)), (m, width))
+    if damping:
+        eye = xp.eye(width, dtype=g.dtype, **backend.device_kwargs(g))
+        g = g + (xp.sum(xp.linalg.diagonal(g), axis=1) * (damping / width))[:, None, None] * eye
+        old = xp.zeros_like(old)
     new = _row_solve(g, entries.row_sums(mode, width, rhs), old)
     return xp.permute_dims(xp.reshape(new, (m, a, b)), (1, 0, 2))
 
