@@ -31,6 +31,7 @@ import operator
 import statistics
 import sys
 import time
+import types
 import warnings
 from collections import OrderedDict, defaultdict
 
@@ -110,16 +111,15 @@ def tltorch_compress(model, factorization, ratio):
 
 
 def tnkit_compress(model, method, ratio, budget, calib, ranks=None, multiple=1):
-    """tnkit's compression at ``ratio`` (``budget`` per layer or global, ``rank_multiple``
-    ``multiple``), or at ``ranks``."""
+    """tnkit's compression (model, report) at ``ratio`` (``budget`` per layer or global,
+    ``rank_multiple`` ``multiple``), or at ``ranks``."""
     extra = {"max_iter": CP_SWEEPS} if method in ("cp", "cp4") else {}
     size = (
         {"ratio": ratio, "budget": budget, "rank_multiple": multiple}
         if ranks is None
         else {"ranks": ranks}
     )
-    small, _ = tnn.compress(model, method, layers=LAYERS, calibration=calib, **size, **extra)
-    return small
+    return tnn.compress(model, method, layers=LAYERS, calibration=calib, **size, **extra)
 
 
 def layer_cost(model, x):
@@ -127,29 +127,47 @@ def layer_cost(model, x):
     return params, tnn.count_macs(model, x[:8])
 
 
-def _median_ratio(a, b, x, repeats):
-    """(median time of a, median time of b), calls interleaved so load changes hit both."""
-    ta, tb = [], []
+def _medians(models, x, repeats):
+    """Median time of each model on ``x``, calls interleaved so load changes hit them all."""
+    times = [[] for _ in models]
     with torch.no_grad():
-        a(x), b(x)
+        for m in models:
+            m(x)
         for _ in range(repeats):
-            for m, ts in ((a, ta), (b, tb)):
+            for m, ts in zip(models, times):
                 t = time.perf_counter()
                 m(x)
                 ts.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb)
+    return [statistics.median(ts) for ts in times]
+
+
+def _median_ratio(a, b, x, repeats):
+    """(median time of a, median time of b), calls interleaved."""
+    return tuple(_medians([a, b], x, repeats))
+
+
+def _own_code(module):
+    """A function calling ``module`` whose code object is its own: dynamo caches compiled code
+    per code object, so stacks compiled side by side neither share nor overflow one cache."""
+
+    def call(x):
+        return module(x)
+
+    return types.FunctionType(
+        call.__code__.replace(), call.__globals__, "call", None, call.__closure__
+    )
 
 
 def _compiled(module, x):
     """``torch.compile`` (inductor, with weight freezing — PyTorch's recipe for CPU inference)
-    of ``module``, compiled and warmed up on ``x``. Dynamo's caches are reset first: every
-    model here shares ``nn.Sequential.forward``, and past its recompile limit dynamo would
-    silently fall back to eager."""
+    of ``module``, compiled and warmed up on ``x``. It compiles a call of ``module`` with a
+    code object of its own (:func:`_own_code`): every model here shares
+    ``nn.Sequential.forward``, and past its recompile limit dynamo would silently fall back to
+    eager."""
     import torch._inductor.config
 
     torch._inductor.config.freezing = True
-    torch._dynamo.reset()
-    compiled = torch.compile(module, dynamic=False)
+    compiled = torch.compile(_own_code(module), dynamic=False)
     with torch.no_grad():
         compiled(x)
     return compiled
@@ -201,6 +219,50 @@ METHODS = {  # label -> (library, method, budget, rank_multiple)
 }
 
 
+def run_latency(args, train_set):
+    """Latency of the conv2 … act3 stacks of every tnkit row at each budget, compressed from
+    one trained model (seed 0) and measured side by side: all stacks and the dense one are
+    called in turn in one loop, eager in NCHW and in channels_last and compiled (channels_last,
+    each with its own dynamo cache); dense / compressed medians of ``args.repeats`` runs."""
+    model = train(cnn(0), train_set, args.epochs, 0)
+    x256 = train_set[0][:256]
+    stacks, ranks = {"dense": model.features[2:]}, {}
+    for ratio in args.ratios:
+        for label, (lib, method, budget, multiple) in METHODS.items():
+            if lib != "tnkit" or (args.only and not any(k in label for k in args.only)):
+                continue
+            small, report = tnkit_compress(model, method, ratio, budget, x256, multiple=multiple)
+            stacks[(ratio, label)] = small.features[2:]
+            ranks[(ratio, label)] = ", ".join(str(r.ranks) for r in report.layers)
+    with torch.no_grad():
+        h = model.features[:2](x256)
+    columns = []
+    for fmt, compile_ in (
+        (torch.contiguous_format, False),
+        (torch.channels_last, False),
+        (torch.channels_last, True),
+    ):
+        hx = h.contiguous(memory_format=fmt)
+        runs = [copy.deepcopy(m).eval().to(memory_format=fmt) for m in stacks.values()]
+        if compile_:
+            runs = [_compiled(m, hx) for m in runs]
+        times = _medians(runs, hx, args.repeats)
+        columns.append([times[0] / t for t in times[1:]])
+        torch._dynamo.reset()
+    print(
+        f"\nconv2 … act3 stacks side by side (batch 256, {args.repeats} runs each); dense "
+        f"compiled {times[0] * 1e3:.1f} ms\n"
+        "| budget | method | ranks (conv2, conv3) | speed-up NCHW | channels_last | compiled |"
+    )
+    print("|---|---|---|---|---|---|")
+    for (ratio, label), *speedups in zip(ranks, *columns):
+        print(
+            f"| 1/{round(1 / ratio)} | {label} | {ranks[(ratio, label)]} | "
+            + " | ".join(f"{r:.2f}×" for r in speedups)
+            + " |"
+        )
+
+
 def tltorch_ranks(small):
     """The ranks TensorLy-Torch chose for each compressed layer, in tnkit's convention
     (Tucker-2: (out, in); CP: the rank)."""
@@ -241,12 +303,12 @@ def run_compression(args, train_set, test_set):
                     continue  # its TensorLy-Torch row did not run
                 t = time.perf_counter()
                 if lib == "tnkit":
-                    small = tnkit_compress(model, method, ratio, budget, x256, multiple=multiple)
+                    small, _ = tnkit_compress(model, method, ratio, budget, x256, multiple=multiple)
                 elif lib == "tltorch":
                     small = tltorch_compress(model, method, ratio)
                     peer_ranks[label] = tltorch_ranks(small)
                 else:
-                    small = tnkit_compress(model, method, None, None, x256, peer_ranks[budget])
+                    small, _ = tnkit_compress(model, method, None, None, x256, peer_ranks[budget])
                 t_fit = time.perf_counter() - t
                 before = tnn.evaluate(small, test)
                 p, m = layer_cost(small, x256)
@@ -434,7 +496,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one seed, 1/8 and 1/32, short training")
     p.add_argument("--only", nargs="*", help="substrings of the method labels to run")
-    p.add_argument("--part", choices=("all", "compression", "dlrt"), default="all")
+    p.add_argument("--part", choices=("all", "compression", "latency", "dlrt"), default="all")
     p.add_argument("--seeds", type=int, help="override the number of seeds")
     p.add_argument("--ratios", help="override the budgets, e.g. 8,16,32 for 1/8, 1/16, 1/32")
     p.add_argument("--taus", help="override the DLRT tolerances, e.g. 0.2,0.3,0.4")
@@ -472,6 +534,8 @@ def main(argv=None):
     if args.part in ("all", "compression"):
         dense, rows = run_compression(args, train_set, test_set)
         print_table(dense, rows)
+    if args.part == "latency":
+        run_latency(args, train_set)
     if args.part in ("all", "dlrt"):
         run_dlrt(args, train_set, test_set)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
