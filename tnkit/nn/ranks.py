@@ -86,7 +86,7 @@ def ladder(
     info: LayerInfo, method: str, target: str = "params", multiple: int = 1
 ) -> list[tuple[int, ...]]:
     """Rank tuples cheaper than the dense layer, cheapest first (at least the lowest rung),
-    each rank a multiple of ``multiple`` or the full rank."""
+    each rank below ``multiple``, a multiple of it, or the full rank (:func:`round_ranks`)."""
     full = geometry.full_ranks(info, method)
     top = max(full)
     rungs: list[tuple[int, ...]] = []
