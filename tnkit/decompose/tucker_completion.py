@@ -33,6 +33,15 @@ the last at 2–3 times the sweeps at 5 and 10 %; ``DAMPING_HOLD`` 0.01 and 0.1:
 Growing the multilinear ranks from 1 by one every 4 or 8 sweeps, the new columns from the
 spectral start, recovered 0–2 of 8 from 2 %.
 
+With fewer than ``FEW_ENTRIES`` listed entries per parameter of the Tucker model (``Σ n_k
+r_k + Π r_k - Σ r_k²``), but more than the wider core has entries, the first ``WIDE_SWEEPS``
+sweeps (at most half of ``max_iter``) fit wider multilinear ranks ``r_k + WIDER``, under the
+same ridge; the model is then cut to the ranks asked for by the HOSVD of its core
+(:func:`_truncated`) and the sweeps go on. The wider fit escapes the poor fits the plain one
+stalls in: on 20 draws of the example from 2 % of the entries (840 for 352 parameters) it
+recovers 19, against 10 at the requested ranks (3 with the ridge halved every sweep);
+``WIDER`` 1, 2, 3, 6: 12, 14, 16, 19; without holding the ridge 16.
+
 The error, ``||v - x̂|| / ||v||`` on the listed entries, comes from the last factor update
 (``x̂_e = U_{N-1}[i_e] · w_e``) at no extra cost. The start is spectral
 (:func:`tnkit.decompose.cp_sparse.sketched_start`): each ``U_k`` spans the leading
@@ -61,6 +70,9 @@ DAMPING = 1.0  # first sweep's ridge on the factor rows, relative to each row's 
 DAMPING_DECAY = 0.5  # the ridge's factor after a sweep that lowers the error too little
 DAMPING_HOLD = 0.03  # a sweep lowering the error by this fraction keeps the ridge
 DAMPING_OFF = 1e-4  # the ridge is dropped once below this
+FEW_ENTRIES = 5  # below this many entries per parameter the first sweeps fit wider ranks
+WIDER = 4  # those ranks: r_k + WIDER (at most n_k)
+WIDE_SWEEPS = 30  # sweeps at the wider ranks (at most half of max_iter)
 
 
 def complete(
@@ -74,18 +86,46 @@ def complete(
     """Tucker completion with multilinear rank ``ranks`` (module docstring); returns the
     core, the factors, the error history and whether Ctrl-C ended the fit."""
     entries = Entries(x)
-    factors = [u[:, :r] for u, r in zip(sketched_start(entries, max(ranks), seed), ranks)]
+    wide = [min(r + WIDER, n) for r, n in zip(ranks, x.shape)]
+    if x.nnz >= FEW_ENTRIES * _parameters(x.shape, ranks) or math.prod(wide) >= x.nnz:
+        wide = list(ranks)
+    factors = [u[:, :r] for u, r in zip(sketched_start(entries, max(wide), seed), wide)]
     factors = [linalg.qr(u)[0] for u in factors]
     xp = backend.namespace(x.values)
-    core = xp.zeros(tuple(ranks), dtype=x.values.dtype, **backend.device_kwargs(x.values))
+    core = xp.zeros(tuple(wide), dtype=x.values.dtype, **backend.device_kwargs(x.values))
     sweep = _Sweep(entries, -math.inf if stop_tol is None else stop_tol)
     fit = cm.Sweeps(sweep, max_iter, -math.inf, None, progress, "Tucker completion")
     sweep.fit = fit
+    model, history = [core, factors], []
     try:
-        (core, factors), history = fit.run([core, factors])
+        if wide != list(ranks):
+            model, history = fit.run(model, min(WIDE_SWEEPS, max_iter // 2))
+            model = _truncated(*model, ranks)
+            sweep.error = math.inf
+        if len(history) < max_iter and not fit.interrupted:
+            model, more = fit.run(model, max_iter - len(history))
+            history += more
     finally:
         fit.bar.close()
-    return core, factors, history, fit.interrupted
+    return model[0], model[1], history, fit.interrupted
+
+
+def _parameters(shape: tuple[int, ...], ranks: list[int]) -> int:
+    """Degrees of freedom of a Tucker tensor: ``Σ n_k r_k + Π r_k - Σ r_k²``."""
+    return sum(n * r - r * r for n, r in zip(shape, ranks)) + math.prod(ranks)
+
+
+def _truncated(core: Any, factors: list[Any], ranks: list[int]) -> list[Any]:
+    """``[core, factors]`` cut to multilinear ranks ``ranks`` by the HOSVD of the core: each
+    ``U_k`` keeps the span of the leading left singular vectors of the core's unfolding."""
+    xp = backend.namespace(core)
+    factors = list(factors)
+    for k, r in enumerate(ranks):
+        unfolded = xp.reshape(xp.moveaxis(core, k, 0), (int(core.shape[k]), -1))
+        u = linalg.truncated_svd(unfolded, rank=r, method="lapack").u
+        core = cm.mode_product(core, _conj(u).T, k)
+        factors[k] = factors[k] @ u
+    return [core, factors]
 
 
 class _Sweep:
