@@ -56,3 +56,9 @@ def test_tr_from_ten_percent_of_the_entries(seed):
     fit = tk.tr(tk.SparseTensor.from_dense(x, mask=seen), 3, tol=1e-10, max_iter=300)
     assert fit.rank == (3, 3, 3, 3) and fit.history[-1] < 1e-6
     assert _held_out_error(fit, x, seen) < 1e-6
+
+
+def test_tr_wide_sweeps_respect_a_small_max_iter():
+    x, seen = _tr_draw(16, 0.1)
+    fit = tk.tr(tk.SparseTensor.from_dense(x, mask=seen), 3, max_iter=3)
+    assert fit.rank == (3, 3, 3, 3) and len(fit.history) == 3

@@ -34,6 +34,13 @@ falls below ``DAMPING_OFF``; ``improvement_tol`` applies from the first plain sw
 against 5 without it (from 15 %: 16 of 16 against 14), at about twice the sweeps on the
 easier problems; ``DAMPING_DECAY`` 0.5, 0.6, 0.7 and 0.9 recovered 3, 4, 3 and 5 of the first
 8 draws (0.8: 5), keeping the ridge while the error falls by 1 or 3 % a sweep 4 and 3.
+
+With fewer than ``FEW_ENTRIES`` listed entries per parameter of the ring (``Σ r_{k-1} n_k r_k
+- Σ r_k²``), but more than the wider ring has parameters, the first ``WIDE_SWEEPS`` sweeps (at
+most half of ``max_iter``) grow the bonds to ``r_k + WIDER``; each bond is then cut to its cap
+by the truncated SVD of its two cores' product (:func:`_cut`) and the sweeps go on. On the
+``10 × 11 × 12 × 9`` ring from 10 % this recovers 20 of 24 draws (the ridge alone 13, neither
+5); ``WIDER`` 1 and 3 recovered 6 of the first 8 and 12 of the first 16.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, linalg
 from ..formats.tr import TR
 from ..sparse import SparseTensor
 from . import _common as cm
@@ -53,6 +60,9 @@ from .tr_als import left_orthogonal
 
 STAGE_SWEEPS = 4  # sweeps at each rank before the bonds grow
 GROWTH_SCALE = 0.3  # entries of the new directions (next to left-orthonormal cores)
+FEW_ENTRIES = 5  # below this many entries per parameter the first sweeps fit wider ranks
+WIDER = 2  # those bond ranks: r_k + WIDER (bonds of rank 1 stay 1)
+WIDE_SWEEPS = 40  # sweeps at the wider ranks (at most half of max_iter)
 DAMPING = 1.0  # first sweep's ridge on the slices, relative to each slice's Gram diagonal
 DAMPING_DECAY = 0.8  # the ridge's factor per sweep
 DAMPING_OFF = 1e-4  # the ridge is dropped once below this
@@ -107,25 +117,74 @@ def _one_start(
     progress: bool | Callable[[int, float], Any],
     desc: str,
 ) -> tuple[list[Any], list[float], bool]:
-    """One random start grown to the caps: its cores, history and whether Ctrl-C ended it."""
+    """One random start grown to the caps (through wider ranks when there are few entries,
+    module docstring): its cores, history and whether Ctrl-C ended it."""
     rng = np.random.default_rng(seed)
     cores = [backend.random_normal((1, n, 1), entries.v, rng) for n in entries.x.shape]
     sweep = _Sweep(entries, improvement_tol)
     fit = cm.Sweeps(sweep, max_iter, -math.inf, tol, progress, desc)
     sweep.fit = fit
+    wide = tuple(c + WIDER if c > 1 else c for c in caps)
+    if entries.x.nnz >= FEW_ENTRIES * _parameters(entries.x.shape, caps):
+        wide = caps
+    elif _parameters(entries.x.shape, wide) >= entries.x.nnz:
+        wide = caps
     history: list[float] = []
     try:
-        while len(history) < max_iter and not fit.interrupted:
-            growing = _ranks(cores) != list(caps)
-            budget = STAGE_SWEEPS if growing else max_iter
-            cores, part = fit.run(cores, min(budget, max_iter - len(history)))
-            history += part
-            if not growing or fit.interrupted or (tol is not None and history[-1] <= tol):
-                break
-            cores = _grow(cores, caps, rng)
+        if wide != caps:
+            cores = _grown(fit, cores, wide, min(WIDE_SWEEPS, max_iter // 2), history, rng)
+            cores = _cut(cores, caps)
+        if not fit.interrupted and len(history) < max_iter:
+            cores = _grown(fit, cores, caps, max_iter, history, rng)
     finally:
         fit.bar.close()
     return cores, history, fit.interrupted
+
+
+def _grown(
+    fit: cm.Sweeps,
+    cores: list[Any],
+    caps: tuple[int, ...],
+    until: int,
+    history: list[float],
+    rng: np.random.Generator,
+) -> list[Any]:
+    """Sweeps with the bonds grown towards ``caps`` until ``history`` (extended in place) is
+    ``until`` long, ``fit`` stops, or the error reaches its ``tol``."""
+    while len(history) < until and not fit.interrupted:
+        growing = _ranks(cores) != list(caps)
+        budget = STAGE_SWEEPS if growing else until
+        cores, part = fit.run(cores, min(budget, until - len(history)))
+        history += part
+        if not growing or fit.interrupted or (part and part[-1] <= fit.tol):
+            break
+        cores = _grow(cores, caps, rng)
+    return cores
+
+
+def _parameters(shape: tuple[int, ...], caps: tuple[int, ...]) -> int:
+    """Degrees of freedom of a ring: ``Σ r_{k-1} n_k r_k - Σ r_k²``."""
+    return sum(caps[k - 1] * n * caps[k] - caps[k] ** 2 for k, n in enumerate(shape))
+
+
+def _cut(cores: list[Any], caps: tuple[int, ...]) -> list[Any]:
+    """Each bond above its cap cut to it by the truncated SVD of the product of its two
+    cores (``G_k G_{k+1}``, reshaped to ``(r_{k-1} n_k) × (n_{k+1} r_{k+1})``)."""
+    xp = backend.namespace(cores[0])
+    cores, n = list(cores), len(cores)
+    for k, cap in enumerate(caps):
+        a, m, b = (int(d) for d in cores[k].shape)
+        if b <= cap:
+            continue
+        nxt = cores[(k + 1) % n]
+        _, m2, c = (int(d) for d in nxt.shape)
+        pair = xp.reshape(cores[k], (a * m, b)) @ xp.reshape(nxt, (b, m2 * c))
+        svd = linalg.truncated_svd(pair, rank=min(cap, a * m, m2 * c), method="lapack")
+        root = xp.astype(xp.sqrt(svd.s), pair.dtype)
+        keep = int(root.shape[0])
+        cores[k] = xp.reshape(svd.u * root, (a, m, keep))
+        cores[(k + 1) % n] = xp.reshape(root[:, None] * svd.vh, (keep, m2, c))
+    return cores
 
 
 def _ranks(cores: list[Any]) -> list[int]:
