@@ -26,21 +26,26 @@ new directions Gaussian times ``GROWTH_SCALE``, until the caps are reached. The 
 must not be tiny: on exact 8^5 rings of ranks 2 from 10 % of their entries, scale 0.3
 recovered 7 of 8 draws, ``1e-3`` 1 and a start at the full ranks 5 (``docs/formats/tr.md``).
 
-As in Tucker completion (:mod:`tnkit.decompose.tucker_completion`) the slices are first solved
-with a ridge towards zero, ``μ · mean diag(Σ_e conj(h_e) h_eᵀ)`` added to each slice's matrix,
-``μ = DAMPING · DAMPING_DECAY^t`` at sweep ``t`` of a start (across the growth stages) until it
-falls below ``DAMPING_OFF``; ``improvement_tol`` applies from the first plain sweep on. On a
-``10 × 11 × 12 × 9`` ring of ranks 3 from 10 % of its entries this recovers 13 of 24 draws
-against 5 without it (from 15 %: 16 of 16 against 14), at about twice the sweeps on the
-easier problems; ``DAMPING_DECAY`` 0.5, 0.6, 0.7 and 0.9 recovered 3, 4, 3 and 5 of the first
-8 draws (0.8: 5), keeping the ridge while the error falls by 1 or 3 % a sweep 4 and 3.
+With few entries — fewer than ``FEW_ENTRIES`` per parameter of the ring, ``Σ r_{k-1} n_k
+r_k - Σ r_k²`` — a start differs in two ways (with more, both cost sweeps and gained nothing:
+a ``20^5`` ring of ranks 2 from 1 % of its entries, 84 per parameter, lost its one recovery
+of 8 to the ridge, and an ``8^5`` ring took 61 sweeps instead of 26):
 
-With fewer than ``FEW_ENTRIES`` listed entries per parameter of the ring (``Σ r_{k-1} n_k r_k
-- Σ r_k²``), but more than the wider ring has parameters, the first ``WIDE_SWEEPS`` sweeps (at
-most half of ``max_iter``) grow the bonds to ``r_k + WIDER``; each bond is then cut to its cap
-by the truncated SVD of its two cores' product (:func:`_cut`) and the sweeps go on. On the
-``10 × 11 × 12 × 9`` ring from 10 % this recovers 20 of 24 draws (the ridge alone 13, neither
-5); ``WIDER`` 1 and 3 recovered 6 of the first 8 and 12 of the first 16.
+* as in Tucker completion (:mod:`tnkit.decompose.tucker_completion`) the slices are first
+  solved with a ridge towards zero, ``μ · mean diag(Σ_e conj(h_e) h_eᵀ)`` added to each
+  slice's matrix, ``μ = DAMPING · DAMPING_DECAY^t`` at sweep ``t`` of the start (across the
+  growth stages) until it falls below ``DAMPING_OFF``; ``improvement_tol`` applies from the
+  first plain sweep on;
+* when the wider ring still has fewer parameters than there are entries, the first
+  ``WIDE_SWEEPS`` sweeps (at most half of ``max_iter``) grow the bonds to ``r_k + WIDER``;
+  each bond is then cut to its cap by the truncated SVD of its two cores' product
+  (:func:`_cut`) and the sweeps go on at the caps.
+
+On a ``10 × 11 × 12 × 9`` ring of ranks 3 from 10 % of its entries (3.5 per parameter) both
+recover 20 of 24 draws, the ridge alone 13, neither 5. ``DAMPING_DECAY`` 0.5, 0.6, 0.7 and 0.9
+recovered 3, 4, 3 and 5 of the first 8 draws with the ridge alone (0.8: 5), keeping the ridge
+while the error falls by 1 or 3 % a sweep 4 and 3; ``WIDER`` 1 and 3 recovered 6 of the first
+8 and 12 of the first 16 draws (2: 7 and 14).
 """
 
 from __future__ import annotations
@@ -121,13 +126,12 @@ def _one_start(
     module docstring): its cores, history and whether Ctrl-C ended it."""
     rng = np.random.default_rng(seed)
     cores = [backend.random_normal((1, n, 1), entries.v, rng) for n in entries.x.shape]
-    sweep = _Sweep(entries, improvement_tol)
+    few = entries.x.nnz < FEW_ENTRIES * _parameters(entries.x.shape, caps)
+    sweep = _Sweep(entries, improvement_tol, DAMPING if few else 0.0)
     fit = cm.Sweeps(sweep, max_iter, -math.inf, tol, progress, desc)
     sweep.fit = fit
     wide = tuple(c + WIDER if c > 1 else c for c in caps)
-    if entries.x.nnz >= FEW_ENTRIES * _parameters(entries.x.shape, caps):
-        wide = caps
-    elif _parameters(entries.x.shape, wide) >= entries.x.nnz:
+    if not few or _parameters(entries.x.shape, wide) >= entries.x.nnz:
         wide = caps
     history: list[float] = []
     try:
@@ -196,8 +200,8 @@ class _Sweep:
     :class:`tnkit.decompose._common.Sweeps`, holding the decaying ridge (module docstring);
     the first plain sweep hands ``improvement_tol`` to :attr:`fit` (the Sweeps that runs it)."""
 
-    def __init__(self, entries: Entries, improvement_tol: float) -> None:
-        self.e, self.damping, self.improvement_tol = entries, DAMPING, improvement_tol
+    def __init__(self, entries: Entries, improvement_tol: float, damping: float) -> None:
+        self.e, self.damping, self.improvement_tol = entries, damping, improvement_tol
         self.fit: cm.Sweeps | None = None
 
     def __call__(self, cores: list[Any]) -> tuple[list[Any], float]:

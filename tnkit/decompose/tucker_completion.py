@@ -21,26 +21,30 @@ model at entry ``e`` is ``x̂_e = Σ_a U_k[i_{e,k}, a] w_e[a]`` for every mode `
 
 With few entries per parameter ALS from the start often stalls in a poor fit; the first
 sweeps therefore solve the factor rows with a ridge towards zero, ``μ · mean diag(Σ_e
-conj(w_e) w_eᵀ)`` added to the row's matrix. ``μ`` starts at ``DAMPING``, is kept while a
-sweep lowers the error by at least the fraction ``DAMPING_HOLD`` (the fit still moves at this
-ridge), is otherwise multiplied by ``DAMPING_DECAY``, and is dropped below ``DAMPING_OFF``
-(then plain ALS: the fit is not biased in the end). ``stop_tol`` applies from the first plain
-sweep on: with the ridge the error may rise. On an exact ``30 × 35 × 40`` rank-(3, 4, 3)
-tensor a ridge halved every sweep lifts the recoveries from 3 % of the entries from 4 to 8 of
-8 seeds, at 5 % from 7 to 8; holding it while the fit moves lifts those from 2 % from 0 to 6
-of 8 (halving every sweep, or ``DAMPING_DECAY`` 0.7, 0.8, 0.9 every sweep: 0, 4, 3, 6 of 8,
-the last at 2–3 times the sweeps at 5 and 10 %; ``DAMPING_HOLD`` 0.01 and 0.1: 5 and 2 of 8).
-Growing the multilinear ranks from 1 by one every 4 or 8 sweeps, the new columns from the
-spectral start, recovered 0–2 of 8 from 2 %.
+conj(w_e) w_eᵀ)`` added to the row's matrix. ``μ`` starts at ``DAMPING``, is multiplied by
+``DAMPING_DECAY`` after each sweep, and is dropped below ``DAMPING_OFF`` (then plain ALS: the
+fit is not biased in the end); ``stop_tol`` applies from the first plain sweep on (with the
+ridge the error may rise). On an exact ``30 × 35 × 40`` rank-(3, 4, 3) tensor this lifts the
+recoveries from 3 % of the entries from 4 to 8 of 8 seeds, at 5 % from 7 to 8.
 
-With fewer than ``FEW_ENTRIES`` listed entries per parameter of the Tucker model (``Σ n_k
-r_k + Π r_k - Σ r_k²``), but more than the wider core has entries, the first ``WIDE_SWEEPS``
-sweeps (at most half of ``max_iter``) fit wider multilinear ranks ``r_k + WIDER``, under the
-same ridge; the model is then cut to the ranks asked for by the HOSVD of its core
-(:func:`_truncated`) and the sweeps go on. The wider fit escapes the poor fits the plain one
-stalls in: on 20 draws of the example from 2 % of the entries (840 for 352 parameters) it
-recovers 19, against 10 at the requested ranks (3 with the ridge halved every sweep);
-``WIDER`` 1, 2, 3, 6: 12, 14, 16, 19; without holding the ridge 16.
+With few entries — fewer than ``FEW_ENTRIES`` per parameter of the Tucker model, ``Σ n_k r_k
++ Π r_k - Σ r_k²`` — two more changes (with more entries they only cost sweeps: 37 instead
+of 22 on a ``100³`` rank-5 tensor from 5 %):
+
+* the ridge decays only after a sweep that lowers the error by less than the fraction
+  ``DAMPING_HOLD``: it stays while the fit still moves at it;
+* when the wider core has fewer entries than there are listed ones, the first
+  ``WIDE_SWEEPS`` sweeps (at most half of ``max_iter``) fit wider multilinear ranks
+  ``r_k + WIDER``; the model is then cut to the ranks asked for by the HOSVD of its core
+  (:func:`_truncated`) and the sweeps go on.
+
+The wider fit escapes the poor fits the plain one stalls in. On 20 draws of the example from
+2 % of the entries (840 for 352 parameters) both recover 19, holding the ridge alone 10, the
+ridge halved every sweep 3; ``WIDER`` 1, 2, 3, 6: 12, 14, 16, 19; the wider fit without holding
+the ridge 16. Tried on the first 8 draws, with the ridge alone: ``DAMPING_DECAY`` 0.7, 0.8,
+0.9 every sweep 4, 3, 6 of 8 (0.9 at 2–3 times the sweeps at 5 and 10 %), ``DAMPING_HOLD``
+0.01 and 0.1 5 and 2 (0.03: 6); growing the multilinear ranks from 1 by one every 4 or 8
+sweeps, the new columns from the spectral start, 0–2.
 
 The error, ``||v - x̂|| / ||v||`` on the listed entries, comes from the last factor update
 (``x̂_e = U_{N-1}[i_e] · w_e``) at no extra cost. The start is spectral
@@ -86,14 +90,15 @@ def complete(
     """Tucker completion with multilinear rank ``ranks`` (module docstring); returns the
     core, the factors, the error history and whether Ctrl-C ended the fit."""
     entries = Entries(x)
+    few = x.nnz < FEW_ENTRIES * _parameters(x.shape, ranks)
     wide = [min(r + WIDER, n) for r, n in zip(ranks, x.shape)]
-    if x.nnz >= FEW_ENTRIES * _parameters(x.shape, ranks) or math.prod(wide) >= x.nnz:
+    if not few or math.prod(wide) >= x.nnz:
         wide = list(ranks)
     factors = [u[:, :r] for u, r in zip(sketched_start(entries, max(wide), seed), wide)]
     factors = [linalg.qr(u)[0] for u in factors]
     xp = backend.namespace(x.values)
     core = xp.zeros(tuple(wide), dtype=x.values.dtype, **backend.device_kwargs(x.values))
-    sweep = _Sweep(entries, -math.inf if stop_tol is None else stop_tol)
+    sweep = _Sweep(entries, -math.inf if stop_tol is None else stop_tol, few)
     fit = cm.Sweeps(sweep, max_iter, -math.inf, None, progress, "Tucker completion")
     sweep.fit = fit
     model, history = [core, factors], []
@@ -133,8 +138,9 @@ class _Sweep:
     :class:`tnkit.decompose._common.Sweeps`, holding the decaying ridge (module docstring);
     the first plain sweep hands ``stop_tol`` to :attr:`fit` (the Sweeps that runs it)."""
 
-    def __init__(self, entries: Entries, stop_tol: float) -> None:
+    def __init__(self, entries: Entries, stop_tol: float, hold: bool) -> None:
         self.e, self.damping, self.stop_tol = entries, DAMPING, stop_tol
+        self.hold = DAMPING_HOLD if hold else 0.0
         self.error = math.inf
         self.fit: cm.Sweeps | None = None
 
@@ -152,7 +158,7 @@ class _Sweep:
             factors[k], r = linalg.qr(u)
             core = cm.mode_product(core, r, k)
         err = float(xp.linalg.vector_norm(self.e.v - values)) / math.sqrt(self.e.norm2)
-        if self.error - err < DAMPING_HOLD * self.error:
+        if not self.hold or self.error - err < self.hold * self.error:
             decayed = self.damping * DAMPING_DECAY
             self.damping = decayed if decayed >= DAMPING_OFF else 0.0
         self.error = err
