@@ -62,3 +62,15 @@ def test_tr_wide_sweeps_respect_a_small_max_iter():
     x, seen = _tr_draw(16, 0.1)
     fit = tk.tr(tk.SparseTensor.from_dense(x, mask=seen), 3, max_iter=3)
     assert fit.rank == (3, 3, 3, 3) and len(fit.history) == 3
+
+
+def test_ctrl_c_in_the_wide_sweeps_returns_the_asked_ranks():
+    x, seen = _tucker_draw(1, 0.02)
+    sp = tk.SparseTensor.from_dense(x, mask=seen)
+
+    def interrupt(sweep, err):
+        if sweep == 3:
+            raise KeyboardInterrupt
+
+    fit = tk.tucker(sp, rank=[3, 4, 3], progress=interrupt)
+    assert fit.options["interrupted"] and len(fit.history) == 3 and fit.rank == (3, 4, 3)
