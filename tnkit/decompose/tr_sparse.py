@@ -42,7 +42,8 @@ of 8 to the ridge, and an ``8^5`` ring took 61 sweeps instead of 26):
   (:func:`_cut`) and the sweeps go on at the caps.
 
 On a ``10 × 11 × 12 × 9`` ring of ranks 3 from 10 % of its entries (3.5 per parameter) both
-recover 20 of 24 draws, the ridge alone 13, neither 5. ``DAMPING_DECAY`` 0.5, 0.6, 0.7 and 0.9
+recover 20 of 24 draws, the ridge alone 13, neither 5; from 15 % (5.2 per parameter) both 16
+of 16, neither 14. ``DAMPING_DECAY`` 0.5, 0.6, 0.7 and 0.9
 recovered 3, 4, 3 and 5 of the first 8 draws with the ridge alone (0.8: 5), keeping the ridge
 while the error falls by 1 or 3 % a sweep 4 and 3; ``WIDER`` 1 and 3 recovered 6 of the first
 8 and 12 of the first 16 draws (2: 7 and 14).
@@ -65,7 +66,7 @@ from .tr_als import left_orthogonal
 
 STAGE_SWEEPS = 4  # sweeps at each rank before the bonds grow
 GROWTH_SCALE = 0.3  # entries of the new directions (next to left-orthonormal cores)
-FEW_ENTRIES = 5  # below this many entries per parameter the first sweeps fit wider ranks
+FEW_ENTRIES = 6  # below this many entries per parameter: the ridge and the wider first sweeps
 WIDER = 2  # those bond ranks: r_k + WIDER (bonds of rank 1 stay 1)
 WIDE_SWEEPS = 40  # sweeps at the wider ranks (at most half of max_iter)
 DAMPING = 1.0  # first sweep's ridge on the slices, relative to each slice's Gram diagonal
