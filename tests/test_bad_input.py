@@ -42,7 +42,13 @@ def _s(s0, u, v):
     return s0
 
 
+CP_FACTORS = [np.ones((4, 2)), np.ones((5, 2))]
+
 CASES = [
+    # every format's history and options
+    (lambda: tk.CP(None, CP_FACTORS, history="x"), TypeError, "history must be a list"),
+    (lambda: tk.CP(None, CP_FACTORS, history=["a"]), TypeError, "history must hold real"),
+    (lambda: tk.CP(None, CP_FACTORS, options=[1]), TypeError, "options must be a dict"),
     # tnkit.tt: options of the completion paths are checked on every path
     (lambda: tk.tt(X, rank=2, seed="x"), ValueError, "seed must be a non-negative integer"),
     (lambda: tk.tt(X, rank=2, seed=-1), ValueError, "seed must be a non-negative integer"),

@@ -27,7 +27,16 @@ class Format(TensorNetwork):
     def _init_extras(
         self, history: list[float] | None = None, options: dict[str, Any] | None = None
     ) -> None:
-        self.history = [float(h) for h in history or []]
+        if history is not None and (
+            isinstance(history, (str, bytes, dict)) or not hasattr(history, "__iter__")
+        ):
+            raise TypeError(f"history must be a list of errors, got {type(history).__name__}")
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"options must be a dict, got {type(options).__name__}")
+        try:
+            self.history = [float(h) for h in history or []]
+        except (TypeError, ValueError):
+            raise TypeError(f"history must hold real numbers, got {list(history)!r}") from None
         self.options = dict(options or {})
 
     @property
