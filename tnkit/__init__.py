@@ -36,6 +36,8 @@ _LAZY = {
     "tr": "tnkit.decompose.tr",
     "fit_network": "tnkit.decompose.network",
     "SparseTensor": "tnkit.sparse",
+    "relative_error": "tnkit.metrics",
+    "rmse": "tnkit.metrics",
 }
 
 

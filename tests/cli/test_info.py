@@ -133,3 +133,27 @@ def test_inspect_rank_scan_cross_and_compress_checkpoints(tmp_path, capsys):
     torch.save(model.state_dict(), tmp_path / "weights.pt")
     assert main(["inspect", str(tmp_path / "weights.pt")]) == 2
     assert "is not a compress checkpoint" in capsys.readouterr().err
+
+
+def test_inspect_measures_a_saved_network_against_data(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 7, 8))
+    mask = rng.random(x.shape) < 0.3
+    model = tk.tt(x, rank=3)
+    model.save(tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "holey.npy", np.where(mask, x, np.nan))
+    tk.SparseTensor.from_dense(x, mask=mask).save(tmp_path / "seen.npz")
+    dense = model.to_tensor()
+    whole = np.linalg.norm(x - dense) / np.linalg.norm(x)
+    observed = np.linalg.norm((x - dense)[mask]) / np.linalg.norm(x[mask])
+    for data, error, where in (
+        ("x.npy", whole, "every entry"),
+        ("holey.npy", observed, f"{mask.sum()} non-NaN entries"),
+        ("seen.npz", observed, f"{mask.sum()} listed entries"),
+    ):
+        assert main(["inspect", str(tmp_path / "m.npz"), "--data", str(tmp_path / data)]) == 0
+        out = capsys.readouterr().out
+        assert f"({where}): relative error {error:.6g}" in out
+    assert main(["inspect", str(tmp_path / "x.npy"), "--data", str(tmp_path / "x.npy")]) == 2
+    assert "--data measures a saved network" in capsys.readouterr().err

@@ -29,6 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "TT-cross: .npz; compression: .pt), a search checkpoint (.jsonl) or a data tensor",
     )
     p.add_argument("--key", help="array name inside .npz/.mat/.h5 data files")
+    p.add_argument(
+        "--data",
+        metavar="DATA",
+        help="a data tensor (NaN entries count as missing) or a sparse tensor file: print the "
+        "saved network's relative error and RMSE against it",
+    )
     p.add_argument("--devices", action="store_true", help="list the compute devices available")
     return p
 
@@ -44,10 +50,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.file:
         raise ValueError("give a FILE (a saved network or a data tensor) or --devices")
     kind = _kind(args.file)
+    if args.data and kind != "network":
+        raise ValueError(f"--data measures a saved network, but {args.file} holds a {kind}")
     if kind == "network":
         import solvers.search.result  # noqa: F401 - registers the search-result class with io
 
-        _describe_network(io.load(args.file), args.file)
+        net = io.load(args.file)
+        _describe_network(net, args.file)
+        if args.data:
+            _measure(net, args.data, args.key)
     elif kind == "bug checkpoint":
         _describe_bug_checkpoint(args.file)
     elif kind == "rank scan checkpoint":
@@ -113,6 +124,25 @@ def _describe_network(net: Any, path: str) -> None:
             f"(best at #{record['best_evaluation']}), rse {record['rse']:.4g}, "
             f"{record['n_params']} parameters, {record['wall_time']:.1f} s"
         )
+
+
+def _measure(net: Any, path: str, key: str | None) -> None:
+    """The network's relative error and RMSE against the data in ``path`` (``--data``)."""
+    from .. import io, metrics, sparse
+
+    if sparse.holds_sparse(path):
+        data, mask = sparse.load(path), None
+        where = f"{data.nnz:,} listed entries" if data.unlisted == "missing" else "every entry"
+    else:
+        data = np.asarray(io.load_tensor(path, key=key))
+        seen = ~np.isnan(data) if np.issubdtype(data.dtype, np.floating) else None
+        mask = None if seen is None or seen.all() else seen
+        where = "every entry" if mask is None else f"{int(mask.sum()):,} non-NaN entries"
+    error = metrics.relative_error(net, data, mask)
+    print(
+        f"against {path} ({where}): relative error {error:.6g}, "
+        f"RMSE {metrics.rmse(net, data, mask):.6g}"
+    )
 
 
 def _record(path: str) -> tuple[dict, dict]:
