@@ -34,6 +34,22 @@ def check_int(value: Any, name: str, low: int | None = 1, *, optional: bool = Fa
     return int(value)
 
 
+def check_positive_ints(values: Any, name: str, item: str) -> tuple[int, ...]:
+    """``values`` (any iterable, not a lone number) as a non-empty tuple of positive ints;
+    ``TypeError``/``ValueError`` naming ``name`` (entries as ``name[k]``; ``item`` names one
+    entry in the message for an empty one)."""
+    wanted = f"{name} must be an iterable of {item}s (positive integers), got {values!r}"
+    if isinstance(values, (int, np.integer)):
+        raise TypeError(wanted)
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(wanted) from None
+    if not values:
+        raise ValueError(f"{name} must give at least one {item}, got ()")
+    return tuple(check_int(v, f"{name}[{k}]") for k, v in enumerate(values))
+
+
 def check_real(
     value: Any,
     name: str,

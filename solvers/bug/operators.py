@@ -210,10 +210,4 @@ class FactorOperator:
 
 def _check_dims(dims: Iterable[int]) -> tuple[int, ...]:
     """``dims`` as a non-empty tuple of positive ints; ``ValueError``/``TypeError`` naming it."""
-    try:
-        values = tuple(dims)
-    except TypeError:
-        raise TypeError(f"dims must be a sequence of positive integers, got {dims!r}") from None
-    if not values:
-        raise ValueError("dims must give at least one site dimension, got ()")
-    return tuple(checks.check_int(d, f"dims[{k}]") for k, d in enumerate(values))
+    return checks.check_positive_ints(dims, "dims", "site dimension")

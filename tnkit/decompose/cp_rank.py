@@ -436,12 +436,5 @@ def _load_checkpoint(path: Any, settings: dict[str, Any], like: Any) -> dict[int
 
 
 def _check_ranks(ranks: Any) -> list[int]:
-    if isinstance(ranks, (int, np.integer)) and not isinstance(ranks, bool):
-        raise TypeError(f"ranks must be an iterable of ranks (e.g. range(1, 6)), got {ranks!r}")
-    try:
-        values = list(ranks)
-    except TypeError:
-        raise TypeError(f"ranks must be an iterable of positive integers, got {ranks!r}") from None
-    if not values:
-        raise ValueError("ranks must hold at least one rank")
-    return sorted({cm.check_positive_int(r, f"ranks[{k}]") for k, r in enumerate(values)})
+    """The candidate ranks, sorted and without repeats."""
+    return sorted(set(checks.check_positive_ints(ranks, "ranks", "rank")))
