@@ -33,6 +33,7 @@ _LAZY = {
     "tucker": "tnkit.decompose.tucker",
     "tt": "tnkit.decompose.tt",
     "tt_cross": "tnkit.decompose.tt_cross",
+    "tt_round_sum": "tnkit.formats.tt",
     "tr": "tnkit.decompose.tr",
     "fit_network": "tnkit.decompose.network",
     "SparseTensor": "tnkit.sparse",
