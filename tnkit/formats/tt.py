@@ -275,7 +275,8 @@ def round_sum(
 
     Returns
     -------
-    TT of ranks ``<= rank``, cores ``0 .. N-2`` left-orthonormal.
+    TT of ranks ``<= rank``; ``"randomized"``: cores ``1 .. N-1`` right-orthonormal (the
+    norm in core 0), ``"svd"``: cores ``0 .. N-2`` left-orthonormal.
     """
     terms = _check_terms(terms)
     coefficients = _check_coefficients(coefficients, len(terms))
@@ -322,8 +323,6 @@ def _randomized_round(
     if tol is not None:  # cores 0..N-2 are left-orthonormal: ||Y|| = ||Y_{N-1}||
         norm = float(xp.linalg.vector_norm(cores[-1]))
         max_err = tol * norm / math.sqrt(len(cores) - 1)
-    if max_err is None and all(int(c.shape[2]) <= r for c, r in zip(cores, ranks)):
-        return cores
     return _truncate_from_right(cores, max_err, ranks)
 
 
