@@ -285,13 +285,14 @@ class TensorNetwork:
             raise ValueError("an empty network has no contraction path")
         return contract.path_info(self.equation(output), *self._shapes(), optimize=optimize)
 
-    def entries(self, indices: Any, *, memory_limit: int | float | str = 2**28) -> Any:
+    def entries(self, indices: Any, *, memory_limit: int | float | str | None = None) -> Any:
         """Values of the represented tensor at listed multi-indices, without forming it.
 
         ``indices`` is an ``(m, N)`` integer array (one multi-index per row, over
         :attr:`open_legs`) or a tuple of ``N`` index arrays as in numpy's ``x[tuple]``; the
         result is a 1-D array of ``m`` values on the network's library and device. Entries
-        are evaluated in chunks of at most ``memory_limit`` bytes; see :mod:`tnkit.entries`.
+        are evaluated in chunks of at most ``memory_limit`` bytes (default
+        ``tnkit.entries.DEFAULT_MEMORY``, 256 MiB); see :mod:`tnkit.entries`.
 
         Examples
         --------
@@ -300,9 +301,9 @@ class TensorNetwork:
         >>> tt.entries([[0, 0, 1], [1, 2, 3]]).round(6)
         array([ 1., 23.])
         """
-        from .entries import entries
+        from .entries import DEFAULT_MEMORY, entries
 
-        return entries(self, indices, memory_limit)
+        return entries(self, indices, DEFAULT_MEMORY if memory_limit is None else memory_limit)
 
     # ------------------------------------------------------------------ copies
     def _clone(self, arrays: Mapping[str, Any] | None = None) -> TensorNetwork:
