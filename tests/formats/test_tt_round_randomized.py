@@ -41,6 +41,18 @@ def test_coefficients_and_complex_terms():
     assert _rel(x, y) < 1e-12
 
 
+def test_terms_of_different_ranks_and_dtypes():
+    rng = np.random.default_rng(4)
+    a, b = _tt(rng, rank=2, dtype=np.float32), _tt(rng, rank=3)
+    c = TT(
+        [rng.standard_normal(s) for s in [(1, 3, 1), (1, 4, 4), (4, 5, 2), (2, 4, 1), (1, 3, 1)]]
+    )
+    x = a.to_tensor() + b.to_tensor() + c.to_tensor()
+    y = round_sum([a, b, c], rank=9, oversample=0)
+    assert y.dtype == np.float64 and y.rank == (3, 9, 7, 3)  # the sum's ranks
+    assert _rel(x, y) < 1e-6  # a's float32 cores
+
+
 def test_error_close_to_deterministic_rounding():
     terms = [_tt(np.random.default_rng(j), shape=(4,) * 7, rank=4) for j in range(5)]
     x = sum(t.to_tensor() for t in terms)

@@ -28,7 +28,16 @@ from typing import Any
 import numpy as np
 
 from .. import backend, checks, io, linalg
-from ._arith import CoreChain, block_diag_core, ct, left_mul, right_gauges, right_mul, round_chain
+from ._arith import (
+    CoreChain,
+    block_diag_core,
+    ct,
+    left_mul,
+    right_gauges,
+    right_mul,
+    round_chain,
+    zeros,
+)
 from ._base import as_arrays
 
 
@@ -316,22 +325,18 @@ def _randomized_round(
     dtype = xp.result_type(*[t[0].dtype for t in terms])
     terms = [[c if c.dtype == dtype else xp.astype(c, dtype) for c in t] for t in terms]
     if len(terms[0]) == 1:
-        return [_total(terms, lambda t: t[0])]
+        total = terms[0][0]
+        for t in terms[1:]:
+            total = total + t[0]
+        return [total]
     sizes = _sketch_ranks(terms, [r + oversample for r in ranks])
-    cores = _orthogonalize_sketched(terms, _right_sketches(terms, sizes, rng))
+    stacked = _stacked_cores(terms)
+    cores = _orthogonalize_sketched(stacked, _right_sketches(stacked, sizes, rng))
     max_err = None
     if tol is not None:  # cores 0..N-2 are left-orthonormal: ||Y|| = ||Y_{N-1}||
         norm = float(xp.linalg.vector_norm(cores[-1]))
         max_err = tol * norm / math.sqrt(len(cores) - 1)
     return _truncate_from_right(cores, max_err, ranks)
-
-
-def _total(terms: list[list[Any]], part: Any) -> Any:
-    """``Σ_j part(terms[j])``."""
-    out = part(terms[0])
-    for t in terms[1:]:
-        out = out + part(t)
-    return out
 
 
 def _sketch_ranks(terms: list[list[Any]], wanted: list[int]) -> list[int]:
@@ -346,48 +351,74 @@ def _sketch_ranks(terms: list[list[Any]], wanted: list[int]) -> list[int]:
     return sizes
 
 
-def _right_sketches(
-    terms: list[list[Any]], sizes: list[int], rng: np.random.Generator
-) -> list[list[Any]]:
-    """``W_k^{(j)} = T^{(j)}_{>k} R_{>k}ᵀ`` (``r_k^{(j)} × ℓ_k``) for ``k = 0 .. N-2``, each
-    bond's matrices scaled together to a joint Frobenius norm 1 (a common factor leaves the
-    ranges of ``X_{≤k} W_k`` as they are and keeps long trains clear of over- and
-    underflow). ``R``'s cores are drawn from ``rng`` right to left."""
+def _stacked_cores(terms: list[list[Any]]) -> list[Any]:
+    """Core ``k`` of every term in one ``(m, r_{k-1}, n_k, r_k)`` array, so that the per-term
+    products of :func:`round_sum` are batched matrix products; a term of smaller ranks is
+    padded with zeros (a sum with zero blocks is the same sum)."""
     xp = backend.namespace(terms[0][0])
-    first = terms[0][0]
     n = len(terms[0])
-    bounds = [*sizes, 1]
-    w = [xp.ones((1, 1), dtype=first.dtype, **backend.device_kwargs(first)) for _ in terms]
-    out: list[list[Any]] = [[] for _ in range(n - 1)]
-    for k in range(n - 1, 0, -1):
-        m = int(terms[0][k].shape[1])
-        r = backend.random_normal((bounds[k - 1], m * bounds[k]), first, rng)
-        w = [
-            xp.reshape(right_mul(xp, t[k], wj), (int(t[k].shape[0]), -1)) @ r.T
-            for t, wj in zip(terms, w)
-        ]
-        scale = xp.sqrt(_total(w, lambda a: xp.sum(xp.abs(a) ** 2)))
-        scale = xp.where(scale > 0, scale, xp.ones_like(scale))
-        w = [wj / scale for wj in w]
-        out[k - 1] = w
+    bound = [1] + [max(int(t[k].shape[2]) for t in terms) for k in range(n - 1)] + [1]
+    out = []
+    for k in range(n):
+        padded = []
+        for t in terms:
+            c = t[k]
+            r, m, s = (int(d) for d in c.shape)
+            if s < bound[k + 1]:
+                c = xp.concat([c, zeros(xp, (r, m, bound[k + 1] - s), c)], axis=2)
+            if r < bound[k]:
+                c = xp.concat([c, zeros(xp, (bound[k] - r, m, bound[k + 1]), c)], axis=0)
+            padded.append(c)
+        out.append(xp.stack(padded))
     return out
 
 
-def _orthogonalize_sketched(terms: list[list[Any]], sketches: list[list[Any]]) -> list[Any]:
-    """The left-to-right sweep of :func:`round_sum`: core ``k`` is ``Q_k`` from the QR of
-    ``Σ_j Y_k^{(j)} W_k^{(j)}``, and ``Y_{k+1}^{(j)} = (Q_kᴴ Y_k^{(j)}) X_{k+1}^{(j)}``."""
-    xp = backend.namespace(terms[0][0])
-    n = len(terms[0])
-    pieces = [t[0] for t in terms]
-    out = []
+def _right_sketches(stacked: list[Any], sizes: list[int], rng: np.random.Generator) -> list[Any]:
+    """``W_k`` for ``k = 0 .. N-2``, the terms' ``W_k^{(j)} = T^{(j)}_{>k} R_{>k}ᵀ``
+    (``r_k × ℓ_k``) stacked into one ``(m r_k) × ℓ_k`` matrix, scaled to Frobenius norm 1 (a
+    common factor leaves the ranges of ``X_{≤k} W_k`` as they are and keeps long trains
+    clear of over- and underflow). ``R``'s cores are drawn from ``rng`` right to left."""
+    xp = backend.namespace(stacked[0])
+    terms, n = int(stacked[0].shape[0]), len(stacked)
+    bounds = [*sizes, 1]
+    w = xp.ones((terms, 1, 1), dtype=stacked[0].dtype, **backend.device_kwargs(stacked[0]))
+    out = [None] * (n - 1)
+    for k in range(n - 1, 0, -1):
+        _, r, m, s = (int(d) for d in stacked[k].shape)
+        sketch = backend.random_normal((bounds[k - 1], m * bounds[k]), stacked[k], rng)
+        t = xp.matmul(xp.reshape(stacked[k], (terms, r * m, s)), w)  # (terms, r m, ℓ_k)
+        flat = xp.reshape(t, (terms * r, m * bounds[k])) @ sketch.T  # (terms r, ℓ_{k-1})
+        scale = xp.linalg.vector_norm(flat)
+        flat = flat / xp.where(scale > 0, scale, xp.ones_like(scale))
+        out[k - 1] = flat
+        w = xp.reshape(flat, (terms, r, bounds[k - 1]))
+    return out
+
+
+def _orthogonalize_sketched(stacked: list[Any], sketches: list[Any]) -> list[Any]:
+    """The left-to-right sweep of :func:`round_sum` on the terms side by side,
+    ``Y_k = [Y_k^{(1)} ⋯ Y_k^{(m)}]`` unfolded ``(ℓ_{k-1} n_k) × (m r_k)``: core ``k`` is
+    ``Q_k`` from the QR of ``Y_k W_k``, and ``Y_{k+1}^{(j)} = (Q_kᴴ Y_k)^{(j)} X_{k+1}^{(j)}``
+    (batched over the terms ``j``)."""
+    xp = backend.namespace(stacked[0])
+    terms, n = int(stacked[0].shape[0]), len(stacked)
+    _, _, m, s = (int(d) for d in stacked[0].shape)
+    y = xp.reshape(xp.permute_dims(stacked[0][:, 0], (1, 0, 2)), (m, terms * s))
+    out, left = [], 1
     for k in range(n - 1):
-        left, m = int(pieces[0].shape[0]), int(pieces[0].shape[1])
-        flat = [xp.reshape(p, (left * m, -1)) for p in pieces]
-        q, _ = linalg.qr(_total(list(zip(flat, sketches[k])), lambda fw: fw[0] @ fw[1]))
-        out.append(xp.reshape(q, (left, m, int(q.shape[1]))))
-        qh = ct(xp, q)
-        pieces = [left_mul(xp, qh @ f, t[k + 1]) for f, t in zip(flat, terms)]
-    out.append(_total([[p] for p in pieces], lambda p: p[0]))
+        m = int(stacked[k].shape[2])
+        q, _ = linalg.qr(y @ sketches[k])
+        size = int(q.shape[1])
+        out.append(xp.reshape(q, (left, m, size)))
+        proj = ct(xp, q) @ y  # (ℓ_k, terms r_k)
+        _, r, m, s = (int(d) for d in stacked[k + 1].shape)
+        if k + 1 == n - 1:  # last core: Σ_j proj^{(j)} X_{N-1}^{(j)}
+            out.append(xp.reshape(proj @ xp.reshape(stacked[k + 1], (terms * r, m)), (size, m, 1)))
+            break
+        proj = xp.permute_dims(xp.reshape(proj, (size, terms, r)), (1, 0, 2))
+        t = xp.matmul(proj, xp.reshape(stacked[k + 1], (terms, r, m * s)))  # (terms, ℓ, m s)
+        t = xp.permute_dims(xp.reshape(t, (terms, size, m, s)), (1, 2, 0, 3))
+        y, left = xp.reshape(t, (size * m, terms * s)), size
     return out
 
 
