@@ -56,7 +56,7 @@ def test_restarts_leave_a_local_minimum():
     fit = tk.tr(seen, 2, tol=1e-8, max_iter=100, restarts=3)
     assert fit.options["starts"] == 2 and fit.options["restarts"] == 3
     assert fit.history[-1] <= 1e-8 and _held_error(fit, idx, vals) < 1e-6
-    with pytest.raises(ValueError, match="restarts applies to the completion of a SparseTensor"):
+    with pytest.raises(ValueError, match="restarts applies to a SparseTensor, TT or TR"):
         tk.tr(np.ones((3, 4, 5)), 2, restarts=2)
 
 

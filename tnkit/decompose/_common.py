@@ -331,6 +331,24 @@ class Sweeps:
         return cores, history
 
 
+def best_of_starts(
+    run: Callable[[int], tuple[list[Any], list[float], bool]], restarts: int, tol: float | None
+) -> tuple[list[Any], list[float], bool, int]:
+    """Up to ``restarts`` fits ``run(0), run(1), ...`` (each returning cores, error history and
+    whether Ctrl-C stopped it), stopping at the first interrupted one or the first whose last
+    error is at most ``tol``. Returns the lowest-error fit's cores and history, whether the
+    last fit was interrupted, and how many ran."""
+    best: tuple[list[Any], list[float]] | None = None
+    for start in range(restarts):
+        cores, history, interrupted = run(start)
+        if history and (best is None or history[-1] < best[1][-1]):
+            best = (cores, history)
+        if interrupted or (tol is not None and history and history[-1] <= tol):
+            break
+    cores, history = best if best is not None else (cores, history)
+    return cores, history, interrupted, start + 1
+
+
 def tucker_sweeps(
     norm: float,
     x: Any,

@@ -42,11 +42,16 @@ def _conj(xp: Any, a: Any) -> Any:
     return xp.conj(a) if backend.is_complex(a) else a
 
 
-def _transfer(xp: Any, g: Any) -> Any:
-    """``E[(x, x'), (y, y')] = sum_i g[x, i, y] conj(g[x', i, y'])``."""
+def _transfer(xp: Any, b: Any, g: Any = None) -> Any:
+    """``E[(x, y), (x', y')] = sum_i b[x, i, x'] conj(g[y, i, y'])`` (``g = b`` by default), as
+    one GEMM over the mode index."""
+    g = b if g is None else g
+    s0, m, s1 = (int(d) for d in b.shape)
     r0, _, r1 = (int(d) for d in g.shape)
-    e = _conj(xp, g)[None, :, :, None, :] * g[:, None, :, :, None]  # (x, x', i, y, y')
-    return xp.reshape(xp.sum(e, axis=2), (r0 * r0, r1 * r1))
+    bm = xp.reshape(xp.permute_dims(b, (0, 2, 1)), (s0 * s1, m))
+    gm = xp.reshape(xp.permute_dims(_conj(xp, g), (1, 0, 2)), (m, r0 * r1))
+    e = xp.reshape(bm @ gm, (s0, s1, r0, r1))
+    return xp.reshape(xp.permute_dims(e, (0, 2, 1, 3)), (s0 * r0, s1 * r1))
 
 
 def _suffix_chains(xp: Any, cores: list[Any]) -> list[Any]:
@@ -84,45 +89,125 @@ def _solve(xp: Any, h: Any, d: Any) -> Any:
     return xp.linalg.solve(hs_t, d.T).T
 
 
-def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
-    """One ALS sweep over cores ``0 .. N-1`` (in place on a copy); returns (cores, rel. error).
-
-    The error is evaluated from the last normal equations,
-    ``||X - G Z||^2 = ||X||^2 - 2 Re<G, D> + <G, G H>``, without forming the approximation.
-    """
-    xp = backend.namespace(x, *cores)
-    cores = list(cores)
-    n = len(cores)
-    q = _suffix_chains(xp, cores)
-    trans = [_transfer(xp, g) for g in cores]
-    suffix: list[Any] = [None] * (n + 1)  # suffix[k] = E_k ... E_{N-1}
+def _suffix_products(trans: list[Any]) -> list[Any]:
+    """``S[k] = T_k ... T_{N-1}`` for ``k = 1 .. N-1`` (``S[N] = None``, the empty product)."""
+    n = len(trans)
+    suffix: list[Any] = [None] * (n + 1)
     for k in range(n - 1, 0, -1):
         suffix[k] = trans[k] if suffix[k + 1] is None else trans[k] @ suffix[k + 1]
-    prefix = None  # E_0 ... E_{k-1} of the updated cores
-    left = None  # L_k, layout (b_{N-1}, b_{k-1}, i_k ... i_{N-1})
-    err2 = x_norm2
-    for k in range(n):
-        rl, nk, rr = (int(d) for d in cores[k].shape)
+    return suffix
+
+
+def _around(suffix: Any, prefix: Any) -> Any:
+    """The ring's product of transfer matrices past core ``k``: ``S[k+1] P_k`` (the cores
+    ``k+1 .. N-1`` then ``0 .. k-1``), either factor possibly empty (None)."""
+    if prefix is None:
+        return suffix
+    return prefix if suffix is None else suffix @ prefix
+
+
+def _pair_matrix(xp: Any, env: Any, rl: int, rr: int) -> Any:
+    """``env[(b', b), (a', a)]`` (left pair members ``b', a'`` of size ``p = len/rr``) as the
+    matrix ``[(a', b'), (a, b)]``."""
+    p = int(env.shape[0]) // rr
+    q = int(env.shape[1]) // rl
+    return xp.reshape(xp.permute_dims(xp.reshape(env, (p, rr, q, rl)), (2, 0, 3, 1)), (q * p, -1))
+
+
+class _DenseData:
+    """The right-hand sides ``D_k = X_(k) Z_k^H`` of a dense tensor ``x``: ``L_k`` (the data
+    contracted with the updated cores ``0 .. k-1``) times ``Q_{k+1}`` (the old cores
+    ``k+1 .. N-1``, built when the sweep starts)."""
+
+    def __init__(self, xp: Any, x: Any, cores: list[Any]) -> None:
+        self.xp, self.x, self.n = xp, x, len(cores)
+        self.q = _suffix_chains(xp, cores)
+        self.left = None  # L_k, layout (b_{N-1}, b_{k-1}, i_k ... i_{N-1})
+
+    def rhs(self, k: int, rl: int, nk: int, rr: int) -> Any:
+        """``D_k`` as an ``n_k x (r_{k-1} r_k)`` matrix."""
+        xp, left = self.xp, self.left
         if k == 0:
-            zq = xp.reshape(xp.permute_dims(q[1], (1, 2, 0)), (-1, rl * rr))  # (I, a, d)
-            d = xp.reshape(xp.reshape(x, (nk, -1)) @ zq, (nk, rl, rr))
-            d = xp.permute_dims(d, (1, 0, 2))
-        elif k < n - 1:
+            zq = xp.reshape(xp.permute_dims(self.q[1], (1, 2, 0)), (-1, rl * rr))  # (I, a, d)
+            return xp.reshape(self.x, (nk, -1)) @ zq
+        if k < self.n - 1:
             ra = int(left.shape[0])
-            zq = xp.permute_dims(q[k + 1], (2, 1, 0))  # (a, I', d)
+            zq = xp.permute_dims(self.q[k + 1], (2, 1, 0))  # (a, I', d)
             d = xp.reshape(left, (ra, rl * nk, -1)) @ zq
             d = xp.reshape(xp.sum(d, axis=0), (rl, nk, rr))
         else:
             d = xp.permute_dims(left, (1, 2, 0))
-        gamma = (
-            suffix[k + 1]
-            if prefix is None
-            else (prefix if suffix[k + 1] is None else suffix[k + 1] @ prefix)
-        )
-        h = xp.reshape(
-            xp.permute_dims(xp.reshape(gamma, (rr, rr, rl, rl)), (2, 0, 3, 1)), (rl * rr, rl * rr)
-        )
-        dm = xp.reshape(xp.permute_dims(d, (1, 0, 2)), (nk, rl * rr))
+        return xp.reshape(xp.permute_dims(d, (1, 0, 2)), (nk, rl * rr))
+
+    def push(self, k: int, g: Any) -> None:
+        """Take the updated core ``k`` into ``L``."""
+        xp = self.xp
+        rl, nk, rr = (int(d) for d in g.shape)
+        gc = _conj(xp, g)
+        if k == 0:
+            lhs = xp.reshape(xp.permute_dims(gc, (0, 2, 1)), (rl * rr, nk))
+            self.left = xp.reshape(lhs @ xp.reshape(self.x, (nk, -1)), (rl, rr, -1))
+        else:
+            gt = xp.reshape(gc, (rl * nk, rr)).T
+            self.left = gt @ xp.reshape(self.left, (int(self.left.shape[0]), rl * nk, -1))
+
+
+class _RingData:
+    """The right-hand sides ``D_k`` of a tensor given as a ring ``Y`` (cores ``B_j``), from
+    the mixed transfer matrices ``F_j = sum_i B_j[:, i, :] (x) conj(G_j[:, i, :])``: with
+    ``F = F_{k+1} ... F_{N-1} F_0 ... F_{k-1}`` (old cores after ``k``, updated ones before),
+
+        D_k[a, i, b] = sum_{c, d} B_k[c, i, d] F[(d, b), (c, a)],
+
+    and the tensor is never formed."""
+
+    def __init__(self, xp: Any, target: list[Any], cores: list[Any]) -> None:
+        self.xp, self.target = xp, target
+        self.suffix = _suffix_products([_transfer(xp, b, g) for b, g in zip(target, cores)])
+        self.prefix = None
+
+    def rhs(self, k: int, rl: int, nk: int, rr: int) -> Any:
+        xp, b = self.xp, self.target[k]
+        s0, _, s1 = (int(d) for d in b.shape)
+        w = _pair_matrix(xp, _around(self.suffix[k + 1], self.prefix), rl, rr)
+        return xp.reshape(xp.permute_dims(b, (1, 0, 2)), (nk, s0 * s1)) @ w
+
+    def push(self, k: int, g: Any) -> None:
+        f = _transfer(self.xp, self.target[k], g)
+        self.prefix = f if self.prefix is None else self.prefix @ f
+
+
+def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
+    """One ALS sweep over cores ``0 .. N-1`` fitting the dense tensor ``x``; returns (cores,
+    relative error) (see :func:`_sweep`)."""
+    xp = backend.namespace(x, *cores)
+    return _sweep(xp, _DenseData(xp, x, cores), cores, x_norm2)
+
+
+def ring_sweep(target: list[Any], cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
+    """One ALS sweep fitting the tensor of the ring with cores ``target`` (of squared norm
+    ``x_norm2``) without forming it; each core costs ``O((r s)^3 + n r s (r + s) ...)``
+    flops, ``r`` and ``s`` the ranks of the fit and of the target (see :class:`_RingData`)."""
+    xp = backend.namespace(*target, *cores)
+    return _sweep(xp, _RingData(xp, target, cores), cores, x_norm2)
+
+
+def _sweep(xp: Any, data: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
+    """One ALS sweep over cores ``0 .. N-1`` (on a copy of the list) with the right-hand sides
+    of ``data``; returns (balanced cores, relative error).
+
+    The error is evaluated from the last normal equations,
+    ``||X - G Z||^2 = ||X||^2 - 2 Re<G, D> + <G, G H>``, without forming the approximation.
+    """
+    cores = list(cores)
+    n = len(cores)
+    suffix = _suffix_products([_transfer(xp, g) for g in cores])
+    prefix = None  # E_0 ... E_{k-1} of the updated cores
+    err2 = x_norm2
+    for k in range(n):
+        rl, nk, rr = (int(d) for d in cores[k].shape)
+        dm = data.rhs(k, rl, nk, rr)
+        h = _pair_matrix(xp, _around(suffix[k + 1], prefix), rl, rr)
         gm = _solve(xp, h, dm)
         g = xp.permute_dims(xp.reshape(gm, (nk, rl, rr)), (1, 0, 2))
         cores[k] = g
@@ -133,13 +218,7 @@ def sweep(x: Any, cores: list[Any], x_norm2: float) -> tuple[list[Any], float]:
             break
         e = _transfer(xp, g)
         prefix = e if prefix is None else prefix @ e
-        gc = _conj(xp, g)
-        if k == 0:
-            lhs = xp.reshape(xp.permute_dims(gc, (0, 2, 1)), (rl * rr, nk))
-            left = xp.reshape(lhs @ xp.reshape(x, (nk, -1)), (rl, rr, -1))
-        else:
-            gt = xp.reshape(gc, (rl * nk, rr)).T
-            left = gt @ xp.reshape(left, (int(left.shape[0]), rl * nk, -1))
+        data.push(k, g)
     return _balance(xp, cores), float(np.sqrt(max(err2, 0.0) / x_norm2))
 
 

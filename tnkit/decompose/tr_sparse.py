@@ -99,17 +99,14 @@ def complete(
             for k, n in enumerate(x.shape)
         ]
         return TR(zeros, history=[0.0], options={**options, "interrupted": False, "starts": 0})
-    best: tuple[list[Any], list[float]] | None = None
-    for start in range(restarts):
-        cores, history, interrupted = _one_start(
+    cores, history, interrupted, starts = cm.best_of_starts(
+        lambda start: _one_start(
             entries, caps, tol, max_iter, improvement_tol, seed + start, progress, desc
-        )
-        if history and (best is None or history[-1] < best[1][-1]):
-            best = (cores, history)
-        if interrupted or (tol is not None and history and history[-1] <= tol):
-            break
-    cores, history = best if best is not None else (cores, history)
-    options.update(interrupted=interrupted, starts=start + 1)
+        ),
+        restarts,
+        tol,
+    )
+    options.update(interrupted=interrupted, starts=starts)
     return TR(cores, history=history, options=options)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from .. import backend, checks, io
 from ._arith import CoreChain, block_diag_core, right_gauges, round_chain
 from ._base import as_arrays, mode_legs
-from .tt import TT
+from .tt import TT, _bond_ranks
 
 
 @io.register
@@ -136,8 +136,9 @@ class TR(CoreChain):
         return TRTensor(self.cores)
 
     # ------------------------------------------------------------------ rounding
-    def round(self, tol: float) -> TR:
-        """A ring with smaller bond ranks and ``||self - result||_F <= tol * ||self||_F``.
+    def round(self, tol: float | None = None, rank: int | Sequence[int] | None = None) -> TR:
+        """A ring with smaller bond ranks: ``||self - result||_F <= tol * ||self||_F`` and/or
+        ``result.rank[k] <= rank[k]``.
 
         Guarantee and method: cutting the closing bond ``c`` leaves an open chain ``C`` with
         ``self = sum_a C[a, ..., a]``, hence ``||self - trace C'|| <= sqrt(r_c) ||C - C'||``
@@ -148,17 +149,40 @@ class TR(CoreChain):
         with the budget ``tol ||self|| / N``. The bound is sufficient, not tight, so the ranks
         may stay above the smallest ones that meet ``tol``; in particular a cut sees the
         ranks of the two terms of a sum add (the closing bond is block-diagonal), so rounding
-        ``a + b`` removes only what each cut finds redundant.
+        ``a + b`` removes only what each cut finds redundant. To bring such a sum down to
+        given ranks, refit it: ``tk.tr(a + b, rank)`` runs TR-ALS against the ring itself,
+        never forming the tensor, from this rounding at ``rank`` as its start.
+
+        Parameters
+        ----------
+        tol : float, optional
+            Relative error bound in (0, 1), guaranteed when ``rank`` does not bind.
+        rank : int or sequence of N ints, optional
+            Caps on the bond ranks (``rank[k]`` joins core ``k`` and ``k+1 mod N``); each cut
+            keeps at most that many singular vectors, so with a binding cap the error is that
+            of the truncation, not bounded by ``tol``.
         """
-        tol = checks.check_real(tol, "tol", low=0, high=1, open_low=True, open_high=True)
+        if tol is None and rank is None:
+            raise ValueError("round needs tol= or rank= (or both)")
+        tol = checks.check_real(
+            tol, "tol", low=0, high=1, open_low=True, open_high=True, optional=True
+        )
         n = len(self)
-        budget = float(tol) * self.norm()
+        caps = _bond_ranks(rank, n + 1)  # N caps, one per bond of the ring
         cores = self.cores
-        delta1 = budget * (n - 1) / n / math.sqrt(int(cores[-1].shape[2]) * (n - 1))
-        cores = _round_from_right(cores, delta1, n - 1)
-        delta2 = budget / n / math.sqrt(int(cores[0].shape[2]))
-        rotated = _round_from_right(cores[1:] + cores[:1], delta2, 1)
-        options = {**self.options, "round_tol": float(tol)}
+        delta1 = delta2 = None
+        if tol is not None:
+            budget = float(tol) * self.norm()
+            delta1 = budget * (n - 1) / n / math.sqrt(int(cores[-1].shape[2]) * (n - 1))
+        cores = _round_from_right(cores, delta1, caps[:-1])
+        if tol is not None:
+            delta2 = budget / n / math.sqrt(int(cores[0].shape[2]))
+        rotated = _round_from_right(cores[1:] + cores[:1], delta2, caps[-1:])
+        options = {
+            **self.options,
+            "round_tol": None if tol is None else float(tol),
+            "round_rank": None if rank is None else caps,
+        }
         return self._made(rotated[-1:] + rotated[:-1], self.history, options)
 
 
@@ -206,9 +230,11 @@ def _check_cores(cores: Sequence[Any]) -> list[Any]:
     return cores
 
 
-def _round_from_right(cores: list[Any], delta: float, n_bonds: int) -> list[Any]:
-    """TT-round an open chain (free boundary bonds): truncate its last ``n_bonds`` bonds from
-    the right, each by a truncated SVD dropping at most ``delta`` in Frobenius norm.
+def _round_from_right(cores: list[Any], delta: float | None, caps: list[int | None]) -> list[Any]:
+    """TT-round an open chain (free boundary bonds): truncate its last ``len(caps)`` bonds from
+    the right, each by a truncated SVD dropping at most ``delta`` in Frobenius norm (``None``:
+    no bound) and keeping at most its cap (``caps[j]`` for the bond between cores ``j`` and
+    ``j + 1`` of those last ``len(caps) + 1`` cores; ``None``: uncapped).
 
     This is :func:`round_chain` on the chain read backwards (cores ``G_k`` transposed to
     ``(r_k, n_k, r_{k-1})``): its unfoldings are the transposes of the chain's, with the same
@@ -216,5 +242,5 @@ def _round_from_right(cores: list[Any], delta: float, n_bonds: int) -> list[Any]
     """
     xp = backend.namespace(*cores)
     rev = [xp.permute_dims(g, (2, 1, 0)) for g in reversed(cores)]
-    rev = round_chain(rev, right_gauges(rev), delta, [None] * n_bonds, "lapack")
+    rev = round_chain(rev, right_gauges(rev), delta, list(reversed(caps)), "lapack")
     return [xp.permute_dims(g, (2, 1, 0)) for g in reversed(rev)]
