@@ -393,6 +393,9 @@ SWEEPS = {  # name: run(n_sweeps); each sweep may bring one scalar (its error) t
     "fit_network-masked": lambda x, n: tk.fit_network(
         x, _RING.to_network(SHAPE, 0), max_iter=n, tol=0, stall=0, mask=_t(_MASK)
     ),
+    "tr-of-a-ring": lambda x, n: tk.tr(
+        tk.tr(x, rank=2, method="svd") * 1.5, rank=1, init="random", max_iter=n, improvement_tol=0.0
+    ),
 }
 if HAS_CP:  # with the line search: the trial's verdict rides on the same scalar
     SWEEPS["cp-als"] = lambda x, n: tk.cp(x, rank=3, max_iter=n, stop_tol=None)
