@@ -15,6 +15,11 @@ cores right-orthonormal first, a sweep from the right keeps only the triangular 
 left vectors of the full unfolding, and the rest is projected onto the kept ``U``:
 ``A_{k+1} = (Uᴴ A_k) G_{k+1}``. Same result, a quarter less time on 40-site TTs.
 
+Randomized rounding (``round(rank=, method="randomized")``, :func:`round_sum` for a sum of
+TTs without forming it) sketches the TT from the right with a random Gaussian TT and
+orthogonalises the sketched cores left to right (Al Daas et al., SIAM J. Sci. Comput. 2023);
+its cost is linear in the number of terms of a sum. See :func:`round_sum`.
+
 Arithmetic (``+``, ``-``, ``*`` by a scalar or Hadamard, :meth:`dot`) is shared with TR; see
 :mod:`tnkit.formats._arith`.
 """
@@ -39,6 +44,8 @@ from ._arith import (
     zeros,
 )
 from ._base import as_arrays
+
+__all__ = ["TT", "round_sum"]  # (``tt_round_sum``, its alias for ``tnkit``, is left out)
 
 
 @io.register
