@@ -155,8 +155,9 @@ class TT(CoreChain):
         rank : one int for every bond or a list of N-1 ints; needed by ``"randomized"``.
         method : ``"svd"`` (deterministic, Oseledets 2011, Alg. 2; the module docstring) or
             ``"randomized"`` (Randomize-then-Orthogonalize, :func:`round_sum` with this TT
-            as the only term): ``O(N n r R (r + R))`` instead of ``O(N n R³)`` for a TT of
-            ranks ``R`` rounded to ``r``, worth it when ``R`` is several times ``r``.
+            as the only term): ``O(N n R ℓ (R + ℓ))`` instead of ``O(N n R³)`` for a TT of
+            ranks ``R`` and sketch ranks ``ℓ = rank + oversample``, worth it when ``R`` is
+            several times ``ℓ``.
         oversample, seed : sketch ranks ``rank + oversample`` and the seed (an int or a numpy
             ``Generator``) of the Gaussian sketch; ignored by ``"svd"``.
         """
@@ -256,7 +257,7 @@ def round_sum(
 
     ``method="randomized"`` is Randomize-then-Orthogonalize (Al Daas, Ballard, Cazeaux,
     Hallman, Miedlar, Pasha, Reid & Saibaba, "Randomized algorithms for rounding in the
-    tensor-train format", SIAM J. Sci. Comput. 45(1), 2023, Alg. 3.2 and §3.4). With a
+    tensor-train format", SIAM J. Sci. Comput. 45(1), 2023), applied to a sum. With a
     Gaussian TT ``R`` of ranks ``ℓ_k = rank_k + oversample``, the right sketches
     ``W_k = X_{>k} R_{>k}ᵀ`` (``r_k × ℓ_k``: cores ``k+1 .. N-1`` of ``X`` and ``R``
     contracted over their open legs) come from the right,
@@ -286,8 +287,9 @@ def round_sum(
     coefficients : one real or complex factor per term (default all 1).
     method : ``"randomized"`` or ``"svd"`` (``sum(c_j T_j).round(tol, rank)``, the oracle).
     oversample : ``ℓ_k - rank_k >= 0`` (capped where the sum's rank or the shape is smaller).
-    seed : int or numpy ``Generator`` of the Gaussian sketch; the same seed gives the same
-        result on numpy, torch and cupy (drawn by numpy, then moved to the cores' device).
+    seed : int or numpy ``Generator`` of the Gaussian sketch (``None``: fresh entropy); the
+        same seed gives the same sketch on numpy, torch and cupy (drawn by numpy, then moved
+        to the cores' device), hence the same result up to rounding.
 
     Returns
     -------
