@@ -128,3 +128,56 @@ def test_a_sparse_file_completes_as_a_tensor_ring(tmp_path, capsys):
     dense = ["decompose", str(tmp_path / "dense.npy"), "--format", "tt", "--rank", "2"]
     assert main([*dense, "--restarts", "2"]) == 2
     assert "--restarts applies to tt and tr of a sparse tensor file" in capsys.readouterr().err
+
+
+@pytest.fixture
+def saved_sum(tmp_path):
+    """``a + a`` of a 12-core ring of ranks 3 (ranks 6), saved: 4^12 entries, never formed."""
+    rng = np.random.default_rng(3)
+    a = tk.TR([rng.standard_normal((3, 4, 3)) for _ in range(12)])
+    path = tmp_path / "sum.npz"
+    (a + a).save(path)
+    return path, a
+
+
+def test_a_saved_ring_is_refitted_without_its_tensor(saved_sum, tmp_path, capsys):
+    path, a = saved_sum
+    out = tmp_path / "small.npz"
+    assert main(["decompose", str(path), "--format", "tr", "--rank", "3", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "(TR, rank (6, 6," in text and "against the saved model" in text
+    assert float(text.split("relative error")[1].split()[0]) < 1e-6
+    back = tk.load(out)
+    assert back.rank == (3,) * 12
+    assert float((back - 2.0 * a).norm() / (2.0 * a).norm()) < 1e-6
+
+
+def test_a_saved_ring_is_tt_rounded(saved_sum, capsys):
+    path, a = saved_sum
+    assert main(["decompose", str(path), "--format", "tt", "--tol", "1e-8", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "rank (4, 9, 9," in text  # 2a's exact TT: ranks r_closing * r_k = 9
+    assert float(text.split("relative error")[1].split()[0]) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--format", "cp", "--rank", "2"], "--format of a saved model applies to tt and tr"),
+        (["--format", "tt", "--rank", "2", "--max-iter", "3"], "--max-iter does not apply"),
+        (["--format", "tr", "--rank", "2", "--nan-missing"], "--nan-missing does not apply"),
+        (["--format", "tr", "--tol", "0.1", "--restarts", "2"], "restarts"),
+        (["--format", "tr", "--rank", "3000"], "too large"),
+    ],
+)
+def test_bad_options_for_a_saved_model_exit_2(saved_sum, capsys, args, msg):
+    path, _ = saved_sum
+    assert main(["decompose", str(path), *args, "--quiet"]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_a_saved_model_of_another_format_is_refused(tmp_path, capsys):
+    path = tmp_path / "cp.npz"
+    tk.cp(np.random.default_rng(0).standard_normal((4, 5, 6)), 2).save(path)
+    assert main(["decompose", str(path), "--format", "tr", "--rank", "2"]) == 2
+    assert "holds a CP" in capsys.readouterr().err

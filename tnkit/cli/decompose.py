@@ -13,9 +13,14 @@ FORMATS = ("cp", "tucker", "tt", "tr")
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "decompose",
-        help="decompose a data tensor (.npy .npz .mat .h5 or image) into CP/Tucker/TT/TR",
+        help="decompose a data tensor (.npy .npz .mat .h5 or image) into CP/Tucker/TT/TR, "
+        "or recompress a saved TT or TR model",
     )
-    p.add_argument("data", help="data tensor file")
+    p.add_argument(
+        "data",
+        help="data tensor file, sparse tensor file, or a TT/TR model saved by tnkit "
+        "(--format tt: TT rounding; tr: a ring fitted to it, the tensor never formed)",
+    )
     p.add_argument("--format", choices=FORMATS, required=True, help="the tensor format")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--rank", help="one rank, or comma-separated ranks (e.g. 5 or 4,6,3)")
@@ -33,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--restarts",
         type=int,
-        help="tt, tr of a sparse file: fit from this many random starts, keep the best",
+        help="tt, tr of a sparse file, tr of a model: fit from this many starts, keep the best",
     )
     p.add_argument(
         "--nan-missing",
@@ -93,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     import tnkit as tk
 
     from . import check_output
+    from .info import file_kind
 
     check_output(args.output, "-o")
     check_output(args.checkpoint, "--checkpoint")
@@ -102,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
     if sparse.holds_sparse(args.data):
         return _run_sparse(args)
+    if file_kind(args.data) == "network":
+        return _run_model(args)
     if args.restarts is not None:
         raise ValueError("--restarts applies to tt and tr of a sparse tensor file")
     x = tk.load_tensor(args.data, key=args.key)
@@ -229,3 +237,54 @@ def _run_sparse(args: argparse.Namespace) -> int:
     print(f"listed entries  {x.nnz:,} ({x.density:.3%}; unlisted = {x.unlisted})")
     print(f"relative error  {result.history[-1]:.6g} (on {where})")
     return _finish(args, result, math.prod(x.shape), elapsed)
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    """Recompress a saved TT or TR without forming its tensor: ``--format tt`` TT-rounds it
+    (a TR through its exact TT), ``--format tr`` fits a ring to it (``tk.tr`` of the model)."""
+    import tnkit as tk
+
+    model = tk.load(args.data)
+    if not isinstance(model, (tk.TT, tk.TR)):
+        raise ValueError(
+            f"{args.data} holds a {type(model).__name__}; a saved model is recompressed only "
+            "when it is a TT or TR"
+        )
+    _only_for("--format of a saved model", ("tt", "tr"), args.format)
+    for flag, given in (
+        ("--nan-missing", args.nan_missing),
+        ("--nonnegative", args.nonnegative),
+        ("--scan-ranks", args.scan_ranks is not None),
+        ("--key", args.key is not None),
+    ):
+        if given:
+            raise ValueError(f"{flag} does not apply to a saved model")
+    rank = _parse_rank(args.rank)
+    start = time.perf_counter()
+    if args.format == "tt":
+        for flag, given in (
+            ("--method", args.method),
+            ("--max-iter", args.max_iter),
+            ("--restarts", args.restarts),
+        ):
+            if given is not None:
+                raise ValueError(f"{flag} does not apply to --format tt of a saved model")
+        chain = model.to_tt() if isinstance(model, tk.TR) else model
+        result = chain.round(tol=args.tol, rank=rank)
+    else:
+        kw: dict = {"method": args.method} if args.method is not None else {}
+        if args.max_iter is not None:
+            kw["max_iter"] = args.max_iter
+        if args.restarts is not None:
+            kw["restarts"] = args.restarts
+        result = tk.tr(
+            model, rank=rank, tol=args.tol, seed=args.seed, progress=not args.quiet, **kw
+        )
+    elapsed = time.perf_counter() - start
+    error = float((result - model).norm()) / max(float(model.norm()), 1e-300)
+    print(
+        f"{args.format} of {args.data} ({type(model).__name__}, rank {model.rank}, "
+        f"{model.n_params:,} parameters): shape {model.shape}, rank {result.rank}"
+    )
+    print(f"relative error  {error:.6g} (against the saved model)")
+    return _finish(args, result, math.prod(model.shape), elapsed)

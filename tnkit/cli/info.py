@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
     if not args.file:
         raise ValueError("give a FILE (a saved network or a data tensor) or --devices")
-    kind = _kind(args.file)
+    kind = file_kind(args.file)
     if args.data and kind != "network":
         raise ValueError(f"--data measures a saved network, but {args.file} holds a {kind}")
     if kind == "network":
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kind(path: str) -> str:
+def file_kind(path: str) -> str:
     """What the file at ``path`` holds, from its first bytes (never unpickling)."""
     if path.endswith(".jsonl") and os.path.isfile(path):
         return "search log"
