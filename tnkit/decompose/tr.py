@@ -31,7 +31,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -162,14 +162,15 @@ def tr(
     >>> bool(np.linalg.norm(fit.to_tensor() - y) < 1e-6 * np.linalg.norm(y))
     True
     """
+    cm.check_tol(tol)
+    checks.check_real(improvement_tol, "improvement_tol", low=0)
+    seed = checks.check_seed(seed)
+    restarts = checks.check_int(restarts, "restarts")
+    run = _Run(tol, max_iter, improvement_tol, seed, restarts, progress)
     if isinstance(x, SparseTensor):
-        return _sparse(
-            x, rank, mask, tol, method, init, max_iter, improvement_tol, seed, restarts, progress
-        )
+        return _sparse(x, rank, mask, method, init, run)
     if isinstance(x, CoreChain):
-        return _ring(
-            x, rank, mask, tol, method, init, max_iter, improvement_tol, seed, restarts, progress
-        )
+        return _ring(x, rank, mask, method, init, run)
     if restarts != 1:
         raise ValueError("restarts applies to a SparseTensor, TT or TR x only")
     x, w = cm.check_masked_data(x, mask, "x", min_ndim=2)
@@ -181,27 +182,12 @@ def tr(
         )
     shape = tuple(int(d) for d in x.shape)
     ranks = _check_rank(rank, shape)
-    cm.check_tol(tol)
     if method == "svd" and ranks is not None and tol is not None:
         raise ValueError("method='svd' takes rank= or tol=, not both")
     max_iter = cm.default_sweeps(max_iter, 50, completion=False)
-    checks.check_real(improvement_tol, "improvement_tol", low=0)
-    seed = checks.check_seed(seed)
-    _check_init(init, method, shape, ranks)
-    if isinstance(init, TR) and ranks is None:
-        ranks = init.rank
-    if ranks is None and tol is None:
-        raise ValueError("give rank= or tol= (or both, for method='als')")
-    options = {
-        "method": method,
-        "rank": ranks,
-        "tol": tol,
-        "max_iter": max_iter,
-        "seed": seed,
-        "init": init if isinstance(init, str) else "TR",
-        "masked": w is not None,
-        "observed": 1.0 if w is None else _fraction(w),
-    }
+    ranks = _settled_ranks(init, method, shape, ranks, tol)
+    options = _options(method, ranks, tol, max_iter, seed, init)
+    options.update(masked=w is not None, observed=1.0 if w is None else _fraction(w))
     x, flip = _c_layout(x)
     xp = backend.namespace(x)
     if flip and w is not None:  # the mask of the reversed modes, in C order too
@@ -239,19 +225,18 @@ def tr(
     return _finish(_reverse_cores(cores) if flip else cores, history, options)
 
 
-def _sparse(
-    x: SparseTensor,
-    rank: Any,
-    mask: Any,
-    tol: float | None,
-    method: str,
-    init: Any,
-    max_iter: int | None,
-    improvement_tol: float,
-    seed: int,
-    restarts: int,
-    progress: bool | Callable[[int, float], Any],
-) -> TR:
+class _Run(NamedTuple):
+    """The validated settings of one ``tr`` call that every kind of input shares."""
+
+    tol: float | None
+    max_iter: int | None
+    improvement_tol: float
+    seed: int
+    restarts: int
+    progress: bool | Callable[[int, float], Any]
+
+
+def _sparse(x: SparseTensor, rank: Any, mask: Any, method: str, init: Any, run: _Run) -> TR:
     """TR completion of a SparseTensor from its listed entries (:mod:`tr_sparse`)."""
     check_for_fit(x, mask)
     tr_sparse.check_options(x, rank)
@@ -264,27 +249,13 @@ def _sparse(
             f"init must be one of {INITS} for a SparseTensor (its start is random), got {init!r}"
         )
     ranks = _check_rank(rank, x.shape)
-    cm.check_tol(tol)
-    max_iter = cm.default_sweeps(max_iter, 50, completion=True)
-    checks.check_real(improvement_tol, "improvement_tol", low=0)
-    seed = checks.check_seed(seed)
-    restarts = checks.check_int(restarts, "restarts")
-    return tr_sparse.complete(x, ranks, tol, max_iter, improvement_tol, seed, progress, restarts)
+    max_iter = cm.default_sweeps(run.max_iter, 50, completion=True)
+    return tr_sparse.complete(
+        x, ranks, run.tol, max_iter, run.improvement_tol, run.seed, run.progress, run.restarts
+    )
 
 
-def _ring(
-    y: CoreChain,
-    rank: Any,
-    mask: Any,
-    tol: float | None,
-    method: str,
-    init: Any,
-    max_iter: int | None,
-    improvement_tol: float,
-    seed: int,
-    restarts: int,
-    progress: bool | Callable[[int, float], Any],
-) -> TR:
+def _ring(y: CoreChain, rank: Any, mask: Any, method: str, init: Any, run: _Run) -> TR:
     """A ring fitted to the tensor of the TT or TR ``y`` without forming that tensor.
 
     ``"svd"`` is ``y``'s TR rounding (:meth:`TR.round` with ``tol`` and/or ``rank``). ``"als"``
@@ -302,30 +273,13 @@ def _ring(
     target = y if isinstance(y, TR) else TR(y.cores)
     shape = target.shape
     ranks = _check_rank(rank, shape)
-    cm.check_tol(tol)
-    max_iter = cm.default_sweeps(max_iter, 50, completion=False)
-    checks.check_real(improvement_tol, "improvement_tol", low=0)
-    seed = checks.check_seed(seed)
-    restarts = checks.check_int(restarts, "restarts")
-    _check_init(init, method, shape, ranks)
-    if isinstance(init, TR) and ranks is None:
-        ranks = init.rank
-    if ranks is None and tol is None:
-        raise ValueError("give rank= or tol= (or both)")
+    tol, seed, restarts = run.tol, run.seed, run.restarts
+    max_iter = cm.default_sweeps(run.max_iter, 50, completion=False)
+    ranks = _settled_ranks(init, method, shape, ranks, tol)
     if restarts > 1 and (ranks is None or method == "svd"):
         raise ValueError("restarts applies to method='als' with rank= for a TT or TR x")
-    options = {
-        "method": method,
-        "rank": ranks,
-        "tol": tol,
-        "max_iter": max_iter,
-        "seed": seed,
-        "init": init if isinstance(init, str) else "TR",
-        "masked": False,
-        "observed": 1.0,
-        "input": type(y).__name__,
-        "restarts": restarts,
-    }
+    options = _options(method, ranks, tol, max_iter, seed, init)
+    options.update(masked=False, observed=1.0, input=type(y).__name__, restarts=restarts)
     norm = target.norm()
     like = target.cores[0]
     if norm == 0.0:
@@ -334,7 +288,7 @@ def _ring(
         rounded = target.round(tol=tol, rank=ranks)
         return _finish(rounded.cores, [(target - rounded).norm() / norm], options)
     sweep = functools.partial(tr_als.ring_sweep, target.cores, x_norm2=norm**2)
-    fit = cm.Sweeps(sweep, max_iter, improvement_tol, tol, progress, "TR-ALS")
+    fit = cm.Sweeps(sweep, max_iter, run.improvement_tol, tol, run.progress, "TR-ALS")
 
     def one_start(start: int) -> tuple[list[Any], list[float], bool]:
         if start == 0 and init == "svd":
@@ -438,6 +392,33 @@ def _rounded_start(target: TR, ranks: tuple[int, ...], seed: int) -> list[Any]:
         start[:r0, :, :r1] += g
         out.append(start)
     return out
+
+
+def _settled_ranks(
+    init: Any, method: str, shape: tuple[int, ...], ranks: tuple[int, ...] | None, tol: Any
+) -> tuple[int, ...] | None:
+    """The ranks to fit (a given start's when none are given), once ``init`` is checked;
+    ``ValueError`` when there are neither ranks nor a ``tol``."""
+    _check_init(init, method, shape, ranks)
+    if isinstance(init, TR) and ranks is None:
+        ranks = init.rank
+    if ranks is None and tol is None:
+        raise ValueError("give rank= or tol= (or both, for method='als')")
+    return ranks
+
+
+def _options(
+    method: str, ranks: Any, tol: Any, max_iter: int, seed: int, init: Any
+) -> dict[str, Any]:
+    """The ``options`` every ring from ``tr`` records."""
+    return {
+        "method": method,
+        "rank": ranks,
+        "tol": tol,
+        "max_iter": max_iter,
+        "seed": seed,
+        "init": init if isinstance(init, str) else "TR",
+    }
 
 
 def _check_init(
