@@ -28,8 +28,7 @@ import numpy as np  # noqa: E402
 
 import tnkit as tk  # noqa: E402
 from tnkit.decompose import _common as cm  # noqa: E402
-from tnkit.decompose import tr as tr_decompose  # noqa: E402
-from tnkit.decompose import tr_als  # noqa: E402
+from tnkit.decompose import tr_als, tr_of_ring  # noqa: E402
 
 MAX_ITER = 60
 TOL = 1e-6
@@ -76,10 +75,8 @@ def reliability(instances: int) -> None:
             ranks = (r,) * n_cores
             got = errors[name]
             got["tk.tr (default)"].append(tk.tr(y, r, max_iter=MAX_ITER, tol=TOL).history[-1])
-            got["ALS from rounding"].append(
-                als_from(y, tr_decompose._rounded_start(y, ranks, inst))
-            )
-            start = tr_decompose._random_cores(y.shape, ranks, y.cores[0], inst, y.norm())
+            got["ALS from rounding"].append(als_from(y, tr_of_ring.rounded_start(y, ranks, inst)))
+            start = tr_als.random_cores(y.shape, ranks, y.cores[0], inst, y.norm())
             got["ALS from random"].append(als_from(y, start))
             got["round(rank=)"].append(error(y.round(rank=r), y))
     print(f"\nReliability ({instances} instances; success = within 5 % of the best ALS fit)\n")

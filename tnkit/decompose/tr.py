@@ -35,16 +35,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import backend, checks, linalg
+from .. import backend, checks
 from ..formats._arith import CoreChain
 from ..formats.tr import TR, dense
 from ..sparse import SparseTensor, check_for_fit
 from . import _common as cm
-from . import tr_als, tr_sparse, tr_svd
+from . import tr_als, tr_of_ring, tr_sparse, tr_svd
 from .network import MaskedSweep
 
 METHODS = ("als", "svd")
-SHRINK_SWEEPS = 2  # ALS sweeps a shrunken bond gets to get back within tol
 INITS = ("svd", "random")
 
 
@@ -261,10 +260,10 @@ def _ring(y: CoreChain, rank: Any, mask: Any, method: str, init: Any, run: _Run)
     ``"svd"`` is ``y``'s TR rounding (:meth:`TR.round` with ``tol`` and/or ``rank``). ``"als"``
     runs TR-ALS whose right-hand sides come from mixed transfer matrices of the fit and ``y``
     (:func:`tr_als.ring_sweep`). With ``rank``: up to ``restarts`` starts (the first from
-    ``init``: :func:`_rounded_start`, random cores or a given ring; then random cores of seeds
-    ``seed + 1, ...``), stopping at the first within ``tol``, the best one kept. With ``tol``
-    alone: ALS from ``y.round(tol)`` (error at most ``tol``), then bonds shrink as for a dense
-    tensor (:func:`_shrink_to_tol`).
+    ``init``: :func:`tr_of_ring.best_start`, random cores or a given ring; then random cores
+    of seeds ``seed + 1, ...``), stopping at the first within ``tol``, the best one kept.
+    With ``tol`` alone: ALS from ``y.round(tol)`` (error at most ``tol``), then bonds shrink
+    as for a dense tensor (:func:`_shrink_to_tol`).
     """
     if mask is not None:
         raise ValueError("mask= needs a dense tensor x; a TT or TR gives every entry")
@@ -292,7 +291,7 @@ def _ring(y: CoreChain, rank: Any, mask: Any, method: str, init: Any, run: _Run)
 
     def one_start(start: int) -> tuple[list[Any], list[float], bool]:
         if start == 0 and init == "svd":
-            cores, history = _best_ring_start(fit, target, ranks, seed)
+            cores, history = tr_of_ring.best_start(fit, target, ranks, seed)
             if fit.interrupted or (history and history[-1] <= fit.tol):
                 return cores, history, fit.interrupted
             cores, more = fit.run(cores)
@@ -300,7 +299,7 @@ def _ring(y: CoreChain, rank: Any, mask: Any, method: str, init: Any, run: _Run)
         if isinstance(init, TR) and start == 0:
             cores = [backend.asarray_like(g, like) for g in init.cores]
         else:
-            cores = _random_cores(shape, ranks, like, seed + start, norm)
+            cores = tr_als.random_cores(shape, ranks, like, seed + start, norm)
         return (*fit.run(cores), fit.interrupted)
 
     try:
@@ -313,85 +312,6 @@ def _ring(y: CoreChain, rank: Any, mask: Any, method: str, init: Any, run: _Run)
         fit.bar.close()
     options.update(interrupted=fit.interrupted, starts=starts)
     return _finish(cores, history, options)
-
-
-START_NOISE = 1e-2  # noise on the rounded start of a ring fit, relative to each core's RMS
-TRIAL_SWEEPS = 10  # ALS sweeps each candidate start of a ring fit gets before one is kept
-
-
-def _best_ring_start(
-    fit: cm.Sweeps, target: TR, ranks: tuple[int, ...], seed: int
-) -> tuple[list[Any], list[float]]:
-    """The start of a fit to the ring ``target`` at ``ranks``: of the rounded start
-    (:func:`_rounded_start`), random cores and the shrunk start (:func:`_shrunk_start`, when
-    there is one), the one with the lowest error after ``TRIAL_SWEEPS`` ALS sweeps (its cores
-    and error history); the first to reach ``fit.tol`` ends the trials.
-
-    No one start is best: the rounding stalls on sums such as ``a + a`` (every cut's singular
-    values come in equal pairs), the shrunk ring is the surest start when ``target`` has an
-    exact ring at ``ranks`` but a poor one when it has none, and random cores miss now and
-    then. Over 12 small rings (4-6 cores, modes 4-6) and five targets fitted at ranks 3-5
-    (``examples/benchmarks/tr_of_ring.py``), the kept start ended within 5 % of the best of
-    the three single-start fits in 51 of 60 fits: ``a + a`` 12/12 (the rounded start alone
-    2/12, random cores 10/12), an exact ring of ranks 5 12/12, a ring's TT 11/12.
-    """
-    candidates = (
-        lambda: _rounded_start(target, ranks, seed),
-        lambda: _random_cores(target.shape, ranks, target.cores[0], seed, target.norm()),
-        lambda: _shrunk_start(fit, target, ranks),
-    )
-    best: tuple[list[Any], list[float]] | None = None
-    for make in candidates:
-        start = make()
-        if start is None:
-            continue
-        cores, history = fit.run(start, TRIAL_SWEEPS)
-        if fit.interrupted:
-            break
-        if history and (best is None or history[-1] < best[1][-1]):
-            best = (cores, history)
-        if best is not None and best[1][-1] <= fit.tol:
-            break
-    return best if best is not None else (start, [])
-
-
-def _shrunk_start(fit: cm.Sweeps, target: TR, ranks: tuple[int, ...]) -> list[Any] | None:
-    """The exact rounding of ``target`` (``round(1e-12)``) brought down to ``ranks`` in
-    steps, each taking half of every bond's excess over its rank (at least 1) off
-    (:func:`_shrink_bond`) and followed by ``SHRINK_SWEEPS`` ALS sweeps; ``None`` when a
-    bond of that rounding is already below its rank (a TT's closing bond, say)."""
-    cores = target.round(1e-12).cores
-    if any(int(g.shape[2]) < ranks[k] for k, g in enumerate(cores)):
-        return None
-    while not fit.interrupted and any(int(g.shape[2]) > ranks[k] for k, g in enumerate(cores)):
-        for k in range(len(cores)):
-            r = int(cores[k].shape[2])
-            if r > ranks[k]:
-                cores = _shrink_bond(cores, k, r - max(1, (r - ranks[k]) // 2))
-        cores, _ = fit.run(cores, SHRINK_SWEEPS)
-    return cores
-
-
-def _rounded_start(target: TR, ranks: tuple[int, ...], seed: int) -> list[Any]:
-    """The start of a fit to the ring ``target`` at ``ranks``: ``target.round(rank=ranks)``,
-    zero-padded where a cut found fewer ranks, plus Gaussian noise of ``START_NOISE`` times
-    each core's RMS entry (seeded).
-
-    The noise matters for sums: the cuts of ``a + a`` see every singular value twice, the
-    truncation keeps an arbitrary half of each pair, and ALS from that exact rounding stalls
-    (relative error 0.44 on a 6-core ring of ranks 3, against 0 from the perturbed start); a
-    padded bond (a TT fitted by a ring, whose closing bond is 1) stays zero without it.
-    """
-    rng = np.random.default_rng(seed)
-    out = []
-    for k, g in enumerate(target.round(rank=ranks).cores):
-        xp = backend.namespace(g)
-        r0, m, r1 = (int(d) for d in g.shape)
-        rms = float(xp.linalg.vector_norm(g)) / math.sqrt(r0 * m * r1)
-        start = backend.random_normal((ranks[k - 1], m, ranks[k]), g, rng) * (START_NOISE * rms)
-        start[:r0, :, :r1] += g
-        out.append(start)
-    return out
 
 
 def _settled_ranks(
@@ -504,16 +424,15 @@ def _shrink_to_tol(
     fit: cm.Sweeps, cores: list[Any], history: list[float]
 ) -> tuple[list[Any], list[float]]:
     """Bonds shrink while the error stays at most ``fit.tol``: each round tries every bond one
-    rank smaller — the two cores it joins multiplied and split again by a truncated SVD, then
-    at most ``SHRINK_SWEEPS`` ALS sweeps — and keeps the trial that saves the most parameters
-    within ``tol``; rounds go on until no bond can shrink. ``history`` (that of ``cores``)
-    gains the sweeps of the kept trials."""
+    rank smaller (:func:`tr_als.shrink_bond`), then at most ``SHRINK_SWEEPS`` ALS sweeps —
+    and keeps the trial that saves the most parameters within ``tol``; rounds go on until no
+    bond can shrink. ``history`` (that of ``cores``) gains the sweeps of the kept trials."""
     while history and history[-1] <= fit.tol and not fit.interrupted:
         best = None
         for k in range(len(cores)):
             if int(cores[k].shape[2]) == 1:
                 continue
-            trial, trial_history = fit.run(_shrink_bond(cores, k), SHRINK_SWEEPS)
+            trial, trial_history = fit.run(tr_als.shrink_bond(cores, k), tr_als.SHRINK_SWEEPS)
             if fit.interrupted:
                 break
             saved = _n_params(cores) - _n_params(trial)
@@ -523,23 +442,6 @@ def _shrink_to_tol(
             break
         cores, history = best[1], history + best[2]
     return cores, history
-
-
-def _shrink_bond(cores: list[Any], k: int, rank: int | None = None) -> list[Any]:
-    """The ring with bond ``k`` at ``rank`` (default: one rank smaller; fewer when the product
-    of its two cores is thinner): cores ``k`` and ``k+1 mod N`` multiplied and split again by
-    the truncated SVD (square roots of the singular values on both sides)."""
-    j = (k + 1) % len(cores)
-    a, b = cores[k], cores[j]
-    xp = backend.namespace(a)
-    (r0, n1, r1), (_, n2, r2) = a.shape, b.shape
-    pair = xp.reshape(a, (r0 * n1, r1)) @ xp.reshape(b, (r1, n2 * r2))
-    u, s, vh, _ = linalg.truncated_svd(pair, rank=r1 - 1 if rank is None else rank)
-    root = xp.astype(xp.sqrt(s), a.dtype)
-    out, kept = list(cores), int(s.shape[0])
-    out[k] = xp.reshape(u * root[None, :], (r0, n1, kept))
-    out[j] = xp.reshape(root[:, None] * vh, (kept, n2, r2))
-    return out
 
 
 def _n_params(cores: list[Any]) -> int:
@@ -583,18 +485,7 @@ def _initial(x: Any, ranks: tuple[int, ...], init: str | TR, seed: int, norm: fl
             return tr_svd.tr_svd(x, ranks, seed=seed)
         except ValueError:
             pass  # no start mode holds a bond pair: random start
-    return _random_cores(tuple(int(d) for d in x.shape), ranks, x, seed, norm)
-
-
-def _random_cores(
-    shape: tuple[int, ...], ranks: tuple[int, ...], like: Any, seed: int, norm: float
-) -> list[Any]:
-    """Gaussian cores (of ``like``'s library and device) scaled so that the ring has ``norm``."""
-    rng = np.random.default_rng(seed)
-    n = len(ranks)
-    cores = [backend.random_normal((ranks[k - 1], shape[k], ranks[k]), like, rng) for k in range(n)]
-    scale = (norm / max(TR(cores).norm(), 1e-300)) ** (1.0 / n)
-    return [g * scale for g in cores]
+    return tr_als.random_cores(tuple(int(d) for d in x.shape), ranks, x, seed, norm)
 
 
 def _fraction(w: Any) -> float:

@@ -259,3 +259,35 @@ def _balance(xp: Any, cores: list[Any]) -> list[Any]:
     scales = xp.exp(xp.mean(xp.log(norms))) / norms
     real = getattr(xp, backend.real_dtype_name(cores[0]))
     return [g * xp.astype(scales[k], real) for k, g in enumerate(cores)]
+
+
+# ---------------------------------------------------------------------- ring cores
+SHRINK_SWEEPS = 2  # ALS sweeps a shrunken bond gets to get back within tol
+
+
+def random_cores(
+    shape: tuple[int, ...], ranks: tuple[int, ...], like: Any, seed: int, norm: float
+) -> list[Any]:
+    """Gaussian cores (of ``like``'s library and device) scaled so that the ring has ``norm``."""
+    rng = np.random.default_rng(seed)
+    n = len(ranks)
+    cores = [backend.random_normal((ranks[k - 1], shape[k], ranks[k]), like, rng) for k in range(n)]
+    scale = (norm / max(TR(cores).norm(), 1e-300)) ** (1.0 / n)
+    return [g * scale for g in cores]
+
+
+def shrink_bond(cores: list[Any], k: int, rank: int | None = None) -> list[Any]:
+    """The ring with bond ``k`` at ``rank`` (default: one rank smaller; fewer when the product
+    of its two cores is thinner): cores ``k`` and ``k+1 mod N`` multiplied and split again by
+    the truncated SVD (square roots of the singular values on both sides)."""
+    j = (k + 1) % len(cores)
+    a, b = cores[k], cores[j]
+    xp = backend.namespace(a)
+    (r0, n1, r1), (_, n2, r2) = a.shape, b.shape
+    pair = xp.reshape(a, (r0 * n1, r1)) @ xp.reshape(b, (r1, n2 * r2))
+    u, s, vh, _ = linalg.truncated_svd(pair, rank=r1 - 1 if rank is None else rank)
+    root = xp.astype(xp.sqrt(s), a.dtype)
+    out, kept = list(cores), int(s.shape[0])
+    out[k] = xp.reshape(u * root[None, :], (r0, n1, kept))
+    out[j] = xp.reshape(root[:, None] * vh, (kept, n2, r2))
+    return out
