@@ -291,7 +291,7 @@ def _ring(y: CoreChain, rank: Any, mask: Any, method: str, init: Any, run: _Run)
 
     def one_start(start: int) -> tuple[list[Any], list[float], bool]:
         if start == 0 and init == "svd":
-            cores, history = tr_of_ring.best_start(fit, target, ranks, seed)
+            cores, history = tr_of_ring.best_start(fit, target, ranks, seed, norm)
             if fit.interrupted or (history and history[-1] <= fit.tol):
                 return cores, history, fit.interrupted
             cores, more = fit.run(cores)

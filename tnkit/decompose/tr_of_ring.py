@@ -18,12 +18,13 @@ TRIAL_SWEEPS = 10  # ALS sweeps each candidate start of a ring fit gets before o
 
 
 def best_start(
-    fit: cm.Sweeps, target: TR, ranks: tuple[int, ...], seed: int
+    fit: cm.Sweeps, target: TR, ranks: tuple[int, ...], seed: int, norm: float
 ) -> tuple[list[Any], list[float]]:
-    """The start of a fit to the ring ``target`` at ``ranks``: of the rounded start
-    (:func:`rounded_start`), random cores and the shrunk start (:func:`shrunk_start`, when
-    there is one), the one with the lowest error after ``TRIAL_SWEEPS`` ALS sweeps (its cores
-    and error history); the first to reach ``fit.tol`` ends the trials.
+    """The start of a fit to the ring ``target`` (of norm ``norm``) at ``ranks``: of the
+    rounded start (:func:`rounded_start`), random cores and the shrunk start
+    (:func:`shrunk_start`, when there is one), the one with the lowest error after
+    ``TRIAL_SWEEPS`` ALS sweeps (its cores and error history); the first to reach
+    ``fit.tol`` ends the trials.
 
     No one start is best: the rounding stalls on sums such as ``a + a`` (every cut's singular
     values come in equal pairs), the shrunk ring is the surest start when ``target`` has an
@@ -35,7 +36,7 @@ def best_start(
     """
     candidates = (
         lambda: rounded_start(target, ranks, seed),
-        lambda: tr_als.random_cores(target.shape, ranks, target.cores[0], seed, target.norm()),
+        lambda: tr_als.random_cores(target.shape, ranks, target.cores[0], seed, norm),
         lambda: shrunk_start(fit, target, ranks),
     )
     best: tuple[list[Any], list[float]] | None = None
@@ -56,10 +57,12 @@ def best_start(
 def shrunk_start(fit: cm.Sweeps, target: TR, ranks: tuple[int, ...]) -> list[Any] | None:
     """The exact rounding of ``target`` (``round(1e-12)``) brought down to ``ranks`` in
     steps, each taking half of every bond's excess over its rank (at least 1) off
-    (:func:`tr_als.shrink_bond`) and followed by ``SHRINK_SWEEPS`` ALS sweeps; ``None``
-    when a bond of that rounding is already below its rank (a TT's closing bond, say)."""
+    (:func:`tr_als.shrink_bond`) and followed by ``SHRINK_SWEEPS`` ALS sweeps. ``None``
+    when a bond of that rounding is below its rank (a TT's closing bond, say) or above twice
+    it: a sweep at ranks ``R`` costs ``(R / r)^3`` times one at ``r`` (a sum of 10 rings of
+    ranks 8 rounds to ranks 80, and its first sweeps would cost 1000 times the fit's)."""
     cores = target.round(1e-12).cores
-    if any(int(g.shape[2]) < ranks[k] for k, g in enumerate(cores)):
+    if any(not ranks[k] <= int(g.shape[2]) <= 2 * ranks[k] for k, g in enumerate(cores)):
         return None
     while not fit.interrupted and any(int(g.shape[2]) > ranks[k] for k, g in enumerate(cores)):
         for k in range(len(cores)):
@@ -75,10 +78,11 @@ def rounded_start(target: TR, ranks: tuple[int, ...], seed: int) -> list[Any]:
     zero-padded where a cut found fewer ranks, plus Gaussian noise of ``START_NOISE`` times
     each core's RMS entry (seeded).
 
-    The noise matters for sums: the cuts of ``a + a`` see every singular value twice, the
-    truncation keeps an arbitrary half of each pair, and ALS from that exact rounding stalls
-    (relative error 0.44 on a 6-core ring of ranks 3, against 0 from the perturbed start); a
-    padded bond (a TT fitted by a ring, whose closing bond is 1) stays zero without it.
+    The noise breaks ties: the cuts of ``a + a`` see every singular value twice and the
+    truncation keeps an arbitrary half of each pair, from which ALS stalls (it still stalls
+    from the perturbed start in most such fits, 10 of 12 in the benchmark, hence the other
+    starts of :func:`best_start`); and a padded bond (a TT fitted by a ring, whose closing
+    bond is 1) stays zero without it.
     """
     rng = np.random.default_rng(seed)
     out = []
