@@ -186,7 +186,7 @@ def right_gauges(cores: list[Any]) -> list[Any]:
 
 def round_chain(
     cores: list[Any],
-    gauges: list[Any],
+    gauges: list[Any] | None,
     max_error: float | None,
     ranks: list[int | None],
     method: str = "auto",
@@ -194,7 +194,9 @@ def round_chain(
     """Truncate the first ``len(ranks)`` inner bonds of an open chain of cores, left to right
     (Oseledets 2011, Alg. 2).
 
-    ``gauges`` are :func:`right_gauges` of ``cores``. At bond ``k`` the SVD of
+    ``gauges`` are :func:`right_gauges` of ``cores`` (``None`` when the cores after each
+    truncated bond are right-orthonormal already: all gauges are the identity). At bond ``k``
+    the SVD of
     ``A_k L_{k+1}`` (``A_k`` the core after the projections so far, unfolded
     ``(r_{k-1} n_k) × r_k``) has the singular values and left vectors of the chain's
     unfolding; it keeps at most ``ranks[k]`` of them dropping at most ``max_error`` in
@@ -209,14 +211,39 @@ def round_chain(
         a = cores[k] if proj is None else left_mul(xp, proj, cores[k])
         m, s = int(a.shape[1]), int(a.shape[2])
         a = xp.reshape(a, (-1, s))
-        u = linalg.truncated_svd(
-            a @ gauges[k + 1], rank=ranks[k], max_error=max_error, method=method
-        ).u
+        gauged = a if gauges is None else a @ gauges[k + 1]
+        u = linalg.truncated_svd(gauged, rank=ranks[k], max_error=max_error, method=method).u
         out.append(xp.reshape(u, (-1, m, int(u.shape[1]))))
         proj = ct(xp, u) @ a
     nxt = len(ranks)
     out.append(cores[nxt] if proj is None else left_mul(xp, proj, cores[nxt]))
     return out + list(cores[nxt + 1 :])
+
+
+def round_from_right(
+    cores: list[Any],
+    max_error: float | None,
+    caps: list[int | None],
+    *,
+    left_orthonormal: bool = False,
+    method: str = "auto",
+) -> list[Any]:
+    """Truncate the last ``len(caps)`` bonds of an open chain (free boundary bonds) from the
+    right, each by a truncated SVD dropping at most ``max_error`` in Frobenius norm (``None``:
+    no bound) and keeping at most its cap (``caps[j]`` for the bond between cores ``j`` and
+    ``j + 1`` of the last ``len(caps) + 1`` cores; ``None``: uncapped). The truncated cores
+    come out right-orthonormal.
+
+    This is :func:`round_chain` on the chain read backwards (cores ``G_k`` transposed to
+    ``(r_k, n_k, r_{k-1})``): its unfoldings are the transposes of the chain's, with the same
+    singular values. Its gauges come from ``geqrf`` alone, or are the identity when the
+    cores before each truncated bond are ``left_orthonormal`` already.
+    """
+    xp = backend.namespace(*cores)
+    rev = [xp.permute_dims(g, (2, 1, 0)) for g in reversed(cores)]
+    gauges = None if left_orthonormal else right_gauges(rev)
+    rev = round_chain(rev, gauges, max_error, list(reversed(caps)), method)
+    return [xp.permute_dims(g, (2, 1, 0)) for g in reversed(rev)]
 
 
 # ---------------------------------------------------------------------- core helpers

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend, checks, io
-from ._arith import CoreChain, block_diag_core, right_gauges, round_chain
+from ._arith import CoreChain, block_diag_core, round_from_right
 from ._base import as_arrays, mode_legs
 from .tt import TT, _bond_ranks
 
@@ -142,8 +142,9 @@ class TR(CoreChain):
 
         Guarantee and method: cutting the closing bond ``c`` leaves an open chain ``C`` with
         ``self = sum_a C[a, ..., a]``, hence ``||self - trace C'|| <= sqrt(r_c) ||C - C'||``
-        (Cauchy-Schwarz). The chain is TT-rounded from the right (:func:`_round_from_right`,
-        ``||C - C'||^2 <= sum of the squared discarded parts``, Oseledets 2011). Pass 1 closes
+        (Cauchy-Schwarz). The chain is TT-rounded from the right
+        (:func:`tnkit.formats._arith.round_from_right`, ``||C - C'||^2 <= sum of the squared
+        discarded parts``, Oseledets 2011). Pass 1 closes
         the ring at bond ``N-1`` and truncates bonds ``0 .. N-2`` with the error budget
         ``tol ||self|| (N-1)/N``; pass 2 closes it at bond ``0`` and truncates bond ``N-1``
         with the budget ``tol ||self|| / N``. The bound is sufficient, not tight, so the ranks
@@ -174,10 +175,10 @@ class TR(CoreChain):
         if tol is not None:
             budget = float(tol) * self.norm()
             delta1 = budget * (n - 1) / n / math.sqrt(int(cores[-1].shape[2]) * (n - 1))
-        cores = _round_from_right(cores, delta1, caps[:-1])
+        cores = round_from_right(cores, delta1, caps[:-1], method="lapack")
         if tol is not None:
             delta2 = budget / n / math.sqrt(int(cores[0].shape[2]))
-        rotated = _round_from_right(cores[1:] + cores[:1], delta2, caps[-1:])
+        rotated = round_from_right(cores[1:] + cores[:1], delta2, caps[-1:], method="lapack")
         options = {
             **self.options,
             "round_tol": None if tol is None else float(tol),
@@ -228,19 +229,3 @@ def _check_cores(cores: Sequence[Any]) -> list[Any]:
                 f"cores[{(k + 1) % len(cores)}] has left dimension {nxt.shape[0]}"
             )
     return cores
-
-
-def _round_from_right(cores: list[Any], delta: float | None, caps: list[int | None]) -> list[Any]:
-    """TT-round an open chain (free boundary bonds): truncate its last ``len(caps)`` bonds from
-    the right, each by a truncated SVD dropping at most ``delta`` in Frobenius norm (``None``:
-    no bound) and keeping at most its cap (``caps[j]`` for the bond between cores ``j`` and
-    ``j + 1`` of those last ``len(caps) + 1`` cores; ``None``: uncapped).
-
-    This is :func:`round_chain` on the chain read backwards (cores ``G_k`` transposed to
-    ``(r_k, n_k, r_{k-1})``): its unfoldings are the transposes of the chain's, with the same
-    singular values, and the QR factors of the other side come from ``geqrf`` alone.
-    """
-    xp = backend.namespace(*cores)
-    rev = [xp.permute_dims(g, (2, 1, 0)) for g in reversed(cores)]
-    rev = round_chain(rev, right_gauges(rev), delta, list(reversed(caps)), "lapack")
-    return [xp.permute_dims(g, (2, 1, 0)) for g in reversed(rev)]

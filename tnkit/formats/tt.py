@@ -41,6 +41,7 @@ from ._arith import (
     right_gauges,
     right_mul,
     round_chain,
+    round_from_right,
     zeros,
 )
 from ._base import as_arrays
@@ -162,17 +163,8 @@ class TT(CoreChain):
             ``Generator``) of the Gaussian sketch; ignored by ``"svd"``.
         """
         n = len(self)
-        method = _check_method(method)
-        oversample = checks.check_int(oversample, "oversample", 0)
-        seed = checks.check_seed(seed, generator=True)
-        if tol is None and rank is None:
-            raise ValueError("round needs tol= or rank=")
-        tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
-        ranks = _bond_ranks(rank, n)
+        tol, ranks, rng = _round_settings(tol, rank, n, method, oversample, seed, "round")
         if method == "randomized":
-            if rank is None:
-                raise ValueError(_NEEDS_RANK)
-            rng = np.random.default_rng(seed)
             return self._like(_randomized_round([self.cores], ranks, tol, oversample, rng))
         cores = self.cores
         gauges = right_gauges(cores)
@@ -298,23 +290,15 @@ def round_sum(
     """
     terms = _check_terms(terms)
     coefficients = _check_coefficients(coefficients, len(terms))
-    method = _check_method(method)
-    oversample = checks.check_int(oversample, "oversample", 0)
-    seed = checks.check_seed(seed, generator=True)
-    n = len(terms[0])
-    if tol is None and rank is None:
-        raise ValueError("round_sum needs rank= (and optionally tol=)")
-    tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
-    ranks = _bond_ranks(rank, n)
+    tol, ranks, rng = _round_settings(
+        tol, rank, len(terms[0]), method, oversample, seed, "round_sum"
+    )
     scaled = [t if c == 1 else t * c for t, c in zip(terms, coefficients)]
     if method == "svd":
         total = scaled[0]
         for t in scaled[1:]:
             total = total + t
         return total.round(tol, rank)
-    if rank is None:
-        raise ValueError(_NEEDS_RANK)
-    rng = np.random.default_rng(seed)
     return TT._made(_randomized_round([t.cores for t in scaled], ranks, tol, oversample, rng))
 
 
@@ -345,7 +329,7 @@ def _randomized_round(
     if tol is not None:  # cores 0..N-2 are left-orthonormal: ||Y|| = ||Y_{N-1}||
         norm = float(xp.linalg.vector_norm(cores[-1]))
         max_err = tol * norm / math.sqrt(len(cores) - 1)
-    return _truncate_from_right(cores, max_err, ranks)
+    return round_from_right(cores, max_err, ranks, left_orthonormal=True)
 
 
 def _sketch_ranks(terms: list[list[Any]], wanted: list[int]) -> list[int]:
@@ -431,27 +415,22 @@ def _orthogonalize_sketched(stacked: list[Any], sketches: list[Any]) -> list[Any
     return out
 
 
-def _truncate_from_right(cores: list[Any], max_error: float | None, ranks: list[int]) -> list[Any]:
-    """TT-rounding of a TT whose cores ``0 .. N-2`` are left-orthonormal: right to left, the
-    truncated SVD of core ``k`` unfolded ``r_{k-1} × (n_k r_k)`` (its singular values are
-    the TT's at bond ``k-1``) keeps ``<= ranks[k-1]`` triplets dropping ``<= max_error``;
-    ``Vᴴ`` becomes core ``k`` and ``U S`` moves into core ``k-1``."""
-    xp = backend.namespace(cores[0])
-    cores = list(cores)
-    for k in range(len(cores) - 1, 0, -1):
-        r, m, s = cores[k].shape
-        svd = linalg.truncated_svd(
-            ct(xp, xp.reshape(cores[k], (r, m * s))), rank=ranks[k - 1], max_error=max_error
-        )  # coreᴴ = u diag(s) vh, so core = vhᴴ diag(s) uᴴ
-        cores[k] = xp.reshape(ct(xp, svd.u), (int(svd.u.shape[1]), m, s))
-        cores[k - 1] = right_mul(xp, cores[k - 1], ct(xp, svd.vh) * svd.s[None, :])
-    return cores
-
-
-def _check_method(method: Any) -> str:
+def _round_settings(
+    tol: Any, rank: Any, n: int, method: Any, oversample: Any, seed: Any, caller: str
+) -> tuple[float | None, list[int | None], np.random.Generator]:
+    """The checked ``tol``, the bond caps and the sketch's generator of ``TT.round`` and
+    :func:`round_sum` (``caller`` names the function in the messages); ``"randomized"``
+    needs ``rank``."""
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    return method
+    checks.check_int(oversample, "oversample", 0)
+    seed = checks.check_seed(seed, generator=True)
+    if tol is None and rank is None:
+        raise ValueError(f"{caller} needs tol= or rank=")
+    tol = checks.check_real(tol, "tol", low=0, high=1, open_high=True, optional=True)
+    if method == "randomized" and rank is None:
+        raise ValueError(_NEEDS_RANK)
+    return tol, _bond_ranks(rank, n), np.random.default_rng(seed)
 
 
 def _check_terms(terms: Any) -> list[TT]:
